@@ -1,0 +1,41 @@
+# Installs libzone with its header, a pkg-config file and a CMake package
+# (find_package(zone) gives zone::zone, and zone::shim when the shim is built).
+include(CMakePackageConfigHelpers)
+
+install(TARGETS zone EXPORT zoneTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+install(EXPORT zoneTargets
+  FILE zoneTargets.cmake
+  NAMESPACE zone::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
+
+configure_package_config_file(cmake/zoneConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/zoneConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
+write_basic_package_version_file(
+  ${CMAKE_CURRENT_BINARY_DIR}/zoneConfigVersion.cmake
+  VERSION ${PROJECT_VERSION}
+  COMPATIBILITY SameMajorVersion)
+install(FILES
+  ${CMAKE_CURRENT_BINARY_DIR}/zoneConfig.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/zoneConfigVersion.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
+
+# pkg-config: absolute CMAKE_INSTALL_*DIR values are used as they are.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(ZONE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(ZONE_PC_LIBDIR "\${exec_prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(ZONE_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(ZONE_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(zone.pc.in ${CMAKE_CURRENT_BINARY_DIR}/zone.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/zone.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

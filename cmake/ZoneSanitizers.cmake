@@ -1,0 +1,15 @@
+# Sanitizer builds: ZONE_SANITIZE=address (ASan+UBSan) or thread (TSan).
+set(ZONE_SANITIZE "" CACHE STRING "Sanitizer build: empty, address (ASan+UBSan) or thread (TSan)")
+if(ZONE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=address,undefined)
+elseif(ZONE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT ZONE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "ZONE_SANITIZE must be empty, address or thread")
+endif()
+if(NOT ZONE_SANITIZE STREQUAL "" AND ZONE_VALGRIND)
+  # Sanitizers and valgrind annotations don't mix: valgrind can't run a sanitized binary.
+  set(ZONE_VALGRIND OFF CACHE BOOL "" FORCE)
+endif()

@@ -1,0 +1,148 @@
+/*
+ * zone_internal.h - what the core's files share with each other and with the
+ * shim and the white-box tests. Nothing here is installed or exported.
+ * Grouped by the file that defines it.
+ */
+#ifndef ZONE_INTERNAL_H
+#define ZONE_INTERNAL_H
+
+#include "zone.h"
+#include "lock.h"
+
+#include <stdint.h>
+
+/* ---- constants ------------------------------------------------------------ */
+
+#define ZONE_G ((size_t)ZONE_GRANULE)      /* granule in bytes */
+#define ZONE_G_SHIFT 4
+_Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on this ABI");
+
+#define ZONE_WORD_BITS 64                  /* granules per bitmap word */
+#define ZONE_CHUNK_WORDS 8                 /* words per chunk (see extent.c) */
+#define ZONE_CHUNK_BITS (ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
+#define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
+#define ZONE_NONE ((size_t)-1)             /* "no granule" */
+
+/* Largest extent: summary counters are 32-bit granule counts. */
+#define ZONE_EXTENT_MAX_GRANULES ((size_t)1 << 31)
+
+/* ---- extent.c: one mapping of the zone and its placement structure ------- */
+
+/* Summary of the free runs of a power-of-two span of granules. */
+typedef struct zone__summary {
+  uint32_t start;  /* free granules at the low end of the span */
+  uint32_t end;    /* free granules at the high end of the span */
+  uint32_t max;    /* longest free run inside the span */
+} zone__summary_t;
+
+/*
+ * An extent is one contiguous range of granules [base, base + ngran * G).
+ * Layout invariants (checked by zone__extent_check):
+ *  - used[] has a 1 bit for each granule inside a live block, and for the pad
+ *    bits past ngran in the last word; end[] has a 1 bit on the last granule of
+ *    each live block, so block boundaries need nothing inside the zone.
+ *  - a live block starts at granule g iff used(g) and (g == 0 or !used(g-1) or
+ *    end(g-1)); it ends at the first end bit at or after g.
+ *  - cross[c] holds the last granule of the block that starts in chunk c and
+ *    ends in a later chunk, if there is one (else it is stale and unread).
+ *  - tree[1 .. leaves-1] is a complete binary tree over the `leaves` words
+ *    (a power of two; words past nwords count as fully used); node i covers
+ *    the words of its subtree and summarises their free runs. Leaves are not
+ *    stored: a word's summary is computed from used[].
+ */
+typedef struct zone__extent {
+  uintptr_t base;          /* address of granule 0 */
+  size_t ngran;            /* granules managed */
+  size_t nwords;           /* bitmap words: ceil(ngran / 64) */
+  size_t leaves;           /* power of two >= nwords */
+  uint64_t *used;
+  uint64_t *end;
+  uint32_t *cross;
+  zone__summary_t *tree;
+  void *book;              /* the mapping that holds the arrays above */
+  size_t book_len;
+  void *map;               /* the zone memory mapping, NULL if caller-owned */
+  size_t map_len;
+  size_t free_runs;        /* maximal free runs inside this extent */
+} zone__extent_t;
+
+/* Maps bookkeeping for an extent of ngran granules at base; memory itself is
+ * the caller's business. Returns 0 or ENOMEM. */
+int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran);
+void zone__extent_fini(zone__extent_t *e);
+/* Marks every granule free again (zone_reset). */
+void zone__extent_clear(zone__extent_t *e);
+/* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
+size_t zone__extent_fit(const zone__extent_t *e, size_t n, size_t from);
+/* Lowest granule g >= from where n free granules start and base + g*G is a
+ * multiple of align (a power of two > G), or ZONE_NONE. */
+size_t zone__extent_fit_aligned(const zone__extent_t *e, size_t n, size_t align);
+/* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
+void zone__extent_take(zone__extent_t *e, size_t g, size_t n);
+void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
+/* Whether a live block starts at g; its length in granules (g must start one). */
+bool zone__extent_is_block(const zone__extent_t *e, size_t g);
+size_t zone__extent_block_len(const zone__extent_t *e, size_t g);
+/* Free granules starting at g (0 if g is used), counting at most `limit`. */
+size_t zone__extent_free_len(const zone__extent_t *e, size_t g, size_t limit);
+/* Longest free run in the extent. */
+size_t zone__extent_largest(const zone__extent_t *e);
+/* 0 or a nonzero code after describing the first broken invariant. */
+int zone__extent_check(const zone__extent_t *e, size_t *used_gran, size_t *blocks);
+
+/* ---- zone.c: the zone and its public entry points -------------------------- */
+
+struct zone {
+  zone__lock_t lock;
+  unsigned flags;
+  bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
+  size_t nextents;
+  zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
+  size_t size;             /* bytes managed, all extents */
+  size_t used;             /* bytes in live blocks */
+  size_t blocks;           /* live blocks */
+  size_t peak_used;
+  size_t self_len;         /* bytes mapped for this struct */
+};
+
+/* The extent holding address p (any byte of it), or NULL. Lock held. */
+zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
+void zone__lock(const zone_t *z);
+void zone__unlock(const zone_t *z);
+/* In a fork child: the lock as new, whatever state the parent left it in. */
+void zone__lock_reinit(zone_t *z);
+
+/* ---- check.c: walk, stats, dump, invariants --------------------------------- */
+
+/* Writes the zdump text to a file descriptor with no stdio and no malloc. */
+int zone__dump_fd(const zone_t *z, int fd);
+/* Formats one zdump line into buf (at least 96 bytes); returns its length. */
+size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used);
+/* Formats the zdump header line; returns its length. */
+size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st);
+/* Describes a broken invariant on stderr, with write(2) only. */
+void zone__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- os.c: memory from the operating system ---------------------------------- */
+
+/* Anonymous zero-filled read/write pages, or NULL with errno ENOMEM. */
+void *zone__os_map(size_t bytes);
+void zone__os_unmap(void *p, size_t bytes);
+/* Gives pages back to the OS; they read as zero afterwards. */
+void zone__os_discard(void *p, size_t bytes);
+size_t zone__os_page_size(void);
+/* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
+ * every mapping after that fails too when `sticky`. */
+void zone__os_fail_after(long n, bool sticky);
+
+/* ---- assertions ----------------------------------------------------------- */
+
+#ifndef ZONE_DEBUG
+#define ZONE_DEBUG 0
+#endif
+void zone__assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define zone__assert_at(level, expr) \
+  ((ZONE_DEBUG >= (level) && !(expr)) ? zone__assert_fail(#expr, __FILE__, __LINE__) : (void)0)
+#define zone_assert(expr) zone__assert_at(2, expr)
+
+#endif /* ZONE_INTERNAL_H */
