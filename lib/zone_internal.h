@@ -74,12 +74,19 @@ void zone__extent_fini(zone__extent_t *e);
 void zone__extent_clear(zone__extent_t *e);
 /* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
 size_t zone__extent_fit(const zone__extent_t *e, size_t n, size_t from);
-/* Lowest granule g >= from where n free granules start and base + g*G is a
- * multiple of align (a power of two > G), or ZONE_NONE. */
+/* Lowest granule g where n free granules start and base + g*G is a multiple
+ * of align (a power of two > G), or ZONE_NONE. */
 size_t zone__extent_fit_aligned(const zone__extent_t *e, size_t n, size_t align);
 /* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n);
 void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
+/* Resizes the live block at g from old_n to new_n granules in place (a grow
+ * needs the granules after it free). */
+void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n);
+/* The first granule at or after g where a live block starts, or ZONE_NONE. */
+size_t zone__extent_next_block(const zone__extent_t *e, size_t g);
+/* The first block end at or after the used granule g. */
+size_t zone__extent_end_after(const zone__extent_t *e, size_t g);
 /* Whether a live block starts at g; its length in granules (g must start one). */
 bool zone__extent_is_block(const zone__extent_t *e, size_t g);
 size_t zone__extent_block_len(const zone__extent_t *e, size_t g);
@@ -114,12 +121,14 @@ void zone__lock_reinit(zone_t *z);
 
 /* ---- check.c: walk, stats, dump, invariants --------------------------------- */
 
+/* zone_check with the lock already held. */
+int zone__check_locked(const zone_t *z);
 /* Writes the zdump text to a file descriptor with no stdio and no malloc. */
 int zone__dump_fd(const zone_t *z, int fd);
 /* Formats one zdump line into buf (at least 96 bytes); returns its length. */
 size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used);
 /* Formats the zdump header line; returns its length. */
-size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st);
+size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents);
 /* Describes a broken invariant on stderr, with write(2) only. */
 void zone__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -128,6 +137,8 @@ void zone__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Anonymous zero-filled read/write pages, or NULL with errno ENOMEM. */
 void *zone__os_map(size_t bytes);
 void zone__os_unmap(void *p, size_t bytes);
+/* Makes pages inaccessible (a guard after an extent). */
+void zone__os_guard(void *p, size_t bytes);
 /* Gives pages back to the OS; they read as zero afterwards. */
 void zone__os_discard(void *p, size_t bytes);
 size_t zone__os_page_size(void);
@@ -143,6 +154,9 @@ void zone__os_fail_after(long n, bool sticky);
 void zone__assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 #define zone__assert_at(level, expr) \
   ((ZONE_DEBUG >= (level) && !(expr)) ? zone__assert_fail(#expr, __FILE__, __LINE__) : (void)0)
+#define zone_assert_api(expr) zone__assert_at(1, expr)
 #define zone_assert(expr) zone__assert_at(2, expr)
+/* Full validation after every change, at ZONE_DEBUG 3 (mimalloc's expensive asserts). */
+#define zone_assert_expensive(z) zone__assert_at(3, zone__check_locked(z) == 0)
 
 #endif /* ZONE_INTERNAL_H */
