@@ -450,6 +450,30 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
   return q;
 }
 
+/* ---- giving memory back ------------------------------------------------------------- */
+
+size_t zone__trim(zone_t *z, size_t min_bytes) {
+  size_t page = zone__os_page_size(), released = 0;
+  size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
+  zone__lock(z);
+  for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
+    zone__extent_t *e = &z->extents[k];
+    size_t g = 0;
+    while (g < e->ngran && (g = zone__extent_fit(e, n, g)) != ZONE_NONE) {
+      size_t end = g + zone__extent_free_len(e, g, e->ngran - g);
+      uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
+      uintptr_t hi = (e->base + end * ZONE_G) / page * page;
+      if (hi > lo) {
+        zone__os_discard((void *)lo, hi - lo);
+        released += hi - lo;
+      }
+      g = end;
+    }
+  }
+  zone__unlock(z);
+  return released;
+}
+
 /* ---- queries ---------------------------------------------------------------------------- */
 
 size_t zone_block_size(const zone_t *z, const void *p) {

@@ -128,6 +128,9 @@ struct zone {
 zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
 void zone__lock(const zone_t *z);
 void zone__unlock(const zone_t *z);
+/* Gives the whole pages inside free runs of at least min_bytes back to the
+ * OS (they read as zero when next used); returns the bytes released. */
+size_t zone__trim(zone_t *z, size_t min_bytes);
 /* In a fork child: the lock as new, whatever state the parent left it in. */
 void zone__lock_reinit(zone_t *z);
 
