@@ -76,6 +76,8 @@ typedef struct zone__extent {
   void *map;               /* the zone memory mapping, NULL if caller-owned */
   size_t map_len;
   size_t free_runs;        /* maximal free runs inside this extent */
+  size_t fresh;            /* granules from here on were never handed out:
+                              zero in a mapping (ngran for caller memory) */
 } zone__extent_t;
 
 /* Maps bookkeeping for an extent of ngran granules at base; memory itself is
