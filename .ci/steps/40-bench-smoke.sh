@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Bench smoke (issue 4): builds nothing new (the default build in ./build has
+# the bench programs), then runs every workload once at the --quick size under
+# glibc and, when it was built, the zone shim, plus core_pairs --quick. It
+# asserts only that each run exits 0 (a workload checks its own data, so a
+# corrupting allocator fails it); it never asserts a time. About 1-2 minutes.
+set -euo pipefail
+
+allocators=glibc
+if [ -e build/shim/libzoneshim.so ]; then
+  allocators=glibc,shim
+else
+  echo "bench smoke: build/shim/libzoneshim.so not built, glibc only"
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+python3 bench/run.py --quick --strict --no-charts --allocators "$allocators" --out "$out"

@@ -1,0 +1,133 @@
+/*
+ * core_pairs.c - the core's cost per zalloc+zfree pair against the number of
+ * live blocks, and its bookkeeping bytes per block (issue 2's bench).
+ *
+ * For each live-set size N (1k, 10k, 100k, 1M) a default (locked) ZONE_GROW
+ * zone is filled with N blocks from the realistic size mix and churned N
+ * times to reach a steady, fragmented state. Then three timings:
+ *   random  free a random victim, allocate a replacement from the mix: first
+ *           fit searches a zone whose holes are spread everywhere;
+ *   lifo    allocate and at once free one block, the best case (the hole it
+ *           fills is the one it leaves);
+ *   malloc  the random pattern through this process's malloc, for scale.
+ * Bookkeeping is read white-box from the extents (book_len, plus the zone's
+ * own mapping), which is why this program links the zone_core objects rather
+ * than libzone.so. A last line fills a zone with 16-byte blocks, the worst
+ * case for any per-block scheme.
+ */
+#include "bench_util.h"
+#include "zone_internal.h"
+
+#define FULL_PAIRS 2000000
+#define ZONE_START ((size_t)1 << 20)
+
+static const size_t live_sizes[] = {1000, 10000, 100000, 1000000};
+
+static size_t bookkeeping_bytes(const zone_t *z) {
+  size_t book = z->self_len;
+  for (size_t i = 0; i < z->nextents; i++)
+    book += z->extents[i].book_len;
+  return book;
+}
+
+static double time_random(zone_t *z, void **p, size_t n, size_t pairs, bench_rng_t *rng) {
+  double t0 = bench_now();
+  for (size_t k = 0; k < pairs; k++) {
+    size_t i = bench_below(rng, n);
+    zfree(z, p[i]);
+    p[i] = zalloc(z, bench_size_mix(rng));
+  }
+  double t1 = bench_now();
+  for (size_t i = 0; i < n; i++)
+    bench_check(p[i] != NULL, "zalloc failed in a growing zone");
+  return (t1 - t0) * 1e9 / (double)pairs;
+}
+
+static double time_lifo(zone_t *z, size_t pairs, bench_rng_t *rng) {
+  double t0 = bench_now();
+  for (size_t k = 0; k < pairs; k++) {
+    void *q = zalloc(z, bench_size_mix(rng));
+    bench_check(q != NULL, "zalloc");
+    zfree(z, q);
+  }
+  return (bench_now() - t0) * 1e9 / (double)pairs;
+}
+
+static double time_malloc(void **p, size_t n, size_t pairs, bench_rng_t *rng) {
+  for (size_t i = 0; i < n; i++)
+    p[i] = malloc(bench_size_mix(rng));
+  double t0 = bench_now();
+  for (size_t k = 0; k < pairs; k++) {
+    size_t i = bench_below(rng, n);
+    free(p[i]);
+    p[i] = malloc(bench_size_mix(rng));
+  }
+  double t1 = bench_now();
+  for (size_t i = 0; i < n; i++)
+    free(p[i]);
+  return (t1 - t0) * 1e9 / (double)pairs;
+}
+
+/* Bookkeeping per block of a zone filled to the brim with 16-byte blocks. */
+static void full_of_granules(size_t bytes) {
+  zone_t *z = create_zone(bytes);
+  bench_check(z != NULL, "create_zone");
+  size_t blocks = 0;
+  while (zalloc(z, 16) != NULL)
+    blocks++;
+  bench_check(blocks * 16 == zone_size(z), "a zone serves all of its bytes");
+  size_t book = bookkeeping_bytes(z);
+  printf("# zone of %zu MiB full of 16-byte blocks: %zu blocks, bookkeeping %zu bytes = "
+         "%.3f bytes/block = %.2f%% of the zone (limit 1/16 = 6.25%%)\n",
+         bytes >> 20, blocks, book, (double)book / (double)blocks,
+         100.0 * (double)book / (double)zone_size(z));
+  destroy_zone(z);
+}
+
+int main(int argc, char **argv) {
+  double scale = bench_scale(argc, argv, NULL);
+  size_t pairs = bench_scaled(FULL_PAIRS, scale, 20000);
+  size_t nsizes = sizeof live_sizes / sizeof live_sizes[0];
+  double first_random = 0, last_random = 0;
+
+  printf("# core_pairs: ns per zalloc+zfree pair, locked ZONE_GROW zone from %zu KiB, "
+         "sizes from the small mix, %zu pairs per timing\n", ZONE_START >> 10, pairs);
+  printf("# live_blocks random_ns lifo_ns malloc_random_ns book_bytes_per_block "
+         "book_pct_of_zone zone_mib extents\n");
+  for (size_t s = 0; s < nsizes; s++) {
+    size_t n = live_sizes[s];
+    bench_rng_t rng = {n};
+    void **p = malloc(n * sizeof *p);
+    bench_check(p != NULL, "malloc");
+    zone_t *z = create_zone_flags(ZONE_START, ZONE_GROW);
+    bench_check(z != NULL, "create_zone_flags");
+    for (size_t i = 0; i < n; i++) {
+      p[i] = zalloc(z, bench_size_mix(&rng));
+      bench_check(p[i] != NULL, "zalloc");
+    }
+    time_random(z, p, n, n, &rng);  /* warm up into a fragmented steady state */
+    double random_ns = time_random(z, p, n, pairs, &rng);
+    double lifo_ns = time_lifo(z, pairs, &rng);
+    bench_check(zone_check(z) == 0, "zone_check after the timings");
+    zone_stats_t st;
+    zone_stats(z, &st);
+    bench_check(st.blocks == n, "live block count");
+    size_t book = bookkeeping_bytes(z);
+    size_t extents = z->nextents;
+    destroy_zone(z);
+    double malloc_ns = time_malloc(p, n, pairs, &rng);
+    free(p);
+
+    printf("%zu %.1f %.1f %.1f %.2f %.2f %.1f %zu\n", n, random_ns, lifo_ns, malloc_ns,
+           (double)book / (double)n, 100.0 * (double)book / (double)st.size,
+           (double)st.size / (1 << 20), extents);
+    fflush(stdout);
+    if (s == 0)
+      first_random = random_ns;
+    last_random = random_ns;
+  }
+  printf("# random cost at %zu live blocks / at %zu: %.2fx (issue 2 allows 4x)\n",
+         live_sizes[nsizes - 1], live_sizes[0], last_random / first_random);
+  full_of_granules(scale < 0.1 ? (size_t)4 << 20 : (size_t)64 << 20);
+  return 0;
+}
