@@ -74,20 +74,21 @@ def find_system_lib(name):
     return None
 
 
-def find_allocators(build, wanted, notes):
+def find_allocators(build, shim, wanted, notes):
     """{name: preload path or None for glibc}; missing ones are left out with a note."""
     found = {}
     for name in wanted:
         if name == "glibc":
             found[name] = None
         elif name == "shim":
-            candidates = [os.path.join(build, "shim", "libzoneshim.so"),
-                          os.path.join(build, "libzoneshim.so")]
+            candidates = [shim] if shim else [os.path.join(build, "shim", "libzoneshim.so"),
+                                              os.path.join(build, "libzoneshim.so")]
             path = next((c for c in candidates if os.path.exists(c)), None)
             if path:
                 found[name] = path
             else:
-                notes.append("shim skipped: no libzoneshim.so under %s (build the zoneshim target)" % build)
+                notes.append("shim skipped: no %s (build the zoneshim target)"
+                             % (shim or os.path.join(build, "shim", "libzoneshim.so")))
         else:
             path = find_system_lib(ALLOCATOR_LIBS[name])
             if path:
@@ -130,7 +131,7 @@ def workloads(build, py):
                         os.path.join(work, "sqlite.sql")] + size, check=True)
 
     def gxx_argv(size, work):
-        flags = ["-O0", "-DBENCH_N=1"] if "--quick" in size else ["-O2", "-DBENCH_N=12"]
+        flags = ["-O0", "-DBENCH_N=1"] if "--quick" in size else ["-O2", "-DBENCH_N=6"]
         return ["g++", "-std=c++17"] + flags + ["-c", os.path.join(HERE, "workloads", "templates.cpp"),
                                                 "-o", os.path.join(work, "templates.o")]
 
@@ -413,7 +414,7 @@ def chart_ratios(out_dir, work, allocs, chosen, ratios):
     png = os.path.join(out_dir, "ratios.png")
     ncol = len(names) + 1
     script = """
-set terminal pngcairo size 1100,820 font "DejaVu Sans,10"
+set terminal pngcairo size 1100,820 font "DejaVu Sans,10" noenhanced
 set output '%(png)s'
 set datafile missing '?'
 set style data histograms
@@ -443,9 +444,11 @@ def chart_core(out_dir, work, core_text):
         f.write("\n".join(rows) + "\n")
     png = os.path.join(out_dir, "core_pairs.png")
     script = """
-set terminal pngcairo size 800,500 font "DejaVu Sans,10"
+set terminal pngcairo size 800,500 font "DejaVu Sans,10" noenhanced
 set output '%(png)s'
 set logscale x
+set xrange [600:1600000]
+set xtics ("1k" 1000, "10k" 10000, "100k" 100000, "1M" 1000000)
 set xlabel "live blocks"
 set ylabel "ns per pair"
 set grid
@@ -483,6 +486,7 @@ def main():
                     help="comma-separated subset of " + ",".join(ALLOCATORS))
     ap.add_argument("--workloads", help="comma-separated subset of the workloads")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the CMake build directory")
+    ap.add_argument("--shim", help="the shim library (default BUILD/shim/libzoneshim.so)")
     ap.add_argument("--out", help="where to write the report (default bench/results; "
                                   "with --quick a temporary directory)")
     ap.add_argument("--no-core", action="store_true", help="skip core_pairs")
@@ -502,7 +506,7 @@ def main():
     unknown = [a for a in wanted if a not in ALLOCATORS]
     if unknown or "glibc" not in wanted:
         sys.exit("run.py: allocators are %s, and glibc (the baseline) must be one" % ",".join(ALLOCATORS))
-    allocs = find_allocators(args.build, wanted, notes)
+    allocs = find_allocators(args.build, args.shim and os.path.abspath(args.shim), wanted, notes)
 
     py = python_for_workloads()
     every = workloads(args.build, py)

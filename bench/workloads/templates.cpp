@@ -21,7 +21,7 @@
 #include <vector>
 
 #ifndef BENCH_N
-#define BENCH_N 12
+#define BENCH_N 6
 #endif
 
 namespace bench {
