@@ -289,6 +289,7 @@ void zone__extent_clear(zone__extent_t *e) {
     e->dirty[e->dirty_list[k] / WORD_BITS] = 0;
   e->ndirty = 0;
   memset(e->low, 0, (ZONE_SMALL_MAX + 1) * sizeof(uint32_t));
+  e->nring = 0;
   memset(e->used, 0, e->nwords * sizeof(uint64_t));
   memset(e->end, 0, e->nwords * sizeof(uint64_t));
   mark_pad(e);
@@ -364,6 +365,34 @@ static size_t fit_scan(const zone__extent_t *e, size_t i, size_t lo, size_t span
   return fit_scan(e, 2 * i + 1, lo + half, half, from, n, carry);
 }
 
+/* Folds the pending lowerings into low[]: each says "sizes up to top may now
+ * fit from start", so low[m] drops to the least start among the entries with
+ * top >= m, found in one pass from the largest size down. */
+static void bounds_fold(zone__extent_t *e) {
+  uint32_t least[ZONE_SMALL_MAX + 1];
+  memset(least, 0xff, sizeof least);
+  for (size_t k = 0; k < e->nring; k++)
+    if (e->ring[k].start < least[e->ring[k].top])
+      least[e->ring[k].top] = e->ring[k].start;
+  uint32_t r = UINT32_MAX;
+  for (size_t m = ZONE_SMALL_MAX; m >= 1; m--) {
+    if (least[m] < r)
+      r = least[m];
+    if (e->low[m] > r)
+      e->low[m] = r;
+  }
+  e->nring = 0;
+}
+
+/* No fit of n <= ZONE_SMALL_MAX granules starts below the returned granule. */
+static size_t bound_of(const zone__extent_t *e, size_t n) {
+  size_t b = e->low[n];
+  for (size_t k = 0; k < e->nring; k++)
+    if (e->ring[k].top >= n && e->ring[k].start < b)
+      b = e->ring[k].start;
+  return b;
+}
+
 /*
  * The lowest fit of n <= 64 granules starting in the ZONE_WINDOW_WORDS words
  * from granule s0, or ZONE_NONE. Works on the bitmap alone (always exact), two
@@ -402,7 +431,7 @@ static size_t fit_window(const zone__extent_t *e, size_t n, size_t s0) {
  */
 size_t zone__extent_fit(zone__extent_t *e, size_t n, size_t from) {
   if (from == 0 && n <= ZONE_SMALL_MAX) {
-    size_t s0 = e->low[n];
+    size_t s0 = bound_of(e, n);
     if (s0 >= e->ngran)
       return ZONE_NONE;
     size_t g = fit_window(e, n, s0);
@@ -500,9 +529,11 @@ static size_t free_before(const zone__extent_t *e, size_t g, size_t cap) {
 }
 
 /* Granules [g, g + n) just became free: a fit of m granules may now start at
- * the start of the free run they joined, so lower the bounds it can serve. A
- * run of ZONE_SMALL_MAX or more free granules already before g served every
- * small size from its start, and the bounds are below that already. */
+ * the start of the free run they joined, so the bounds of the sizes it can
+ * serve must drop there. The lowering is queued (bound_of reads the queue) and
+ * folded into low[] ZONE_RING_MAX at a time. A run of ZONE_SMALL_MAX or more
+ * free granules already before g served every small size from its start, and
+ * the bounds are below that already. */
 static void bounds_lower(zone__extent_t *e, size_t g, size_t n) {
   size_t left = free_before(e, g, ZONE_SMALL_MAX);
   if (left == ZONE_SMALL_MAX)
@@ -510,11 +541,12 @@ static void bounds_lower(zone__extent_t *e, size_t g, size_t n) {
   size_t run = left + n;
   if (run < ZONE_SMALL_MAX)
     run += zone__extent_free_len(e, g + n, ZONE_SMALL_MAX - run);
-  size_t start = g - left;
   size_t top = run < ZONE_SMALL_MAX ? run : ZONE_SMALL_MAX;
-  for (size_t m = 1; m <= top; m++)
-    if (e->low[m] > start)
-      e->low[m] = (uint32_t)start;
+  if (e->nring == ZONE_RING_MAX)
+    bounds_fold(e);
+  e->ring[e->nring].start = (uint32_t)(g - left);
+  e->ring[e->nring].top = (uint32_t)top;
+  e->nring++;
 }
 
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
@@ -704,9 +736,9 @@ int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
   }
   for (size_t n = 1; n <= ZONE_SMALL_MAX; n++) {
     size_t lowest = fit_lowest(e, n);
-    if (lowest != ZONE_NONE && lowest < e->low[n]) {
-      zone__report("zone_check: extent %p: a fit of %zu granules at %zu is below its bound %u",
-                   (void *)e->base, n, lowest, e->low[n]);
+    if (lowest != ZONE_NONE && lowest < bound_of(e, n)) {
+      zone__report("zone_check: extent %p: a fit of %zu granules at %zu is below its bound %zu",
+                   (void *)e->base, n, lowest, bound_of(e, n));
       return 14;
     }
   }

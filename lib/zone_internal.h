@@ -24,6 +24,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) with a fit lower bound */
 #define ZONE_WINDOW_WORDS 8                /* words scanned from a lower bound */
+#define ZONE_RING_MAX 8                    /* bound lowerings queued before a fold */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
 
 /* Largest extent: summary counters are 32-bit granule counts. */
@@ -54,8 +55,9 @@ typedef struct zone__summary {
  *    w's own summary, packed (past nwords: 0, fully used), always exact;
  *    tree[] is exact except above the words in dirty_list, whose changes
  *    reach it at the next search that reads it (tree_flush).
- *  - low[n], for n <= ZONE_SMALL_MAX: no run of n free granules starts below
- *    granule low[n] (a lower bound, lowered when a free makes a run).
+ *  - for n <= ZONE_SMALL_MAX, no run of n free granules starts below low[n]
+ *    nor below the start of any ring[] entry whose top >= n; a free queues an
+ *    entry for the run it made, and a full ring is folded into low[].
  */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
@@ -70,7 +72,9 @@ typedef struct zone__extent {
   uint64_t *dirty;         /* words whose leaf and ancestors are stale */
   uint32_t *dirty_list;    /* the same words, ZONE_DIRTY_MAX at most */
   size_t ndirty;
-  uint32_t *low;           /* low[n]: no fit of n granules starts below it */
+  uint32_t *low;           /* low[n]: with ring[], no fit of n granules starts below it */
+  struct { uint32_t start, top; } ring[ZONE_RING_MAX];  /* queued lowerings of low[] */
+  size_t nring;
   void *book;              /* the mapping that holds the arrays above */
   size_t book_len;
   void *map;               /* the zone memory mapping, NULL if caller-owned */
