@@ -10,7 +10,7 @@
 #include <time.h>
 
 #if defined(ZONE_TEST_HAVE_MEMCHECK_H)
-#include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #endif
 
 /* ---- running ---------------------------------------------------------------- */
@@ -153,4 +153,11 @@ bool zt_verify(const void *p, size_t n, uint64_t tag) {
     if (b[i] != pattern_byte(i, tag))
       return false;
   return true;
+}
+
+void zt_scribble(void *p, int c, size_t n) {
+#if defined(ZONE_TEST_HAVE_MEMCHECK_H)
+  (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+  memset(p, c, n);
 }
