@@ -62,7 +62,7 @@ static int snapshot_visit(void *ptr, size_t size, bool used, void *arg) {
   if (snap->count == snap->cap) {
     size_t cap = snap->cap ? snap->cap * 2 : 64;
     zt_region_t *r = realloc(snap->regions, cap * sizeof *r);
-    ck_assert_ptr_nonnull(r);
+    ZT_REQUIRE(r != NULL, "out of memory for a snapshot");
     snap->regions = r;
     snap->cap = cap;
   }
@@ -72,7 +72,8 @@ static int snapshot_visit(void *ptr, size_t size, bool used, void *arg) {
 
 void zt_snapshot_take(const zone_t *z, zt_snapshot_t *snap) {
   memset(snap, 0, sizeof *snap);
-  ck_assert_int_eq(zone_walk(z, snapshot_visit, snap), 0);
+  int rc = zone_walk(z, snapshot_visit, snap);
+  ZT_REQUIRE(rc == 0, "zone_walk returned %d", rc);
   zone_stats(z, &snap->stats);
 }
 
@@ -82,16 +83,16 @@ void zt_snapshot_free(zt_snapshot_t *snap) {
 }
 
 void zt_snapshot_assert_equal(const zt_snapshot_t *a, const zt_snapshot_t *b, const char *what) {
-  ck_assert_msg(a->count == b->count, "%s: walk has %zu entries, was %zu", what, b->count,
+  ZT_REQUIRE(a->count == b->count, "%s: walk has %zu entries, was %zu", what, b->count,
                 a->count);
   for (size_t i = 0; i < a->count; i++) {
     const zt_region_t *x = &a->regions[i], *y = &b->regions[i];
-    ck_assert_msg(x->addr == y->addr && x->size == y->size && x->used == y->used,
+    ZT_REQUIRE(x->addr == y->addr && x->size == y->size && x->used == y->used,
                   "%s: walk entry %zu is %#lx %zu %s, was %#lx %zu %s", what, i,
                   (unsigned long)y->addr, y->size, y->used ? "used" : "free",
                   (unsigned long)x->addr, x->size, x->used ? "used" : "free");
   }
-  ck_assert_msg(memcmp(&a->stats, &b->stats, sizeof a->stats) == 0, "%s: zone_stats changed",
+  ZT_REQUIRE(memcmp(&a->stats, &b->stats, sizeof a->stats) == 0, "%s: zone_stats changed",
                 what);
 }
 
