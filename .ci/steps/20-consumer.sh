@@ -10,8 +10,9 @@ trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
 
 cmake --install build --prefix "$prefix" >/dev/null
-libdir=$(dirname "$(find "$prefix" -name 'libzone.so.0.1.0' -print -quit)")
-[ -n "$libdir" ] && [ -d "$libdir" ] || { echo "libzone.so.0.1.0 not installed" >&2; exit 1; }
+real=$(find "$prefix" -name 'libzone.so.0.1.0' -print -quit)
+[ -n "$real" ] && [ -f "$real" ] || { echo "libzone.so.0.1.0 not installed" >&2; exit 1; }
+libdir=$(dirname "$real")
 [ -f "$prefix/include/zone.h" ] || { echo "zone.h not installed" >&2; exit 1; }
 [ "$(readlink "$libdir/libzone.so")" = "libzone.so.0" ] || { echo "bad libzone.so link" >&2; exit 1; }
 [ "$(readlink "$libdir/libzone.so.0")" = "libzone.so.0.1.0" ] || { echo "bad libzone.so.0 link" >&2; exit 1; }
