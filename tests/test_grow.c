@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void no_failures(void) {
@@ -305,6 +306,50 @@ START_TEST(reset_grown_zone) {
 }
 END_TEST
 
+/* zone__trim (the core's hook for giving free pages back) touches only whole
+ * pages inside free regions: live blocks keep their bytes, the zone checks
+ * out, zcalloc there still reads zero, and a caller's buffer is never
+ * trimmed. */
+START_TEST(trim_gives_back_free_pages_only) {
+  zone_t *z = create_zone(1 << 20);
+  enum { N = 16 };
+  char *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = zalloc(z, (1 << 16) - 100);
+    zt_fill(p[i], (1 << 16) - 100, (uint64_t)i);
+  }
+  for (int i = 0; i < N; i += 2)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  zt_snapshot_t before, after;
+  zt_snapshot_take(z, &before);
+  ck_assert_uint_gt(zone__trim(z, 0), 0);
+  zt_snapshot_take(z, &after);
+  zt_snapshot_assert_equal(&before, &after, "after zone__trim");
+  for (int i = 1; i < N; i += 2)
+    ck_assert_msg(zt_verify(p[i], (1 << 16) - 100, (uint64_t)i), "live block %d changed", i);
+  zt_assert_check(z);
+  unsigned char *q = zcalloc(z, 1, (1 << 16) - 100);
+  ck_assert_ptr_eq(q, p[0]);
+  for (size_t k = 0; k < (1 << 16) - 100; k++)
+    ck_assert_msg(q[k] == 0, "byte %zu not zero after trim", k);
+  zt_snapshot_free(&before);
+  zt_snapshot_free(&after);
+  destroy_zone(z);
+
+  size_t len = 1 << 18;
+  static char *buf;
+  buf = aligned_alloc(4096, len);
+  ck_assert_ptr_nonnull(buf);
+  zt_fill(buf, len, 77);
+  zone_t *in = create_zone_in(buf, len, 0);
+  ck_assert_ptr_nonnull(in);
+  ck_assert_uint_eq(zone__trim(in, 0), 0);
+  destroy_zone(in);
+  ck_assert(zt_verify(buf, len, 77));
+  free(buf);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("grow");
   ZT_CASE(s, grows_when_full);
@@ -316,5 +361,6 @@ int main(void) {
   ZT_CASE(s, growth_fails_at_each_mapping);
   ZT_CASE(s, create_when_system_refuses);
   ZT_CASE(s, reset_grown_zone);
+  ZT_CASE(s, trim_gives_back_free_pages_only);
   return zt_main(s);
 }
