@@ -21,6 +21,7 @@ zalloc+zfree pair against live blocks (core_pairs.png, core_pairs.txt).
     bench/run.py                       # full suite, 3 runs each, ~15 minutes
     bench/run.py --quick               # CI size: each workload once, seconds
     bench/run.py --runs 5 --workloads churn_small,frag --allocators glibc,shim
+    bench/run.py --profile /tmp/prof --allocators glibc,shim   # perf flat profiles
 
 Exit status: 0 when every run exited 0, 1 otherwise (after writing the
 report), 2 for bad usage or a missing build.
@@ -110,7 +111,7 @@ def python_for_workloads():
 class Workload:
     """One benchmark: how to run it at a size, and what it needs."""
 
-    def __init__(self, name, what, argv, needs=(), env=None, prepare=None, server=False):
+    def __init__(self, name, what, argv, needs=(), env=None, prepare=None, server=False, comm=None):
         self.name = name
         self.what = what
         self.argv = argv          # function(size_args, workdir) -> argv list
@@ -118,6 +119,7 @@ class Workload:
         self.env = env or {}
         self.prepare = prepare    # function(size_args, workdir), run once, untimed
         self.server = server      # the preload goes to a server the driver starts
+        self.comm = comm          # the process to profile, when not the command itself
 
 
 def workloads(build, py):
@@ -144,14 +146,14 @@ def workloads(build, py):
         Workload("frag", "mixed lifetimes, drifting sizes", program("frag")),
         Workload("python", "python3 allocation-heavy script, PYTHONMALLOC=malloc",
                  lambda size, work: [py, os.path.join(HERE, "workloads", "py_alloc.py")] + size,
-                 env={"PYTHONMALLOC": "malloc"}),
+                 env={"PYTHONMALLOC": "malloc"}, comm="python3"),
         Workload("sqlite", "sqlite3 :memory:, write-heavy script",
                  lambda size, work: ["sqlite3", ":memory:", ".read %s" % os.path.join(work, "sqlite.sql")],
-                 needs=("sqlite3",), prepare=sqlite_prepare),
-        Workload("g++", "g++ -O2 on a template-heavy file", gxx_argv, needs=("g++",)),
+                 needs=("sqlite3",), prepare=sqlite_prepare, comm="sqlite3"),
+        Workload("g++", "g++ -O2 on a template-heavy file", gxx_argv, needs=("g++",), comm="cc1plus"),
         Workload("redis", "redis-server under redis-benchmark (server CPU time)",
                  lambda size, work: [py, os.path.join(HERE, "workloads", "redis_bench.py")] + size,
-                 needs=("redis-server", "redis-benchmark"), server=True),
+                 needs=("redis-server", "redis-benchmark"), server=True, comm="redis-server"),
     ]
 
 
@@ -160,7 +162,7 @@ def workloads(build, py):
 METRICS_RE = re.compile(r"^bench-metrics: time=([0-9.]+) maxrss_kb=([0-9]+)\s*$", re.M)
 
 
-def run_once(w, alloc, preload, glibc_forwarder, size, work, runstat, timeout):
+def run_once(w, alloc, preload, glibc_forwarder, size, work, runstat, timeout, prefix=()):
     """Runs workload w under one allocator through runstat. Returns a dict."""
     env = dict(os.environ)
     for k in ("LD_PRELOAD", "BENCH_PRELOAD", "BENCH_SERVER_PRELOAD"):
@@ -180,7 +182,7 @@ def run_once(w, alloc, preload, glibc_forwarder, size, work, runstat, timeout):
     stat_path = os.path.join(work, "stat.txt")
     if os.path.exists(stat_path):
         os.unlink(stat_path)
-    argv = [runstat, stat_path] + w.argv(size, work)
+    argv = list(prefix) + [runstat, stat_path] + w.argv(size, work)
     out_path = os.path.join(work, "out.txt")
     err_path = os.path.join(work, "err.txt")
     timed_out = False
@@ -254,6 +256,48 @@ def run_suite(args, allocs, chosen, work, notes):
 def geomean(xs):
     xs = [x for x in xs if x and x > 0]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def profile_suite(args, allocs, chosen, work, notes):
+    """Runs each workload once per allocator under perf record (cpu-clock: it
+    works in VMs without hardware counters) and writes a flat profile of the
+    process that matters (the server, cc1plus, ...) to DIR/<workload>-<alloc>.txt."""
+    if not shutil.which("perf"):
+        sys.exit("run.py: --profile needs perf (Debian: linux-perf); or use valgrind --tool=callgrind by hand")
+    os.makedirs(args.profile, exist_ok=True)
+    size = ["--quick"] if args.quick else []
+    runstat = os.path.join(args.build, "bench", "runstat")
+    glibc_forwarder = os.path.join(args.build, "bench", "libbench_glibc.so")
+    for w in chosen:
+        if w.prepare:
+            w.prepare(size, work)
+        for alloc in allocs:
+            data = os.path.join(work, "perf.data")
+            prefix = ["perf", "record", "-q", "-F", "1999", "-e", "cpu-clock", "-o", data, "--"]
+            r = run_once(w, alloc, allocs[alloc], glibc_forwarder, size, work, runstat,
+                         FULL_TIMEOUT, prefix)
+            comm = ["--comm", w.comm] if w.comm else ["--comm", os.path.basename(w.argv(size, work)[0])]
+            p = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                "--sort", "dso,sym", "--percentage", "relative"] + comm,
+                               capture_output=True, text=True)
+            rows = []
+            for line in p.stdout.splitlines():
+                m = re.match(r"^\s*([0-9.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*)$", line)
+                if m:
+                    rows.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+            by_dso = {}
+            for pct, dso, _ in rows:
+                by_dso[dso] = by_dso.get(dso, 0.0) + pct
+            report = ["\n".join("%7.2f%%  %s" % (v, k) for k, v in
+                                 sorted(by_dso.items(), key=lambda kv: -kv[1]) if v >= 0.5),
+                      "\n".join("%7.2f%%  %-24s %s" % r for r in rows if r[0] >= 0.7)]
+            path = os.path.join(args.profile, "%s-%s.txt" % (w.name, alloc))
+            with open(path, "w") as f:
+                f.write("# %s under %s: %.2f s, %.1f MiB, %s\n# perf record -F 1999 -e cpu-clock, "
+                        "process %s, self time, percent of that process\n\n%s\n\n%s\n"
+                        % (w.name, alloc, r["time_s"], r["rss_kb"] / 1024.0, "ok" if r["ok"] else "FAILED",
+                           comm[1], report[0], report[1]))
+            print("profile: %s" % path, flush=True)
 
 
 def summarise(results, allocs, chosen):
@@ -491,6 +535,8 @@ def main():
                                   "with --quick a temporary directory)")
     ap.add_argument("--no-core", action="store_true", help="skip core_pairs")
     ap.add_argument("--no-charts", action="store_true", help="skip gnuplot")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="instead of timing: profile each workload once per allocator with perf into DIR")
     ap.add_argument("--strict", action="store_true",
                     help="a workload whose program is missing is an error, not a skip")
     args = ap.parse_args()
@@ -504,7 +550,7 @@ def main():
     notes = []
     wanted = [a.strip() for a in args.allocators.split(",") if a.strip()]
     unknown = [a for a in wanted if a not in ALLOCATORS]
-    if unknown or "glibc" not in wanted:
+    if unknown or ("glibc" not in wanted and not args.profile):
         sys.exit("run.py: allocators are %s, and glibc (the baseline) must be one" % ",".join(ALLOCATORS))
     allocs = find_allocators(args.build, args.shim and os.path.abspath(args.shim), wanted, notes)
 
@@ -528,6 +574,14 @@ def main():
         print("note: " + n)
     if missing and args.strict:
         sys.exit("run.py: --strict and workloads are missing their programs")
+
+    if args.profile:
+        work = tempfile.mkdtemp(prefix="bench-work-")
+        try:
+            profile_suite(args, allocs, chosen, work, notes)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     out_dir = args.out or (tempfile.mkdtemp(prefix="bench-quick-") if args.quick
                            else os.path.join(HERE, "results"))
