@@ -4,8 +4,10 @@
  * Built twice: churn_small (a few thousand blocks, cache-resident, measures
  * the allocator's fast path) and churn_large (hundreds of thousands of blocks,
  * ~100 MB, measures its behaviour once metadata and data fall out of cache).
- * Every block carries a tag at both ends, checked before it is freed, so an
- * allocator that hands out overlapping memory fails the run.
+ * Every block is written in full, as a program initialises what it
+ * allocates (so peak RSS counts every byte handed out, not just the pages an
+ * allocator happened to have touched), and carries a tag at both ends,
+ * checked before it is freed, so overlapping blocks fail the run.
  */
 #include "bench_util.h"
 
@@ -31,6 +33,7 @@ static void fill(slot_t *s, size_t i, size_t size) {
   bench_check(s->p != NULL, "malloc");
   s->size = size;
   uint64_t t = tag_of(i, size);
+  memset(s->p, (int)(i & 0xff), size);
   s->p[size - 1] = (unsigned char)size;
   memcpy(s->p, &t, sizeof t);  /* the mix never asks for under 8 bytes */
 }

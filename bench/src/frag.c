@@ -46,7 +46,8 @@ static void expire(bucket_t *b, bench_rng_t *rng) {
   }
   for (size_t k = 0; k < b->n; k++) {
     block_t *blk = &b->v[k];
-    bench_check(blk->p[0] == (unsigned char)blk->size && blk->p[blk->size - 1] == (unsigned char)blk->size,
+    bench_check(blk->p[0] == (unsigned char)blk->size && blk->p[blk->size / 2] == (unsigned char)blk->size &&
+                    blk->p[blk->size - 1] == (unsigned char)blk->size,
                 "a live block was overwritten");
     free(blk->p);
   }
@@ -72,7 +73,7 @@ int main(int argc, char **argv) {
       size_t size = bench_size_mix(&rng) * f;
       block_t blk = {malloc(size), size};
       bench_check(blk.p != NULL, "malloc");
-      blk.p[0] = blk.p[size - 1] = (unsigned char)size;
+      memset(blk.p, (unsigned char)size, size);  /* written in full, as programs do */
       size_t u = bench_below(&rng, 1000);
       size_t life = u < 820 ? 0 : u < 995 ? bench_between(&rng, 1, MAX_LIFE) : (size_t)-1;
       push(life == (size_t)-1 ? forever : &dies[(r + life) % (MAX_LIFE + 1)], blk);

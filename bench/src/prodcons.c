@@ -47,8 +47,8 @@ static void *produce(void *arg) {
       size_t size = bench_size_mix(&rng);
       uint64_t *m = malloc(size);
       bench_check(m != NULL, "malloc");
-      ((unsigned char *)m)[size - 1] = (unsigned char)n;
-      m[0] = n;  /* the mix never asks for under 8 bytes */
+      memset(m, (unsigned char)n, size);  /* a message is written in full */
+      m[0] = n;                           /* the mix never asks for under 8 bytes */
       b.msg[b.n] = m;
     }
     pthread_mutex_lock(&q->lock);
