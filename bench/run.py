@@ -133,7 +133,7 @@ def workloads(build, py):
                         os.path.join(work, "sqlite.sql")] + size, check=True)
 
     def gxx_argv(size, work):
-        flags = ["-O0", "-DBENCH_N=1"] if "--quick" in size else ["-O2", "-DBENCH_N=6"]
+        flags = ["-O0", "-DBENCH_N=1"] if "--quick" in size else ["-O2", "-DBENCH_N=3"]
         return ["g++", "-std=c++17"] + flags + ["-c", os.path.join(HERE, "workloads", "templates.cpp"),
                                                 "-o", os.path.join(work, "templates.o")]
 

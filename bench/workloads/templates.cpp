@@ -21,7 +21,7 @@
 #include <vector>
 
 #ifndef BENCH_N
-#define BENCH_N 6
+#define BENCH_N 3
 #endif
 
 namespace bench {
