@@ -63,7 +63,6 @@ struct item {
   uint64_t addr;
   uint64_t size;
   bool used;
-  uint32_t blocks;  /* blocks drawn as this item: 1, more once used runs merge */
 };
 
 /* One zdump: its lines, what its header said, and what the lines add up to. */
@@ -79,7 +78,7 @@ struct dump {
   size_t extents;
   size_t largest;      /* index of the lowest largest free region, or SIZE_MAX */
   double fragmentation;
-  bool merged;         /* used runs drawn as one rectangle each */
+  bool summary;        /* too many items: rows in the used colour, free regions over them */
 };
 
 struct dumps {
@@ -205,7 +204,7 @@ static void add_item(struct dump *d, const struct item *it, const char *where) {
 /* An item line: "0x<address> <size> used|free [more fields]". */
 static void parse_item(struct dump *d, const char *line, const char *where) {
   const char *p = line + strspn(line, " \t");
-  struct item it = {0, 0, false, 1};
+  struct item it = {0, 0, false};
   const char *end;
   if (!(p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) || !parse_u64(p + 2, 16, &it.addr, &end) ||
       (*end != ' ' && *end != '\t'))
@@ -289,28 +288,6 @@ static void summarise(struct dump *d) {
             "%s: %s: the header says size=%" PRIu64 " used=%" PRIu64 ", the lines add up to "
             "size=%" PRIu64 " used=%" PRIu64 " (did the zone change during the dump?)\n",
             progname, d->source, d->h_size, d->h_used, d->size, d->used);
-}
-
-/* Above max_items items, runs of adjacent used blocks become one rectangle:
- * the picture keeps every free region and stays a reasonable size. */
-static void merge_used_runs(struct dump *d) {
-  size_t out = 0;
-  for (size_t i = 0; i < d->nitems; i++) {
-    struct item it = d->items[i];
-    if (out > 0) {
-      struct item *prev = &d->items[out - 1];
-      if (it.used && prev->used && prev->addr + prev->size == it.addr) {
-        prev->size += it.size;
-        prev->blocks += it.blocks;
-        continue;
-      }
-    }
-    if (i == d->largest)
-      d->largest = out;
-    d->items[out++] = it;
-  }
-  d->nitems = out;
-  d->merged = true;
 }
 
 /* ---- layout --------------------------------------------------------------------- */
@@ -454,7 +431,14 @@ static void write_top(FILE *out, const struct options *o, const struct dumps *ds
     fprintf(out, "zone heap map, %zu dumps%s", ds->n, o->animate ? " (animated)" : "");
   fputs("</text>\n<g class=\"legend\">\n", out);
   int y = 36, x = MARGIN;
-  x = legend_entry(out, x, y, COLOUR_USED, COLOUR_USED_ALT, "used blocks (neighbours alternate)");
+  /* Summaries paint used space in one colour; detailed maps alternate two. */
+  bool detailed = false;
+  for (size_t k = 0; k < ds->n; k++)
+    detailed |= !ds->v[k].summary;
+  if (detailed)
+    x = legend_entry(out, x, y, COLOUR_USED, COLOUR_USED_ALT, "used blocks (neighbours alternate)");
+  else
+    x = legend_entry(out, x, y, COLOUR_USED, NULL, "used blocks");
   x = legend_entry(out, x, y, COLOUR_FREE, NULL, "free region");
   x = legend_entry(out, x, y, COLOUR_LARGEST, NULL, "largest free region");
   legend_entry(out, x, y, NULL, NULL, "gap between extents");
@@ -480,8 +464,6 @@ static void write_rect(FILE *out, const struct options *o, const struct dump *d,
   }
   fprintf(out, "><title>0x%" PRIx64 " %" PRIu64 " bytes %s", it->addr, it->size,
           it->used ? "used" : "free");
-  if (it->blocks > 1)
-    fprintf(out, " (%" PRIu32 " blocks)", it->blocks);
   fputs("</title></rect>\n", out);
 }
 
@@ -499,9 +481,9 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
           "data-size=\"%" PRIu64 "\" data-used=\"%" PRIu64 "\" data-free=\"%" PRIu64 "\" "
           "data-largest-free=\"%" PRIu64 "\" data-fragmentation=\"%.6f\" "
           "data-blocks=\"%" PRIu64 "\" data-free-regions=\"%" PRIu64 "\" data-extents=\"%zu\" "
-          "data-row-bytes=\"%" PRIu64 "\" data-row-px=\"%u\" data-x0=\"%d\" data-merged=\"%d\"",
+          "data-row-bytes=\"%" PRIu64 "\" data-row-px=\"%u\" data-x0=\"%d\" data-summary=\"%d\"",
           index + 1, y0, index + 1, d->size, d->used, d->free, d->largest_free, d->fragmentation,
-          d->blocks, d->free_regions, d->extents, row_bytes, o->width, x0, d->merged ? 1 : 0);
+          d->blocks, d->free_regions, d->extents, row_bytes, o->width, x0, d->summary ? 1 : 0);
   if (frame_visibility >= 0)
     fprintf(out, " visibility=\"%s\"", frame_visibility ? "visible" : "hidden");
   fputs(">\n", out);
@@ -525,8 +507,8 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
           d->free_regions == 1 ? "" : "s", d->extents, d->extents == 1 ? "" : "s");
   if (d->has_peak)
     fprintf(out, " \xc2\xb7 peak used %s", human(b[4], d->h_peak));
-  if (d->merged)
-    fputs(" \xc2\xb7 adjacent blocks drawn as one", out);
+  if (d->summary)
+    fputs(" \xc2\xb7 summary: blocks not told apart, holes at least 1 px", out);
   fputs("</text>\n", out);
 
   /* Rows and rectangles, extent by extent. */
@@ -551,9 +533,17 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
               "<rect class=\"row\" x=\"%d\" y=\"%d\" width=\"%s\" height=\"%d\"/>\n",
               x0 - 6, ry + ROW_H - 4, base + r * row_bytes, x0, ry, num(b[0], (double)in_row * px),
               ROW_H);
+      /* A summary paints the row in the used colour; the holes go over it. */
+      if (d->summary)
+        fprintf(out,
+                "<rect class=\"used summary\" x=\"%d\" y=\"%d\" width=\"%s\" height=\"%d\" "
+                "fill=\"%s\"/>\n",
+                x0, ry, num(b[0], (double)in_row * px), ROW_H, COLOUR_USED);
     }
     for (size_t k = i; k < j; k++) {
       const struct item *it = &d->items[k];
+      if (d->summary && it->used)
+        continue;
       const char *fill = !it->used        ? (k == d->largest ? COLOUR_LARGEST : COLOUR_FREE)
                          : used_index % 2 ? COLOUR_USED_ALT
                                           : COLOUR_USED;
@@ -562,8 +552,10 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
       while (left > 0) {
         uint64_t row = off / row_bytes, col = off % row_bytes;
         uint64_t take = row_bytes - col < left ? row_bytes - col : left;
-        write_rect(out, o, d, k, x0 + (double)col * px, y + (int)row * (ROW_H + ROW_GAP),
-                   (double)take * px, fill);
+        double w = (double)take * px;
+        if (d->summary && w < 1.0)
+          w = 1.0;  /* a hole narrower than a pixel would vanish */
+        write_rect(out, o, d, k, x0 + (double)col * px, y + (int)row * (ROW_H + ROW_GAP), w, fill);
         off += take;
         left -= take;
       }
@@ -834,8 +826,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: drawing %zu maps; --every K draws fewer\n", progname, ds.n);
   for (size_t k = 0; k < ds.n; k++) {
     summarise(&ds.v[k]);
-    if (o.max_items != 0 && ds.v[k].nitems > o.max_items)
-      merge_used_runs(&ds.v[k]);
+    ds.v[k].summary = o.max_items != 0 && ds.v[k].nitems > o.max_items;
   }
 
   /* The SVG goes straight to its destination, or to a temporary file the

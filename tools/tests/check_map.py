@@ -90,16 +90,6 @@ def stats_of(items):
     }
 
 
-def merge_used(items):
-    out = []
-    for it in items:
-        if out and it[2] and out[-1][2] and out[-1][0] + out[-1][1] == it[0]:
-            out[-1] = [out[-1][0], out[-1][1] + it[1], True]
-        else:
-            out.append(list(it))
-    return out
-
-
 def has_class(el, name):
     return name in el.get("class", "").split()
 
@@ -127,25 +117,35 @@ def check_map(g, dump, index, legend_fills):
     row = int(g.get("data-row-bytes"))
     px = float(g.get("data-row-px"))
     x0 = float(g.get("data-x0"))
-    merged = g.get("data-merged") == "1"
+    summary = g.get("data-summary") == "1"
     rects = [r for r in g.iter(SVG + "rect")
              if has_class(r, "used") or has_class(r, "free")]
 
-    # The segments the dump's items should make, in order.
+    # The rectangles the dump's items should make, in order: per extent, in a
+    # summary, first one used-coloured rectangle per row, then the free
+    # regions at least 1 px wide; else every item, split at row ends.
     expected = []  # (item number, item, x, width, row number within extent, extent number)
-    drawn = merge_used(items) if merged else items
     largest_size = want["largest-free"]
-    largest_item = next((k for k, it in enumerate(drawn) if not it[2] and it[1] == largest_size),
+    largest_item = next((k for k, it in enumerate(items) if not it[2] and it[1] == largest_size),
                         None)
     k = 0
-    for e, ext in enumerate(extents_of(drawn)):
+    for e, ext in enumerate(extents_of(items)):
         base = ext[0][0]
+        if summary:
+            ext_bytes = ext[-1][0] + ext[-1][1] - base
+            for r in range(-(-ext_bytes // row)):
+                in_row = min(row, ext_bytes - r * row)
+                expected.append((None, [base + r * row, in_row, True], x0, in_row * px / row, r, e))
         for it in ext:
             off, left = it[0] - base, it[1]
             while left:
                 col = off % row
                 take = min(row - col, left)
-                expected.append((k, it, x0 + col * px / row, take * px / row, off // row, e))
+                width = take * px / row
+                if summary:
+                    width = max(width, 1.0)
+                if not (summary and it[2]):
+                    expected.append((k, it, x0 + col * px / row, width, off // row, e))
                 off += take
                 left -= take
             k += 1
@@ -154,6 +154,7 @@ def check_map(g, dump, index, legend_fills):
 
     used_fills, free_fills = set(), set()
     last_fill_of_used, prev_item, prev_y, prev_key = None, None, None, None
+    rows_y = {}
     for (k, it, x, w, r, e), rect in zip(expected, rects):
         where = f"map {index}, item 0x{it[0]:x} ({it[1]} bytes)"
         rx, rw, ry = float(rect.get("x")), float(rect.get("width")), float(rect.get("y"))
@@ -161,17 +162,17 @@ def check_map(g, dump, index, legend_fills):
         require(abs(rw - w) < TOLERANCE, f"{where}: width={rw}, expected {w:.3f}")
         # Rows go down: a new row or extent is lower, the same row level.
         key = (e, r)
-        if prev_y is not None:
-            if key == prev_key:
-                require(ry == prev_y, f"{where}: left its row")
-            else:
-                require(ry > prev_y, f"{where}: row {r} is not below the row before")
+        rows_y.setdefault(key, ry)
+        require(rows_y[key] == ry, f"{where}: left its row")
+        if prev_key is not None and key > prev_key:
+            require(ry > prev_y, f"{where}: row {r} is not below the row before")
         prev_y, prev_key = ry, key
         fill = rect.get("fill")
         if it[2]:
             require(has_class(rect, "used"), f"{where}: not drawn as used")
             used_fills.add(fill)
-            if not merged and k != prev_item and last_fill_of_used is not None:
+            require(has_class(rect, "summary") == (k is None), f"{where}: summary marking")
+            if not summary and k != prev_item and last_fill_of_used is not None:
                 require(fill != last_fill_of_used, f"{where}: same colour as the block before")
             last_fill_of_used = fill
         else:
