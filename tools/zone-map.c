@@ -68,6 +68,7 @@ struct item {
 /* One zdump: its lines, what its header said, and what the lines add up to. */
 struct dump {
   char *source;        /* "file, line N" of the header */
+  char *caption;       /* the other line just before the dump, or NULL */
   struct item *items;
   size_t nitems, cap;
   /* the header, as written (0 where a field was missing) */
@@ -92,6 +93,7 @@ struct options {
   bool png;
   bool animate;
   bool titles;
+  bool captions;
   unsigned frame_ms;
   size_t every;
   unsigned width;
@@ -225,14 +227,19 @@ static void parse_item(struct dump *d, const char *line, const char *where) {
   add_item(d, &it, where);
 }
 
+/* Leading characters a caption loses: "-- step 2" is captioned "step 2". */
+#define CAPTION_JUNK "-#*>=: \t"
+
 /* Reads every dump in `in`; lines that are neither a header nor a block or
- * region line are skipped, so a program's mixed output can be read. */
+ * region line are skipped, so a program's mixed output can be read. The last
+ * such line before a dump is kept as its caption. */
 static void read_dumps(FILE *in, const char *name, struct dumps *out) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
   size_t lineno = 0;
   struct dump *cur = NULL;
+  char *other = NULL;  /* the last line that was not part of a dump */
   while ((len = getline(&line, &cap, in)) >= 0) {
     lineno++;
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -250,13 +257,21 @@ static void read_dumps(FILE *in, const char *name, struct dumps *out) {
       char source[560];
       snprintf(source, sizeof source, "%s, line %zu", name, lineno);
       cur->source = xstrdup(source);
+      cur->caption = other;
+      other = NULL;
       parse_header(cur, p);
     } else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
       if (cur == NULL)
         die("%s: a block line before any \"zone\" header line", where);
       parse_item(cur, p, where);
+      free(other);
+      other = NULL;
+    } else if (p[strspn(p, CAPTION_JUNK)] != '\0') {
+      free(other);
+      other = xstrdup(p + strspn(p, CAPTION_JUNK));
     }
   }
+  free(other);
   if (ferror(in))
     die("%s: %s", name, strerror(errno));
   free(line);
@@ -443,11 +458,13 @@ static void write_top(FILE *out, const struct options *o, const struct dumps *ds
   x = legend_entry(out, x, y, COLOUR_LARGEST, NULL, "largest free region");
   legend_entry(out, x, y, NULL, NULL, "gap between extents");
   fputs("</g>\n", out);
-  fprintf(out,
-          "<text class=\"scale\" x=\"%d\" y=\"%d\" text-anchor=\"end\">1 row = %s, 1 px = %s "
-          "byte%s</text>\n",
-          svg_w - MARGIN, 22, human(b1, row_bytes), num(b2, (double)row_bytes / o->width),
-          row_bytes == o->width ? "" : "s");
+  fprintf(out, "<text class=\"scale\" x=\"%d\" y=\"%d\" text-anchor=\"end\">1 row = %s, ",
+          svg_w - MARGIN, 22, human(b1, row_bytes));
+  if (row_bytes >= o->width)
+    fprintf(out, "1 px = %s byte%s</text>\n", num(b2, (double)row_bytes / o->width),
+            row_bytes == o->width ? "" : "s");
+  else
+    fprintf(out, "1 byte = %s px</text>\n", num(b2, (double)o->width / (double)row_bytes));
   fputs("</g>\n", out);
 }
 
@@ -492,7 +509,7 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
   fprintf(out, "<text class=\"label\" x=\"%d\" y=\"14\">", MARGIN);
   if (count > 1)
     fprintf(out, "dump %zu of %zu: ", index + 1, count);
-  put_escaped(out, d->source);
+  put_escaped(out, o->captions && d->caption != NULL ? d->caption : d->source);
   fputs("</text>\n", out);
   double pct = d->size ? 100.0 * (double)d->used / (double)d->size : 0.0;
   fprintf(out,
@@ -725,9 +742,11 @@ static void usage(FILE *to) {
           "      --width PX      width of a row in pixels (default 1024)\n"
           "      --rows N        aim for at most N rows per map (default 32)\n"
           "      --row-bytes N   bytes per row, instead of choosing\n"
-          "      --max-items N   above N blocks and regions, adjacent blocks are drawn\n"
-          "                      as one (default 4000; 0: never)\n"
+          "      --max-items N   draw a map of more than N blocks and regions as a\n"
+          "                      summary: holes over painted rows (default 4000; 0: never)\n"
           "      --no-titles     no tooltips on the rectangles (smaller files)\n"
+          "      --captions      label each map with the line of other text just\n"
+          "                      before its dump (a program's name for the step)\n"
           "      --title TEXT    the picture's title\n"
           "  -h, --help          this text\n"
           "      --version       the version\n",
@@ -775,6 +794,8 @@ int main(int argc, char **argv) {
       o.animate = true;
     else if (strcmp(a, "--no-titles") == 0)
       o.titles = false;
+    else if (strcmp(a, "--captions") == 0)
+      o.captions = true;
     else if (WANTS_VALUE("--frame-ms"))
       o.frame_ms = (unsigned)number_arg("--frame-ms", val, 10);
     else if (WANTS_VALUE("--every"))
@@ -856,6 +877,7 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < all.n; k++) {
     free(all.v[k].items);
     free(all.v[k].source);
+    free(all.v[k].caption);
   }
   free(all.v);
   free(ds.v);

@@ -21,6 +21,7 @@ usage: check_map.py ZONE_MAP INPUT [options] [-- zone-map args...]
   --png                 the output is a PNG (exit 77, a skip, with no
                         converter installed)
   --path DIRS           run zone-map with PATH=DIRS
+  --label M:REGEX       map M's label matches REGEX
 Exits 0 when every check passes, 1 with the first failure, 77 to skip.
 """
 import math
@@ -220,7 +221,7 @@ def main(argv):
         tool_args = rest[rest.index("--") + 1:]
         rest = rest[:rest.index("--")]
     use_stdin = header_consistent = png = False
-    expects, maps, fail, path = [], None, None, None
+    expects, maps, fail, path, labels = [], None, None, None, []
     i = 0
     while i < len(rest):
         a = rest[i]
@@ -230,7 +231,7 @@ def main(argv):
             header_consistent = True
         elif a == "--png":
             png = True
-        elif a in ("--expect", "--maps", "--fail", "--path"):
+        elif a in ("--expect", "--maps", "--fail", "--path", "--label"):
             i += 1
             if a == "--expect":
                 m = re.fullmatch(r"(\d+):([a-z-]+)(>=|<=|=)(.+)", rest[i])
@@ -240,6 +241,9 @@ def main(argv):
                 maps = int(rest[i])
             elif a == "--path":
                 path = rest[i]
+            elif a == "--label":
+                m, _, regex = rest[i].partition(":")
+                labels.append((int(m), regex))
             else:
                 fail = rest[i]
         else:
@@ -325,6 +329,11 @@ def main(argv):
             groups[index - 1].get("data-" + key)
         require(got is not None, f"map {index} has no {key}")
         compare(index, key, op, value, got)
+
+    for index, regex in labels:
+        label = next(t for t in groups[index - 1].iter(SVG + "text") if has_class(t, "label"))
+        text = "".join(label.itertext())
+        require(re.search(regex, text), f"map {index}: label {text!r} does not match /{regex}/")
 
     print(f"ok: {len(groups)} map(s), {sum(c['rects'] for c in counts)} rectangles checked")
     return 0
