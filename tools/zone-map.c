@@ -602,9 +602,9 @@ static void write_animation(FILE *out, size_t index, size_t count, unsigned fram
     return;
   double t0 = (double)index / (double)count, t1 = (double)(index + 1) / (double)count;
   char a[32], b[32];
-  fprintf(out, "<animate attributeName=\"visibility\" calcMode=\"discrete\" dur=\"%ums\" "
+  fprintf(out, "<animate attributeName=\"visibility\" calcMode=\"discrete\" dur=\"%llums\" "
                "repeatCount=\"indefinite\" ",
-          frame_ms * (unsigned)count);
+          (unsigned long long)frame_ms * count);
   if (index == 0)
     fprintf(out, "values=\"visible;hidden\" keyTimes=\"0;%s\"/>\n", num(a, t1));
   else if (index + 1 == count)

@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
   zone_t *z = create_zone_flags(16384, ZONE_GROW);
   if (z == NULL) {
     perror("create_zone_flags");
+    fclose(out);
     return 1;
   }
 
