@@ -115,6 +115,18 @@ static void die(const char *fmt, ...) {
   exit(1);
 }
 
+/* A bad command line: exit status 2, as for an unknown option. */
+static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", progname);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (%s --help shows the options)\n", progname);
+  va_end(ap);
+  exit(2);
+}
+
 static void *xrealloc(void *p, size_t n) {
   p = realloc(p, n);
   if (p == NULL)
@@ -758,7 +770,7 @@ static unsigned long long number_arg(const char *opt, const char *s, unsigned lo
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno != 0 || end == s || *end != '\0' || v < min || s[0] == '-')
-    die("%s wants a number of at least %llu, not \"%s\"", opt, min, s);
+    die_usage("%s wants a number of at least %llu, not \"%s\"", opt, min, s);
   return v;
 }
 
@@ -774,7 +786,7 @@ int main(int argc, char **argv) {
     const char *val = NULL;
 #define WANTS_VALUE(name)                                                   \
   (strcmp(a, name) == 0 ? (i + 1 < argc ? (val = argv[++i], true)           \
-                                        : (die("%s wants a value", name), false)) \
+                                        : (die_usage("%s wants a value", name), false)) \
                         : false)
     if (only_files || a[0] != '-' || strcmp(a, "-") == 0)
       files[nfiles++] = a;
@@ -818,9 +830,9 @@ int main(int argc, char **argv) {
 #undef WANTS_VALUE
   }
   if (o.width > 100000 || o.max_rows > 100000 || o.frame_ms > 3600000)
-    die("--width, --rows or --frame-ms is out of range");
+    die_usage("--width, --rows or --frame-ms is out of range");
   if (o.png && o.animate)
-    die("a PNG can't be animated: drop --animate for a strip of maps, or --png for SVG");
+    die_usage("a PNG can't be animated: drop --animate for a strip of maps, or --png for SVG");
 
   struct dumps all = {0};
   if (nfiles == 0)
