@@ -48,6 +48,7 @@
 #define MAP_HEAD_H 54          /* a map's label and its two stats lines */
 #define MAP_SPACING 18
 #define MIN_SVG_W 760
+#define MAX_ROWS 20000         /* per map: beyond this the SVG is unusable anyway */
 
 /* Colours: used blocks alternate two blues so neighbours stay apart; free
  * regions are sand, the largest free region orange. */
@@ -628,6 +629,12 @@ static void write_animation(FILE *out, size_t index, size_t count, unsigned fram
 
 static void write_svg(FILE *out, const struct options *o, const struct dumps *ds) {
   uint64_t row_bytes = o->row_bytes ? o->row_bytes : choose_row_bytes(ds, o->width, o->max_rows);
+  for (size_t k = 0; k < ds->n; k++) {
+    uint64_t rows = rows_for(&ds->v[k], row_bytes);
+    if (rows > MAX_ROWS)
+      die("%s: %" PRIu64 " rows of %" PRIu64 " bytes is too tall a picture; a larger --row-bytes "
+          "draws it", ds->v[k].source, rows, row_bytes);
+  }
   int svg_w = MARGIN + LABEL_W + (int)o->width + MARGIN;
   if (svg_w < MIN_SVG_W)
     svg_w = MIN_SVG_W;
