@@ -14,7 +14,9 @@
  * crosses a row's end continues at the start of the next row. Each extent of
  * a growable zone starts on a row of its own and the address gap between two
  * extents, which is not part of the zone, is collapsed into a marked band.
- * The maps carry their numbers as data-* attributes so tests (and scripts)
+ * A map of more than --max-items items is a summary, whose size follows the
+ * number of holes rather than of blocks: rows painted in the used colour,
+ * free regions over them, each at least a pixel wide. The maps carry their numbers as data-* attributes so tests (and scripts)
  * can read them without scraping the text.
  */
 #define _POSIX_C_SOURCE 200809L
