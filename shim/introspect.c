@@ -85,12 +85,11 @@ ZONE_SHIM_EXPORT void malloc_stats(void) {
 }
 
 /* An XML document in glibc's spirit: one <heap> for the zone. options must be
- * 0 (EINVAL otherwise), as glibc says. */
+ * 0; otherwise the return is EINVAL, as glibc's code has it (its manual page
+ * says -1 and errno). */
 ZONE_SHIM_EXPORT int malloc_info(int options, FILE *out) {
-  if (options != 0) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (options != 0)
+    return EINVAL;
   zone_stats_t st;
   size_t extents;
   zone_snapshot(&st, &extents);

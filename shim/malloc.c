@@ -71,12 +71,13 @@ static void free_foreign(void *p, const char *call) {
     zone__shim_misuse(call, p);
 }
 
-static void shim_free(void *p) {
+/* free, and realloc(p, 0), which names itself in a misuse report. */
+static inline void free_as(void *p, const char *call) {
   if (p == NULL)
     return;
   zone_t *z = zone__shim_get();
   if (zone__unlikely(z == NULL)) {  /* no zone yet, so p can't be ours */
-    zone__shim_misuse("free", p);
+    zone__shim_misuse(call, p);
     return;
   }
   zone__shim_enter();
@@ -84,12 +85,14 @@ static void shim_free(void *p) {
   zone__shim_leave();
   if (zone__unlikely(err != 0)) {
     int saved = errno;
-    free_foreign(p, "free");
+    free_foreign(p, call);
     errno = saved;
     return;
   }
   zone__shim_count_op(z);
 }
+
+static void shim_free(void *p) { free_as(p, "free"); }
 
 static void *shim_calloc(size_t count, size_t size) {
   size_t bytes;
@@ -128,7 +131,7 @@ static void *shim_realloc(void *p, size_t bytes) {
   if (p == NULL)
     return shim_malloc(bytes);  /* realloc(NULL, 0) is a live block too */
   if (bytes == 0) {
-    shim_free(p);
+    free_as(p, "realloc");
     return NULL;
   }
   if (zone__unlikely(too_large(bytes))) {
