@@ -1,0 +1,237 @@
+/*
+ * check.c - looking inside a zone: stats, the ordered walk over blocks and
+ * free regions, zdump, and zone_check, which verifies every invariant of the
+ * bookkeeping. The walk and the dumps release the lock between items so that a
+ * visitor (or a FILE that allocates) may call back into the zone. Reports go to
+ * stderr through write(2) from a stack buffer: nothing here allocates.
+ */
+#include "zone_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- reporting ------------------------------------------------------------------ */
+
+static void write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+void zone__report(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < sizeof buf - 1 ? (size_t)n : sizeof buf - 2;
+  buf[len++] = '\n';
+  int saved = errno;
+  write_all(STDERR_FILENO, buf, len);
+  errno = saved;
+}
+
+void zone__assert_fail(const char *expr, const char *file, int line) {
+  zone__report("zone: assertion failed: %s (%s:%d)", expr, file, line);
+  abort();
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+static void stats_locked(const zone_t *z, zone_stats_t *st) {
+  memset(st, 0, sizeof *st);
+  st->size = z->size;
+  st->used = z->used;
+  st->free = z->size - z->used;
+  st->blocks = z->blocks;
+  st->peak_used = z->peak_used;
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = (zone__extent_t *)&z->extents[k];  /* the summary cache may catch up */
+    size_t largest = zone__extent_largest(e) * ZONE_G;
+    if (largest > st->largest_free)
+      st->largest_free = largest;
+    st->free_blocks += e->free_runs;
+  }
+}
+
+void zone_stats(const zone_t *z, zone_stats_t *st) {
+  if (st == NULL)
+    return;
+  if (z == NULL) {
+    memset(st, 0, sizeof *st);
+    return;
+  }
+  zone__lock(z);
+  stats_locked(z, st);
+  zone__unlock(z);
+}
+
+/* ---- walk ---------------------------------------------------------------------------- */
+
+/* The item (block or maximal free region) at or after address `at`: false when
+ * there is none. Lock held. An address inside a block (the zone changed under
+ * a walk) moves on to the next block start or free granule. */
+static bool item_at(const zone_t *z, uintptr_t at, uintptr_t *addr, size_t *bytes, bool *used) {
+  for (size_t k = 0; k < z->nextents; k++) {
+    const zone__extent_t *e = &z->extents[k];
+    uintptr_t end = e->base + e->ngran * ZONE_G;
+    if (at >= end)
+      continue;
+    size_t g = at <= e->base ? 0 : (at - e->base + ZONE_G - 1) / ZONE_G;
+    while (g < e->ngran) {
+      size_t nfree = zone__extent_free_len(e, g, e->ngran - g);
+      if (nfree > 0) {
+        *addr = e->base + g * ZONE_G;
+        *bytes = nfree * ZONE_G;
+        *used = false;
+        return true;
+      }
+      if (zone__extent_is_block(e, g)) {
+        *addr = e->base + g * ZONE_G;
+        *bytes = zone__extent_block_len(e, g) * ZONE_G;
+        *used = true;
+        return true;
+      }
+      g = zone__extent_end_after(e, g) + 1;  /* inside a block: skip to its end */
+    }
+  }
+  return false;
+}
+
+int zone_walk(const zone_t *z, zone_visit_fn visit, void *arg) {
+  if (z == NULL || visit == NULL)
+    return EINVAL;
+  uintptr_t at = 0;
+  for (;;) {
+    uintptr_t addr;
+    size_t bytes;
+    bool used;
+    zone__lock(z);
+    bool found = item_at(z, at, &addr, &bytes, &used);
+    zone__unlock(z);
+    if (!found)
+      return 0;
+    int r = visit((void *)addr, bytes, used, arg);
+    if (r != 0)
+      return r;
+    at = addr + bytes;
+  }
+}
+
+/* ---- dump ------------------------------------------------------------------------------ */
+
+size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents) {
+  int n = snprintf(buf, cap,
+                   "zone size=%zu used=%zu free=%zu largest_free=%zu blocks=%zu "
+                   "free_regions=%zu peak_used=%zu extents=%zu\n",
+                   st->size, st->used, st->free, st->largest_free, st->blocks, st->free_blocks,
+                   st->peak_used, extents);
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used) {
+  int n = snprintf(buf, cap, "0x%" PRIxPTR " %zu %s\n", addr, size, used ? "used" : "free");
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static size_t header_of(const zone_t *z, char *buf, size_t cap) {
+  zone_stats_t st;
+  zone__lock(z);
+  stats_locked(z, &st);
+  size_t extents = z->nextents;
+  zone__unlock(z);
+  return zone__format_header(buf, cap, &st, extents);
+}
+
+struct dump_target {
+  FILE *out;
+  int fd;
+};
+
+static int dump_line(void *ptr, size_t size, bool used, void *arg) {
+  const struct dump_target *t = arg;
+  char line[96];
+  size_t len = zone__format_line(line, sizeof line, (uintptr_t)ptr, size, used);
+  if (t->out != NULL)
+    fwrite(line, 1, len, t->out);
+  else
+    write_all(t->fd, line, len);
+  return 0;
+}
+
+void zdump(const zone_t *z, FILE *out) {
+  if (z == NULL || out == NULL)
+    return;
+  char header[256];
+  size_t len = header_of(z, header, sizeof header);
+  fwrite(header, 1, len, out);
+  struct dump_target t = {out, -1};
+  zone_walk(z, dump_line, &t);
+  fflush(out);
+}
+
+int zone__dump_fd(const zone_t *z, int fd) {
+  if (z == NULL || fd < 0)
+    return EINVAL;
+  char header[256];
+  size_t len = header_of(z, header, sizeof header);
+  write_all(fd, header, len);
+  struct dump_target t = {NULL, fd};
+  return zone_walk(z, dump_line, &t);
+}
+
+/* ---- invariants ---------------------------------------------------------------------- */
+
+int zone__check_locked(zone_t *z) {
+  size_t size = 0, used = 0, blocks = 0;
+  if (z->nextents == 0 || z->nextents > ZONE_MAX_EXTENTS) {
+    zone__report("zone_check: %zu extents", z->nextents);
+    return 10;
+  }
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = &z->extents[k];
+    if (e->base % ZONE_G != 0 || e->ngran == 0) {
+      zone__report("zone_check: extent %zu misaligned or empty", k);
+      return 11;
+    }
+    if (k > 0 && z->extents[k - 1].base + z->extents[k - 1].ngran * ZONE_G > e->base) {
+      zone__report("zone_check: extents %zu and %zu overlap or are out of order", k - 1, k);
+      return 12;
+    }
+    size_t u, b;
+    int err = zone__extent_check(e, &u, &b);
+    if (err != 0)
+      return err;
+    size += e->ngran * ZONE_G;
+    used += u * ZONE_G;
+    blocks += b;
+  }
+  if (size != z->size || used != z->used || blocks != z->blocks || z->peak_used < z->used) {
+    zone__report("zone_check: accounting says size %zu used %zu blocks %zu, bitmaps say "
+                 "%zu, %zu, %zu (peak %zu)",
+                 z->size, z->used, z->blocks, size, used, blocks, z->peak_used);
+    return 13;
+  }
+  return 0;
+}
+
+int zone_check(const zone_t *z) {
+  if (z == NULL)
+    return EINVAL;
+  zone__lock(z);
+  int err = zone__check_locked((zone_t *)z);
+  zone__unlock(z);
+  return err;
+}

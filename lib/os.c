@@ -1,0 +1,72 @@
+/*
+ * os.c - memory from the operating system, and nothing else. Zones and their
+ * bookkeeping come from anonymous mmap, never from malloc, so the malloc shim
+ * can run on the core. A test hook makes the n-th mapping fail, so that the
+ * system's refusal of memory can be tested on demand.
+ */
+#include "zone_internal.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static _Atomic long fail_countdown;  /* > 0: mappings left before one fails */
+static _Atomic bool fail_sticky;     /* keep failing after the first one */
+static _Atomic bool failing;
+
+void zone__os_fail_after(long n, bool sticky) {
+  atomic_store(&failing, false);
+  atomic_store(&fail_sticky, sticky);
+  atomic_store(&fail_countdown, n > 0 ? n : 0);
+}
+
+static bool injected_failure(void) {
+  if (atomic_load_explicit(&failing, memory_order_relaxed))
+    return true;
+  if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) == 0)
+    return false;
+  if (atomic_fetch_sub(&fail_countdown, 1) != 1)
+    return false;
+  if (atomic_load(&fail_sticky))
+    atomic_store(&failing, true);
+  return true;
+}
+
+size_t zone__os_page_size(void) {
+  static size_t page;
+  if (page == 0) {
+    long p = sysconf(_SC_PAGESIZE);
+    page = p > 0 ? (size_t)p : 4096;
+  }
+  return page;
+}
+
+void *zone__os_map(size_t bytes) {
+  if (bytes == 0 || injected_failure()) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return p;
+}
+
+void zone__os_unmap(void *p, size_t bytes) {
+  if (p != NULL && bytes != 0)
+    munmap(p, bytes);
+}
+
+void zone__os_discard(void *p, size_t bytes) {
+  if (p != NULL && bytes != 0)
+    madvise(p, bytes, MADV_DONTNEED);
+}
+
+void zone__os_guard(void *p, size_t bytes) {
+  if (p != NULL && bytes != 0)
+    mprotect(p, bytes, PROT_NONE);
+}

@@ -1,0 +1,522 @@
+/*
+ * zone.c - the zone: its lifecycle, its extents and the public allocation
+ * entry points. A zone is a sorted list of extents (mappings, or the caller's
+ * buffer); first fit asks each extent in address order for its lowest fit, so
+ * placement is by address across the whole zone. This file owns locking, the
+ * accounting behind zone_stats, growth and the valgrind annotations; where a
+ * block goes inside an extent is extent.c's business.
+ */
+#include "zone_internal.h"
+#include "track.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MIN_GROW_BYTES ((size_t)64 << 10)  /* smallest extent a growth maps */
+
+/* ---- locking and lookup -------------------------------------------------------- */
+
+void zone__lock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_acquire(&((zone_t *)z)->lock);
+}
+
+void zone__unlock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_release(&((zone_t *)z)->lock);
+}
+
+void zone__lock_reinit(zone_t *z) { zone__lock_init(&z->lock); }
+
+static inline bool extent_holds(const zone__extent_t *e, uintptr_t p) {
+  return p >= e->base && p - e->base < e->ngran * ZONE_G;
+}
+
+zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p) {
+  zone__extent_t *ext = ((zone_t *)z)->extents;
+  size_t lo = 0, hi = z->nextents;
+  while (lo < hi) {  /* extents are sorted by base and never overlap */
+    size_t mid = (lo + hi) / 2;
+    if (p < ext[mid].base)
+      hi = mid;
+    else if (extent_holds(&ext[mid], p))
+      return &ext[mid];
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+/* The live block starting at p: its extent and granule, or NULL. */
+static zone__extent_t *block_at(const zone_t *z, const void *p, size_t *g) {
+  uintptr_t a = (uintptr_t)p;
+  zone__extent_t *e = zone__find_extent(z, a);
+  if (e == NULL || (a - e->base) % ZONE_G != 0)
+    return NULL;
+  *g = (a - e->base) / ZONE_G;
+  return zone__extent_is_block(e, *g) ? e : NULL;
+}
+
+static inline void *granule_addr(const zone__extent_t *e, size_t g) {
+  return (void *)(e->base + g * ZONE_G);
+}
+
+/* Request bytes to granules; 0 gets one granule. ZONE_NONE on overflow or a
+ * size no extent can ever hold. */
+static size_t granules_for(size_t bytes) {
+  if (bytes == 0)
+    return 1;
+  if (bytes > ZONE_EXTENT_MAX_GRANULES * ZONE_G)
+    return ZONE_NONE;
+  return (bytes + ZONE_G - 1) / ZONE_G;
+}
+
+/* ---- accounting ---------------------------------------------------------------- */
+
+static void account(zone_t *z, size_t gran_added, size_t gran_removed, long block_delta) {
+  z->used = z->used + gran_added * ZONE_G - gran_removed * ZONE_G;
+  z->blocks = (size_t)((long)z->blocks + block_delta);
+  if (z->used > z->peak_used)
+    z->peak_used = z->used;
+}
+
+/* ---- extents -------------------------------------------------------------------- */
+
+/* Inserts a prepared extent keeping the array sorted by base address. */
+static zone__extent_t *extent_insert(zone_t *z, const zone__extent_t *e) {
+  size_t at = z->nextents;
+  while (at > 0 && z->extents[at - 1].base > e->base) {
+    z->extents[at] = z->extents[at - 1];
+    at--;
+  }
+  z->extents[at] = *e;
+  z->nextents++;
+  z->size += e->ngran * ZONE_G;
+  return &z->extents[at];
+}
+
+/* Maps an extent of ngran granules followed by a guard page: the guard keeps
+ * extents from ever touching, so a free run never spans two of them, and it
+ * stops a linear overflow off the zone's end. Returns 0 or ENOMEM. */
+static int extent_map(zone__extent_t *out, size_t ngran) {
+  size_t page = zone__os_page_size();
+  size_t bytes = ngran * ZONE_G;
+  size_t len = (bytes + page - 1) / page * page + page;
+  if (len < bytes)
+    return ENOMEM;
+  char *mem = zone__os_map(len);
+  if (mem == NULL)
+    return ENOMEM;
+  zone__os_guard(mem + len - page, page);
+  if (zone__extent_init(out, (uintptr_t)mem, ngran) != 0) {
+    zone__os_unmap(mem, len);
+    return ENOMEM;
+  }
+  out->map = mem;
+  out->map_len = len;
+  zone__track_noaccess(mem, bytes);
+  return 0;
+}
+
+static void extent_unmap(zone__extent_t *e) {
+  zone__extent_fini(e);
+  zone__os_unmap(e->map, e->map_len);
+}
+
+/* Grows a ZONE_GROW zone by an extent that can hold `need` granules: at least
+ * the zone's current size, so growth doubles and the extents stay few. */
+static zone__extent_t *zone_grow(zone_t *z, size_t need) {
+  if (!(z->flags & ZONE_GROW) || z->nextents == ZONE_MAX_EXTENTS || need == ZONE_NONE)
+    return NULL;
+  size_t page_gran = zone__os_page_size() / ZONE_G;
+  size_t gran = z->size / ZONE_G;
+  if (gran < MIN_GROW_BYTES / ZONE_G)
+    gran = MIN_GROW_BYTES / ZONE_G;
+  if (gran < need)
+    gran = need;
+  gran = (gran + page_gran - 1) / page_gran * page_gran;
+  if (gran > ZONE_EXTENT_MAX_GRANULES)
+    gran = ZONE_EXTENT_MAX_GRANULES;
+  if (gran < need)
+    return NULL;
+  zone__extent_t e;
+  if (extent_map(&e, gran) != 0)
+    return NULL;
+  return extent_insert(z, &e);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+static zone_t *zone_new(unsigned flags) {
+  size_t page = zone__os_page_size();
+  size_t len = (sizeof(zone_t) + page - 1) / page * page;
+  zone_t *z = zone__os_map(len);
+  if (z == NULL)
+    return NULL;
+  z->flags = flags;
+  z->self_len = len;
+  zone__lock_init(&z->lock);
+  return z;
+}
+
+static void zone_unmap_self(zone_t *z) {
+  zone__lock_destroy(&z->lock);
+  zone__os_unmap(z, z->self_len);
+}
+
+zone_t *create_zone(size_t bytes) { return create_zone_flags(bytes, 0); }
+
+zone_t *create_zone_flags(size_t bytes, unsigned flags) {
+  if (bytes == 0 || (flags & ~(unsigned)(ZONE_GROW | ZONE_UNLOCKED))) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t ngran = granules_for(bytes);
+  if (ngran == ZONE_NONE) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone_new(flags);
+  if (z == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone__extent_t e;
+  if (extent_map(&e, ngran) != 0) {
+    zone_unmap_self(z);
+    errno = ENOMEM;
+    return NULL;
+  }
+  extent_insert(z, &e);
+  return z;
+}
+
+zone_t *create_zone_in(void *memory, size_t bytes, unsigned flags) {
+  if (memory == NULL || (flags & ~(unsigned)ZONE_UNLOCKED)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  uintptr_t lo = ((uintptr_t)memory + ZONE_G - 1) & ~(uintptr_t)(ZONE_G - 1);
+  uintptr_t hi = (uintptr_t)memory + bytes;
+  if (hi < (uintptr_t)memory || lo < (uintptr_t)memory)
+    hi = UINTPTR_MAX;  /* the buffer runs to the top of the address space */
+  hi &= ~(uintptr_t)(ZONE_G - 1);
+  if (hi <= lo) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t ngran = (hi - lo) / ZONE_G;
+  if (ngran > ZONE_EXTENT_MAX_GRANULES) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone_new(flags);
+  if (z == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone__extent_t e;
+  if (zone__extent_init(&e, lo, ngran) != 0) {
+    zone_unmap_self(z);
+    errno = ENOMEM;
+    return NULL;
+  }
+  z->caller_memory = true;
+  e.fresh = ngran;  /* the caller's bytes may hold anything */
+  extent_insert(z, &e);
+  zone__track_noaccess((void *)lo, ngran * ZONE_G);
+  return z;
+}
+
+/* Tells memcheck that every live block is gone (destroy and reset). */
+static void track_release_all(zone_t *z) {
+  if (!zone__track_running())
+    return;
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = &z->extents[k];
+    for (size_t g = zone__extent_next_block(e, 0); g != ZONE_NONE;
+         g = zone__extent_next_block(e, g + zone__extent_block_len(e, g)))
+      zone__track_free(granule_addr(e, g));
+  }
+}
+
+void destroy_zone(zone_t *z) {
+  if (z == NULL)
+    return;
+  track_release_all(z);
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = &z->extents[k];
+    if (z->caller_memory) {
+      zone__track_defined((void *)e->base, e->ngran * ZONE_G);
+      zone__extent_fini(e);
+    } else {
+      extent_unmap(e);
+    }
+  }
+  zone_unmap_self(z);
+}
+
+void zone_reset(zone_t *z) {
+  if (z == NULL)
+    return;
+  zone__lock(z);
+  track_release_all(z);
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_clear(&z->extents[k]);
+    zone__track_noaccess((void *)z->extents[k].base, z->extents[k].ngran * ZONE_G);
+  }
+  z->used = 0;
+  z->blocks = 0;
+  zone_assert_expensive(z);
+  zone__unlock(z);
+}
+
+/* ---- allocation ---------------------------------------------------------------------- */
+
+/* Takes granules [g, g + n) of extent e for a block; returns its address and,
+ * in *stale, how many of its bytes may hold old data (the rest lies above the
+ * extent's fresh mark: never handed out since the kernel zeroed it). */
+static void *take_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
+  zone__extent_take(e, g, n);
+  size_t dirty = e->fresh <= g ? 0 : e->fresh - g < n ? e->fresh - g : n;
+  if (g + n > e->fresh)
+    e->fresh = g + n;
+  *stale = dirty * ZONE_G;
+  return granule_addr(e, g);
+}
+
+/* Takes the lowest fit of n granules (aligned when align > G), growing the zone
+ * if it may. Lock held. NULL when nothing fits. */
+static void *take_lowest(zone_t *z, size_t n, size_t align, size_t *stale) {
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = &z->extents[k];
+    size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
+    if (g != ZONE_NONE)
+      return take_at(e, g, n, stale);
+  }
+  size_t slack = align > ZONE_G ? align / ZONE_G : 0;  /* room to reach an aligned start */
+  zone__extent_t *e = zone_grow(z, n > ZONE_NONE - slack ? ZONE_NONE : n + slack);
+  if (e == NULL)
+    return NULL;
+  size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
+  if (g == ZONE_NONE)
+    return NULL;
+  return take_at(e, g, n, stale);
+}
+
+static void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
+  if (z == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t n = granules_for(bytes);
+  if (n == ZONE_NONE) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t stale = 0;
+  zone__lock(z);
+  void *p = take_lowest(z, n, align, &stale);
+  if (p != NULL) {
+    account(z, n, 0, 1);
+    zone__track_alloc(p, n * ZONE_G, zeroed);
+  }
+  zone_assert_expensive(z);
+  zone__unlock(z);
+  if (p == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (zeroed)
+    memset(p, 0, stale);  /* fresh pages are zero already: don't touch them */
+  return p;
+}
+
+void *zalloc(zone_t *z, size_t bytes) { return alloc_common(z, bytes, 0, false); }
+
+void *zcalloc(zone_t *z, size_t count, size_t size) {
+  if (z == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (size != 0 && count > SIZE_MAX / size) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return alloc_common(z, count * size, 0, true);
+}
+
+void *zalloc_aligned(zone_t *z, size_t alignment, size_t bytes) {
+  if (z == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return alloc_common(z, bytes, alignment, false);
+}
+
+int zfree(zone_t *z, void *p) {
+  if (z == NULL)
+    return EINVAL;
+  if (p == NULL)
+    return 0;
+  zone__lock(z);
+  size_t g;
+  zone__extent_t *e = block_at(z, p, &g);
+  if (e == NULL) {
+    zone__unlock(z);
+    return EINVAL;
+  }
+  size_t n = zone__extent_block_len(e, g);
+  zone__extent_give(e, g, n);
+  account(z, 0, n, -1);
+  zone__track_free(p);
+  zone_assert_expensive(z);
+  zone__unlock(z);
+  return 0;
+}
+
+/* Moves a block's contents to its new place. Under memcheck an overlapping
+ * move would lose the definedness of the bytes (the old block is marked
+ * inaccessible over the new one), so their V bits are saved and restored. */
+static void move_block(void *to, size_t to_bytes, void *from, size_t from_bytes) {
+  size_t copy = to_bytes < from_bytes ? to_bytes : from_bytes;
+  char *t = to, *f = from;
+  bool overlap = t < f + from_bytes && f < t + to_bytes;
+  if (!overlap || !zone__track_running()) {
+    zone__track_alloc(to, to_bytes, false);
+    memmove(to, from, copy);
+    zone__track_free(from);
+    return;
+  }
+  char *vbits = zone__os_map(copy);
+  if (vbits != NULL)
+    zone__track_get_vbits(from, vbits, copy);
+  zone__track_undefined(to, to_bytes);
+  memmove(to, from, copy);
+  zone__track_free(from);
+  zone__track_alloc(to, to_bytes, false);
+  if (vbits != NULL) {
+    zone__track_set_vbits(to, vbits, copy);
+    zone__os_unmap(vbits, copy);
+  } else {
+    zone__track_defined(to, copy);
+  }
+}
+
+void *zrealloc(zone_t *z, void *p, size_t bytes) {
+  if (z == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (p == NULL)
+    return zalloc(z, bytes);
+  if (bytes == 0) {
+    int err = zfree(z, p);
+    if (err != 0)
+      errno = err;
+    return NULL;
+  }
+  zone__lock(z);
+  size_t g;
+  zone__extent_t *e = block_at(z, p, &g);
+  if (e == NULL) {
+    zone__unlock(z);
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t old_n = zone__extent_block_len(e, g);
+  size_t new_n = granules_for(bytes);
+  if (new_n == ZONE_NONE) {
+    zone__unlock(z);
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (new_n <= old_n ||
+      zone__extent_free_len(e, g + old_n, new_n - old_n) == new_n - old_n) {
+    /* Shrink, or grow into the free run right after the block: in place. */
+    zone__extent_resize(e, g, old_n, new_n);
+    if (g + new_n > e->fresh)
+      e->fresh = g + new_n;  /* the program may write there: no longer known zero */
+    account(z, new_n, old_n, 0);
+    zone__track_resize(p, old_n * ZONE_G, new_n * ZONE_G);
+    zone_assert_expensive(z);
+    zone__unlock(z);
+    return p;
+  }
+  /* Move to the first fit as if the block were already free: its own space
+   * and a free run before it count. On failure it is taken back unchanged. */
+  zone__extent_give(e, g, old_n);
+  size_t stale;
+  void *q = take_lowest(z, new_n, 0, &stale);
+  if (q == NULL) {
+    e = zone__find_extent(z, (uintptr_t)p);  /* growth may have moved the array */
+    zone__extent_take(e, g, old_n);
+    zone_assert_expensive(z);
+    zone__unlock(z);
+    errno = ENOMEM;
+    return NULL;
+  }
+  account(z, new_n, old_n, 0);
+  move_block(q, new_n * ZONE_G, p, old_n * ZONE_G);
+  zone_assert_expensive(z);
+  zone__unlock(z);
+  return q;
+}
+
+/* ---- giving memory back ------------------------------------------------------------- */
+
+size_t zone__trim(zone_t *z, size_t min_bytes) {
+  size_t page = zone__os_page_size(), released = 0;
+  size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
+  zone__lock(z);
+  for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
+    zone__extent_t *e = &z->extents[k];
+    size_t g = 0;
+    while (g < e->ngran && (g = zone__extent_fit(e, n, g)) != ZONE_NONE) {
+      size_t end = g + zone__extent_free_len(e, g, e->ngran - g);
+      uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
+      uintptr_t hi = (e->base + end * ZONE_G) / page * page;
+      if (hi > lo) {
+        zone__os_discard((void *)lo, hi - lo);
+        released += hi - lo;
+      }
+      g = end;
+    }
+  }
+  zone__unlock(z);
+  return released;
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+size_t zone_block_size(const zone_t *z, const void *p) {
+  if (z == NULL || p == NULL)
+    return 0;
+  zone__lock(z);
+  size_t g, bytes = 0;
+  zone__extent_t *e = block_at(z, p, &g);
+  if (e != NULL)
+    bytes = zone__extent_block_len(e, g) * ZONE_G;
+  zone__unlock(z);
+  return bytes;
+}
+
+bool zone_owns(const zone_t *z, const void *p) {
+  if (z == NULL || p == NULL)
+    return false;
+  zone__lock(z);
+  size_t g;
+  bool owns = block_at(z, p, &g) != NULL;
+  zone__unlock(z);
+  return owns;
+}
+
+size_t zone_size(const zone_t *z) {
+  if (z == NULL)
+    return 0;
+  zone__lock(z);
+  size_t size = z->size;
+  zone__unlock(z);
+  return size;
+}
