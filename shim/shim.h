@@ -79,12 +79,6 @@ void zone__shim_misuse(const char *call, const void *p) __attribute__((cold));
 
 /* ---- trim.c: memory back to the OS ------------------------------------------- */
 
-/* Gives back the whole pages inside free regions of at least min_region bytes,
- * in address order, passing over the first `retain` bytes of such regions.
- * Returns the bytes given back. A prototype of the core hook proposed in the
- * shim's notes; it takes the zone's lock. */
-size_t zone__shim_discard(zone_t *z, size_t min_region, size_t retain);
-
 /* Operations left on this thread before the next look at the zone's usage. */
 extern ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
