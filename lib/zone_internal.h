@@ -22,9 +22,9 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_BITS (ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
-#define ZONE_SMALL_MAX 64                  /* sizes (granules) with a fit lower bound */
-#define ZONE_WINDOW_WORDS 8                /* words scanned from a lower bound */
-#define ZONE_RING_MAX 8                    /* bound lowerings queued before a fold */
+#define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
+#define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
+#define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
 
 /* Largest extent: summary counters are 32-bit granule counts. */
@@ -49,15 +49,22 @@ typedef struct zone__summary {
  *    end(g-1)); it ends at the first end bit at or after g.
  *  - cross[c] holds the last granule of the block that starts in chunk c and
  *    ends in a later chunk, if there is one (else it is stale and unread).
+ *  - leaf[w] is word w's own summary, packed (past nwords: 0, fully used),
+ *    always exact.
  *  - tree[1 .. leaves-1] is a complete binary tree over the `leaves` words
  *    (a power of two; words past nwords count as fully used); node i covers
- *    the words of its subtree and summarises their free runs. leaf[w] is word
- *    w's own summary, packed (past nwords: 0, fully used), always exact;
- *    tree[] is exact except above the words in dirty_list, whose changes
- *    reach it at the next search that reads it (tree_flush).
- *  - for n <= ZONE_SMALL_MAX, no run of n free granules starts below low[n]
- *    nor below the start of any ring[] entry whose top >= n; a free queues an
- *    entry for the run it made, and a full ring is folded into low[].
+ *    the words of its subtree and summarises their free runs that touch a
+ *    word edge (a word's leaf counts as {start, end, max(start, end)}): every
+ *    run longer than a word's interior is one, and the tree only serves sizes
+ *    above ZONE_SMALL_MAX. tree[] is exact except above the words in
+ *    dirty_list, whose edge runs changed: those reach it at the next search
+ *    that reads it (tree_flush).
+ *  - reach index, level 0: reach[w] = the longest free run from any granule
+ *    of word w onwards, capped at 64 (leaf max, or the word's top run plus
+ *    word w+1's bottom run); level k byte j = the largest of level k-1's bytes
+ *    [8j, 8j + 8). Each level has reach_len[k] bytes at reach_at[k], padded
+ *    with zero bytes to a multiple of 8; the top level has at most 8. Always
+ *    exact.
  */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
@@ -72,9 +79,10 @@ typedef struct zone__extent {
   uint64_t *dirty;         /* words whose leaf and ancestors are stale */
   uint32_t *dirty_list;    /* the same words, ZONE_DIRTY_MAX at most */
   size_t ndirty;
-  uint32_t *low;           /* low[n]: with ring[], no fit of n granules starts below it */
-  struct { uint32_t start, top; } ring[ZONE_RING_MAX];  /* queued lowerings of low[] */
-  size_t nring;
+  uint8_t *reach;          /* every level of the reach index */
+  size_t reach_at[ZONE_REACH_LEVELS];   /* offset of level k in reach[] */
+  size_t reach_len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
+  size_t reach_levels;     /* levels; the last is the root node */
   void *book;              /* the mapping that holds the arrays above */
   size_t book_len;
   void *map;               /* the zone memory mapping, NULL if caller-owned */
