@@ -57,7 +57,7 @@ static inline bool bit_test(const uint64_t *map, size_t i) {
 }
 
 /* Sets (value = true) or clears the bits [lo, hi) of map. */
-static void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
+static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
   if (lo >= hi)
     return;
   size_t w0 = lo / WORD_BITS, w1 = (hi - 1) / WORD_BITS;
@@ -351,22 +351,29 @@ static inline size_t reach_first(const zone__extent_t *e, size_t n) {
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
- * granules start (they may run into word w + 1), or -1. */
+ * granules start (they may run into word w + 1), or -1. Visits the word's
+ * free runs in order: a word the reach index picked has a fit in it, and the
+ * runs before it are few (a word holds at most 32). */
 static inline int fit_in_word(const zone__extent_t *e, size_t w, size_t n, uint64_t mask) {
-  uint64_t t = ~e->used[w] & mask;
-  uint64_t hi = w + 1 < e->nwords ? ~e->used[w + 1] : 0;
-  /* bit b of t: granules [b, b + k) of the 128-bit (hi:t) are free */
-  for (size_t k = 1; k < n && t != 0;) {
-    unsigned step = (unsigned)(k < n - k ? k : n - k);
-    t &= (t >> step) | (hi << (WORD_BITS - step));
-    hi &= hi >> step;
-    k += step;
+  uint64_t f = ~e->used[w] & mask;
+  while (f != 0) {
+    unsigned s = ctz64(f);
+    uint64_t stop = ~(f >> s);  /* bit i: granule s + i is used or past the word */
+    unsigned len = stop == 0 ? WORD_BITS : ctz64(stop);
+    if (s + len == WORD_BITS) {
+      if (w + 1 < e->nwords)
+        len += e->leaf[w + 1] & 0xff;  /* the run goes on into the next word */
+      return len >= n ? (int)s : -1;
+    }
+    if (len >= n)
+      return (int)s;
+    f &= ALL_ONES << (s + len);
   }
-  return t != 0 ? (int)ctz64(t) : -1;
+  return -1;
 }
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
-static size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
+ZONE_INLINE size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
   size_t w;
   if (from == 0) {
     w = reach_first(e, n);
@@ -393,12 +400,7 @@ static size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
  * moved: at the next search that needs the tree or when ZONE_DIRTY_MAX words
  * are waiting, so a word changed and changed back costs one leaf, and walks
  * that share ancestors stop early. */
-static void word_changed(zone__extent_t *e, size_t w) {
-  uint32_t v = leaf_pack(summary_of_word(e->used[w]));
-  uint32_t old = e->leaf[w];
-  e->leaf[w] = v;
-  if (((v ^ old) & LEAF_EDGES) == 0)
-    return;
+static void tree_dirty(zone__extent_t *e, size_t w) {
   uint64_t bit = (uint64_t)1 << (w % WORD_BITS);
   if (e->dirty[w / WORD_BITS] & bit)
     return;
@@ -408,16 +410,40 @@ static void word_changed(zone__extent_t *e, size_t w) {
   e->dirty_list[e->ndirty++] = (uint32_t)w;
 }
 
+static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1);
+
+/* Refreshes word w's leaf; returns the fields that moved (packed). */
+ZONE_INLINE uint32_t word_changed(zone__extent_t *e, size_t w) {
+  uint32_t v = leaf_pack(summary_of_word(e->used[w]));
+  uint32_t moved = v ^ e->leaf[w];
+  e->leaf[w] = v;
+  if (moved & LEAF_EDGES)
+    tree_dirty(e, w);
+  return moved;
+}
+
 /* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
- * is brought up to date at once, level by level. */
-static void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
+ * is brought up to date at once, level by level. A word's reach byte reads
+ * its own leaf and the next word's start: only those moving rewrite it. */
+ZONE_INLINE void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
   if (w1 - w0 < 2) {
-    word_changed(e, w0);
-    if (w1 != w0)
-      word_changed(e, w1);
-    reach_update(e, w0 > 0 ? w0 - 1 : 0, w1);
+    uint32_t moved0 = word_changed(e, w0), moved1 = 0;
+    if (w1 != w0) {
+      moved1 = word_changed(e, w1);
+      if (moved1 != 0)
+        reach_set(e, w1, reach_of(e, w1));
+    }
+    if (moved0 != 0 || (moved1 & 0xff) != 0)
+      reach_set(e, w0, reach_of(e, w0));
+    if (w0 > 0 && (moved0 & 0xff) != 0)
+      reach_set(e, w0 - 1, reach_of(e, w0 - 1));
     return;
   }
+  words_rebuild(e, w0, w1);
+}
+
+/* The long range of words_changed. */
+static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1) {
   for (size_t w = w0; w <= w1; w++)
     e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
   uint32_t half = WORD_BITS;
@@ -676,9 +702,63 @@ static void clear_end(zone__extent_t *e, size_t last) {
   e->end[last / WORD_BITS] &= ~((uint64_t)1 << (last % WORD_BITS));
 }
 
-void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
+static inline bool block_starts(const zone__extent_t *e, size_t g) {
+  if (g >= e->ngran || !bit_test(e->used, g))
+    return false;
+  return g == 0 || !bit_test(e->used, g - 1) || bit_test(e->end, g - 1);
+}
+
+/* The block's end is the first end bit at or after g; it is searched within
+ * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
+static inline size_t block_len(const zone__extent_t *e, size_t g) {
+  size_t w = g / WORD_BITS;
+  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+  if (stop > e->nwords)
+    stop = e->nwords;
+  uint64_t m = e->end[w] & (ALL_ONES << (g % WORD_BITS));
+  while (m == 0) {
+    if (++w == stop)
+      return (size_t)e->cross[chunk_of(g)] - g + 1;
+    m = e->end[w];
+  }
+  return w * WORD_BITS + ctz64(m) - g + 1;
+}
+
+/* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
+ * free: run_take and run_give with each mask made once and the neighbours read
+ * from the words at hand (pad bits past ngran read as used). */
+ZONE_INLINE void small_flip(zone__extent_t *e, size_t g, size_t n, bool take) {
+  size_t last = g + n - 1, w0 = g / WORD_BITS, w1 = last / WORD_BITS;
+  unsigned b0 = g % WORD_BITS, b1 = last % WORD_BITS;
+  uint64_t *u = e->used;
+  uint64_t m0 = ALL_ONES << b0, m1 = ALL_ONES >> (WORD_BITS - 1 - b1);
+  if (w0 == w1)
+    m0 &= m1;
+  bool left = b0 != 0 ? !((u[w0] >> (b0 - 1)) & 1) : w0 > 0 && !(u[w0 - 1] >> 63);
+  bool right = b1 != WORD_BITS - 1 ? !((u[w1] >> (b1 + 1)) & 1) : w1 + 1 < e->nwords && !(u[w1 + 1] & 1);
+  if (take) {
+    e->free_runs = e->free_runs + left + right - 1;
+    u[w0] |= m0;
+    if (w1 != w0)
+      u[w1] |= m1;
+    mark_end(e, g, last);
+  } else {
+    e->free_runs = e->free_runs + 1 - left - right;
+    u[w0] &= ~m0;
+    if (w1 != w0)
+      u[w1] &= ~m1;
+    clear_end(e, last);
+  }
+  words_changed(e, w0, w1);
+}
+
+ZONE_INLINE void run_take(zone__extent_t *e, size_t g, size_t n) {
   zone_assert(n > 0 && g + n <= e->ngran);
   zone_assert(first_used(e, g, g + n) == g + n && "taking granules that are not free");
+  if (n <= WORD_BITS) {
+    small_flip(e, g, n, true);
+    return;
+  }
   bool left = g > 0 && granule_free(e, g - 1), right = granule_free(e, g + n);
   e->free_runs = e->free_runs + left + right - 1;
   bits_assign(e->used, g, g + n, true);
@@ -686,13 +766,37 @@ void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
   words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
 }
 
-void zone__extent_give(zone__extent_t *e, size_t g, size_t n) {
+ZONE_INLINE void run_give(zone__extent_t *e, size_t g, size_t n) {
   zone_assert(zone__extent_is_block(e, g) && zone__extent_block_len(e, g) == n);
+  if (n <= WORD_BITS) {
+    small_flip(e, g, n, false);
+    return;
+  }
   bool left = g > 0 && granule_free(e, g - 1), right = granule_free(e, g + n);
   e->free_runs = e->free_runs + 1 - left - right;
   bits_assign(e->used, g, g + n, false);
   clear_end(e, g + n - 1);
   words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
+}
+
+void zone__extent_take(zone__extent_t *e, size_t g, size_t n) { run_take(e, g, n); }
+void zone__extent_give(zone__extent_t *e, size_t g, size_t n) { run_give(e, g, n); }
+
+/* The allocation fast path, fit and take in one call. */
+size_t zone__extent_alloc(zone__extent_t *e, size_t n) {
+  size_t g = n <= ZONE_SMALL_MAX ? fit_small(e, n, 0) : zone__extent_fit(e, n, 0);
+  if (g != ZONE_NONE)
+    run_take(e, g, n);
+  return g;
+}
+
+/* The free fast path: the block check, its length and the give in one call. */
+size_t zone__extent_release(zone__extent_t *e, size_t g) {
+  if (!block_starts(e, g))
+    return 0;
+  size_t n = block_len(e, g);
+  run_give(e, g, n);
+  return n;
 }
 
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n) {
@@ -717,27 +821,8 @@ void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n
 
 /* ---- queries -------------------------------------------------------------------- */
 
-bool zone__extent_is_block(const zone__extent_t *e, size_t g) {
-  if (g >= e->ngran || !bit_test(e->used, g))
-    return false;
-  return g == 0 || !bit_test(e->used, g - 1) || bit_test(e->end, g - 1);
-}
-
-/* The block's end is the first end bit at or after g; it is searched within
- * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
-size_t zone__extent_block_len(const zone__extent_t *e, size_t g) {
-  size_t w = g / WORD_BITS;
-  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
-  if (stop > e->nwords)
-    stop = e->nwords;
-  uint64_t m = e->end[w] & (ALL_ONES << (g % WORD_BITS));
-  while (m == 0) {
-    if (++w == stop)
-      return (size_t)e->cross[chunk_of(g)] - g + 1;
-    m = e->end[w];
-  }
-  return w * WORD_BITS + ctz64(m) - g + 1;
-}
+bool zone__extent_is_block(const zone__extent_t *e, size_t g) { return block_starts(e, g); }
+size_t zone__extent_block_len(const zone__extent_t *e, size_t g) { return block_len(e, g); }
 
 size_t zone__extent_end_after(const zone__extent_t *e, size_t g) {
   for (size_t w = g / WORD_BITS; w < e->nwords; w++) {

@@ -106,6 +106,11 @@ size_t zone__extent_fit_aligned(zone__extent_t *e, size_t n, size_t align);
 /* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n);
 void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
+/* The fast paths: the lowest fit of n granules taken at once (its granule, or
+ * ZONE_NONE); the live block starting at g freed (its length in granules, or
+ * 0 when none starts there, and nothing changes). */
+size_t zone__extent_alloc(zone__extent_t *e, size_t n);
+size_t zone__extent_release(zone__extent_t *e, size_t g);
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
  * needs the granules after it free). */
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n);
@@ -174,6 +179,12 @@ size_t zone__os_page_size(void);
 /* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
  * every mapping after that fails too when `sticky`. */
 void zone__os_fail_after(long n, bool sticky);
+
+/* ---- hot paths ------------------------------------------------------------- */
+
+/* For the few helpers of zalloc and zfree whose calls cost more than their
+ * bodies: GCC's -O2 heuristics leave them out of line. */
+#define ZONE_INLINE static inline __attribute__((always_inline))
 
 /* ---- assertions ----------------------------------------------------------- */
 
