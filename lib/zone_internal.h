@@ -111,6 +111,15 @@ void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
  * 0 when none starts there, and nothing changes). */
 size_t zone__extent_alloc(zone__extent_t *e, size_t n);
 size_t zone__extent_release(zone__extent_t *e, size_t g);
+/* False when no run of n <= ZONE_SMALL_MAX free granules exists (the reach
+ * index's root), so that a full extent costs its caller no call. */
+static inline bool zone__extent_may_fit_small(const zone__extent_t *e, size_t n) {
+  const uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
+  for (size_t j = 0; j < ZONE_REACH_FAN; j++)
+    if (root[j] >= n)
+      return true;
+  return false;
+}
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
  * needs the granules after it free). */
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n);
@@ -145,8 +154,15 @@ struct zone {
 
 /* The extent holding address p (any byte of it), or NULL. Lock held. */
 zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
-void zone__lock(const zone_t *z);
-void zone__unlock(const zone_t *z);
+/* The zone's lock, skipped for ZONE_UNLOCKED zones. Inline: every call pays it. */
+static inline void zone__lock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_acquire(&((zone_t *)z)->lock);
+}
+static inline void zone__unlock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_release(&((zone_t *)z)->lock);
+}
 /* Gives the whole pages inside free runs of at least min_bytes back to the
  * OS (they read as zero when next used); returns the bytes released. */
 size_t zone__trim(zone_t *z, size_t min_bytes);
