@@ -508,6 +508,7 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
   size_t reach_bytes = 0, level_len = nwords;
   for (size_t k = 0;; k++, level_len = (level_len + FAN - 1) / FAN) {
+    zone_assert(k < ZONE_REACH_LEVELS && "ZONE_EXTENT_MAX_GRANULES needs more reach levels");
     e->reach_at[k] = reach_bytes;
     e->reach_len[k] = level_len;
     reach_bytes += round_up(level_len, FAN);
