@@ -182,14 +182,25 @@ void zdump(const zone_t *z, FILE *out) {
   fflush(out);
 }
 
+/* The shim's dump: write(2) never allocates, so the lock is held throughout
+ * and the lines agree with their header even while other threads allocate. */
 int zone__dump_fd(const zone_t *z, int fd) {
   if (z == NULL || fd < 0)
     return EINVAL;
-  char header[256];
-  size_t len = header_of(z, header, sizeof header);
-  write_all(fd, header, len);
-  struct dump_target t = {NULL, fd};
-  return zone_walk(z, dump_line, &t);
+  char line[256];
+  zone_stats_t st;
+  zone__lock(z);
+  stats_locked(z, &st);
+  write_all(fd, line, zone__format_header(line, sizeof line, &st, z->nextents));
+  uintptr_t at = 0, addr;
+  size_t bytes;
+  bool used;
+  while (item_at(z, at, &addr, &bytes, &used)) {
+    write_all(fd, line, zone__format_line(line, sizeof line, addr, bytes, used));
+    at = addr + bytes;
+  }
+  zone__unlock(z);
+  return 0;
 }
 
 /* ---- invariants ---------------------------------------------------------------------- */

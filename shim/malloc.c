@@ -1,0 +1,279 @@
+/*
+ * malloc.c - the malloc family on the default zone, with glibc's semantics:
+ * malloc, free, calloc, realloc, reallocarray, the aligned calls,
+ * malloc_usable_size and the __libc_* names glibc still exports. Each entry is
+ * a thin mapping onto zalloc, zfree, zcalloc, zrealloc or zalloc_aligned; the
+ * core decides where a block goes. What glibc promises and the core does not
+ * say on its own is settled here: malloc(0) and realloc(NULL, 0) give a live
+ * block, free keeps errno, posix_memalign never touches errno, a pointer that
+ * is no live block is a misuse (misuse.c) rather than an error code.
+ *
+ * The hot path is: load the zone pointer, mark the thread as inside the core
+ * (a thread-local counter, for fork from a signal handler), call the core,
+ * count the operation for memory return (a thread-local countdown). Nothing
+ * else: options were read once at start-up.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the core calls, bracketed -------------------------------------------------- */
+
+static inline void *alloc_plain(zone_t *z, size_t bytes) {
+  zone__shim_enter();
+  void *p = zalloc(z, bytes);
+  zone__shim_leave();
+  return p;
+}
+
+static inline void *alloc_aligned(zone_t *z, size_t align, size_t bytes) {
+  zone__shim_enter();
+  void *p = zalloc_aligned(z, align, bytes);
+  zone__shim_leave();
+  return p;
+}
+
+/* After a successful allocation: the op count and ZONE_DUMP_EVERY. */
+static inline void *allocated(zone_t *z, void *p) {
+  zone__shim_count_op(z);
+  if (zone__unlikely(zone__shim_opt.dump_every != 0))
+    zone__shim_count_alloc();
+  return p;
+}
+
+/* Requests above PTRDIFF_MAX fail as glibc's do, whatever the core could map. */
+static inline bool too_large(size_t bytes) { return bytes > (size_t)PTRDIFF_MAX; }
+
+/* ---- malloc, free, calloc -------------------------------------------------------- */
+
+static void *shim_malloc(size_t bytes) {
+  if (zone__unlikely(too_large(bytes))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone__shim_get();
+  if (zone__unlikely(z == NULL))
+    return NULL;
+  void *p = alloc_plain(z, bytes);
+  return zone__likely(p != NULL) ? allocated(z, p) : NULL;
+}
+
+/* free of something the default zone doesn't own: a block of a frozen zone
+ * (left by a fork, see state.c) stays where it is; anything else is misuse. */
+static void free_foreign(void *p, const char *call) {
+  size_t usable;
+  if (!zone__shim_frozen_lookup(p, &usable))
+    zone__shim_misuse(call, p);
+}
+
+/* free, and realloc(p, 0), which names itself in a misuse report. */
+static inline void free_as(void *p, const char *call) {
+  if (p == NULL)
+    return;
+  zone_t *z = zone__shim_get();
+  if (zone__unlikely(z == NULL)) {  /* no zone yet, so p can't be ours */
+    zone__shim_misuse(call, p);
+    return;
+  }
+  zone__shim_enter();
+  int err = zfree(z, p);
+  zone__shim_leave();
+  if (zone__unlikely(err != 0)) {
+    int saved = errno;
+    free_foreign(p, call);
+    errno = saved;
+    return;
+  }
+  zone__shim_count_op(z);
+}
+
+static void shim_free(void *p) { free_as(p, "free"); }
+
+static void *shim_calloc(size_t count, size_t size) {
+  size_t bytes;
+  if (zone__unlikely(__builtin_mul_overflow(count, size, &bytes) || too_large(bytes))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone__shim_get();
+  if (zone__unlikely(z == NULL))
+    return NULL;
+  zone__shim_enter();
+  void *p = zcalloc(z, count, size);
+  zone__shim_leave();
+  return zone__likely(p != NULL) ? allocated(z, p) : NULL;
+}
+
+/* ---- realloc ------------------------------------------------------------------ */
+
+/* realloc of a block the default zone doesn't own: a frozen zone's block moves
+ * into the default zone (it is left where it was); anything else is misuse. */
+static void *realloc_foreign(zone_t *z, void *p, size_t bytes, const char *call) {
+  size_t usable;
+  if (!zone__shim_frozen_lookup(p, &usable)) {
+    zone__shim_misuse(call, p);
+    errno = EINVAL;
+    return NULL;
+  }
+  void *q = alloc_plain(z, bytes);
+  if (q == NULL)
+    return NULL;
+  memcpy(q, p, usable < bytes ? usable : bytes);
+  return allocated(z, q);
+}
+
+static void *shim_realloc(void *p, size_t bytes) {
+  if (p == NULL)
+    return shim_malloc(bytes);  /* realloc(NULL, 0) is a live block too */
+  if (bytes == 0) {
+    free_as(p, "realloc");
+    return NULL;
+  }
+  if (zone__unlikely(too_large(bytes))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone__shim_get();
+  if (zone__unlikely(z == NULL)) {
+    zone__shim_misuse("realloc", p);
+    errno = EINVAL;
+    return NULL;
+  }
+  int saved = errno;
+  zone__shim_enter();
+  void *q = zrealloc(z, p, bytes);
+  zone__shim_leave();
+  if (zone__likely(q != NULL))
+    return allocated(z, q);
+  if (errno == EINVAL) {  /* zrealloc's word for "p is no live block" */
+    errno = saved;
+    return realloc_foreign(z, p, bytes, "realloc");
+  }
+  return NULL;  /* ENOMEM, the block is intact */
+}
+
+static void *shim_reallocarray(void *p, size_t count, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return shim_realloc(p, bytes);
+}
+
+/* ---- aligned allocation ---------------------------------------------------------- */
+
+/* memalign and aligned_alloc as glibc 2.36 has them: an alignment up to the
+ * granule is plain malloc, one that is not a power of two is rounded up to the
+ * next, one above SIZE_MAX / 2 + 1 is EINVAL. */
+static void *shim_memalign(size_t align, size_t bytes) {
+  if (align <= ZONE_G)
+    return shim_malloc(bytes);
+  if (align > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if ((align & (align - 1)) != 0)
+    align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
+  if (zone__unlikely(too_large(bytes))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone_t *z = zone__shim_get();
+  if (zone__unlikely(z == NULL))
+    return NULL;
+  void *p = alloc_aligned(z, align, bytes);
+  return p != NULL ? allocated(z, p) : NULL;
+}
+
+static int shim_posix_memalign(void **out, size_t align, size_t bytes) {
+  if (align < sizeof(void *) || (align & (align - 1)) != 0)
+    return EINVAL;
+  int saved = errno;
+  void *p = shim_memalign(align, bytes);
+  int err = p != NULL ? 0 : errno;
+  errno = saved;
+  if (p != NULL)
+    *out = p;
+  return err;
+}
+
+static void *shim_valloc(size_t bytes) { return shim_memalign(zone__os_page_size(), bytes); }
+
+/* Whole pages: the size rounds up to the page (0 gets one page). */
+static void *shim_pvalloc(size_t bytes) {
+  size_t page = zone__os_page_size();
+  if (bytes > SIZE_MAX - page) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t rounded = bytes == 0 ? page : (bytes + page - 1) & ~(page - 1);
+  return shim_memalign(page, rounded);
+}
+
+/* ---- sizes ------------------------------------------------------------------------ */
+
+static size_t shim_usable_size(void *p) {
+  if (p == NULL)
+    return 0;
+  zone_t *z = zone__shim_get();
+  size_t bytes = 0;
+  if (z != NULL) {
+    zone__shim_enter();
+    bytes = zone_block_size(z, p);
+    zone__shim_leave();
+  }
+  if (zone__likely(bytes != 0))
+    return bytes;
+  size_t usable;
+  if (zone__shim_frozen_lookup(p, &usable))
+    return usable;
+  zone__shim_misuse("malloc_usable_size", p);
+  return 0;
+}
+
+/* ---- the exported names ------------------------------------------------------------
+ * Every name glibc exports for these calls, so that no pointer of ours can reach
+ * glibc's allocator (for example through __libc_free, or cfree in old binaries). */
+
+ZONE_SHIM_EXPORT void *malloc(size_t bytes) { return shim_malloc(bytes); }
+ZONE_SHIM_EXPORT void free(void *p) { shim_free(p); }
+ZONE_SHIM_EXPORT void *calloc(size_t count, size_t size) { return shim_calloc(count, size); }
+ZONE_SHIM_EXPORT void *realloc(void *p, size_t bytes) { return shim_realloc(p, bytes); }
+ZONE_SHIM_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+  return shim_reallocarray(p, count, size);
+}
+ZONE_SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t bytes) {
+  return shim_posix_memalign(out, align, bytes);
+}
+ZONE_SHIM_EXPORT void *aligned_alloc(size_t align, size_t bytes) {
+  return shim_memalign(align, bytes);
+}
+ZONE_SHIM_EXPORT void *memalign(size_t align, size_t bytes) { return shim_memalign(align, bytes); }
+ZONE_SHIM_EXPORT void *valloc(size_t bytes) { return shim_valloc(bytes); }
+ZONE_SHIM_EXPORT void *pvalloc(size_t bytes) { return shim_pvalloc(bytes); }
+ZONE_SHIM_EXPORT size_t malloc_usable_size(void *p) { return shim_usable_size(p); }
+
+/* glibc's own names for the same calls, still exported by glibc 2.36. */
+ZONE_SHIM_EXPORT void *__libc_malloc(size_t bytes);
+ZONE_SHIM_EXPORT void __libc_free(void *p);
+ZONE_SHIM_EXPORT void *__libc_calloc(size_t count, size_t size);
+ZONE_SHIM_EXPORT void *__libc_realloc(void *p, size_t bytes);
+ZONE_SHIM_EXPORT void *__libc_memalign(size_t align, size_t bytes);
+ZONE_SHIM_EXPORT void *__libc_valloc(size_t bytes);
+ZONE_SHIM_EXPORT void *__libc_pvalloc(size_t bytes);
+ZONE_SHIM_EXPORT void cfree(void *p);
+
+void *__libc_malloc(size_t bytes) { return shim_malloc(bytes); }
+void __libc_free(void *p) { shim_free(p); }
+void *__libc_calloc(size_t count, size_t size) { return shim_calloc(count, size); }
+void *__libc_realloc(void *p, size_t bytes) { return shim_realloc(p, bytes); }
+void *__libc_memalign(size_t align, size_t bytes) { return shim_memalign(align, bytes); }
+void *__libc_valloc(size_t bytes) { return shim_valloc(bytes); }
+void *__libc_pvalloc(size_t bytes) { return shim_pvalloc(bytes); }
+void cfree(void *p) { shim_free(p); }

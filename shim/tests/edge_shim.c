@@ -1,0 +1,176 @@
+/*
+ * edge_shim.c - what only the shim promises, beyond glibc's contract: exact
+ * block sizes (granules of 16 bytes), first-fit placement, introspection that
+ * reports the zone, and an allocator that user overflows can't corrupt. Runs
+ * on the shim only (zone.shim.<case>).
+ */
+#define ZONE_SHIM_TEST_CHECK
+#include "shim_test.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+
+static size_t granules(size_t n) { return n == 0 ? 16 : (n + 15) / 16 * 16; }
+
+START_TEST(shim_is_active) {
+  ck_assert_msg(shim_active(), "malloc does not come from libzoneshim.so");
+}
+END_TEST
+
+START_TEST(usable_size_is_exact) {
+  for (size_t n = 0; n < 3000; n++) {
+    void *p = malloc(n);
+    ck_assert_uint_eq(malloc_usable_size(p), granules(n));
+    free(p);
+  }
+}
+END_TEST
+
+START_TEST(first_fit_reuses_lowest) {
+  /* With nothing in between, a freed block is the lowest fit for its size. */
+  for (size_t n = 16; n < ((size_t)1 << 20); n = n * 3 + 5) {
+    void *p = malloc(n);
+    free(p);
+    void *q = malloc(n);
+    ck_assert_ptr_eq(p, q);
+    free(q);
+  }
+  /* A smaller request after a free goes no higher than the freed block. */
+  void *a = malloc(4000), *b = malloc(4000);
+  free(a);
+  void *c = malloc(1000);
+  ck_assert((uintptr_t)c <= (uintptr_t)a);
+  free(b);
+  free(c);
+}
+END_TEST
+
+START_TEST(mallinfo_reports_the_zone) {
+  struct mallinfo2 before = mallinfo2();
+  ck_assert_uint_eq(before.arena, before.uordblks + before.fordblks);
+  ck_assert_uint_ge(before.fordblks, before.keepcost);  /* keepcost: largest free region */
+  void *p = malloc(1000);
+  struct mallinfo2 during = mallinfo2();
+  ck_assert_uint_eq(during.uordblks, before.uordblks + granules(1000));
+  ck_assert_uint_eq(during.hblks, 0);
+  free(p);
+  struct mallinfo2 after = mallinfo2();
+  ck_assert_uint_eq(after.uordblks, before.uordblks);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  struct mallinfo old = mallinfo();  /* the old form, still called by old programs */
+#pragma GCC diagnostic pop
+  ck_assert_int_eq(old.uordblks, (int)after.uordblks);
+}
+END_TEST
+
+START_TEST(realloc_zero_really_frees) {
+  void *p = malloc(5000);
+  size_t used = mallinfo2().uordblks;
+  ck_assert_ptr_null(realloc(p, 0));
+  ck_assert_uint_eq(mallinfo2().uordblks, used - granules(5000));
+}
+END_TEST
+
+START_TEST(realloc_in_place) {
+  /* Shrinking never moves; growing into a free neighbour doesn't either. */
+  char *p = malloc(4096);
+  char *q = realloc(p, 100);
+  ck_assert_ptr_eq(p, q);
+  char *r = realloc(q, 4096);
+  ck_assert_ptr_eq(q, r);
+  free(r);
+}
+END_TEST
+
+START_TEST(overflow_cannot_corrupt) {
+  /* Scribble far past the end of a block, over its neighbours: the allocator
+   * keeps its bookkeeping elsewhere, so every block stays exactly as it was. */
+  enum { N = 200, RUN = 20 };
+  char *p[N];
+  for (int i = 0; i < N; i++)
+    p[i] = malloc(48);
+  /* A run of adjacent blocks of ours, so that the scribble hits only them. */
+  int s = -1;
+  for (int i = 0; i + RUN < N && s < 0; i++) {
+    int k = 0;
+    while (k < RUN && p[i + k + 1] == p[i + k] + 48)
+      k++;
+    if (k == RUN)
+      s = i;
+  }
+  ck_assert_int_ge(s, 0);
+  memset(p[s], 0xff, 48 * (RUN + 1));  /* the bug: RUN blocks' worth past the end */
+  for (int i = 0; i < N; i++)
+    ck_assert_uint_eq(malloc_usable_size(p[i]), 48);
+  for (int i = N - 1; i >= 0; i--)
+    free(p[i]);
+  void *q = malloc(48);
+  ck_assert_uint_eq(malloc_usable_size(q), 48);
+  free(q);
+}
+END_TEST
+
+START_TEST(trim_threshold_option) {
+  /* mallopt(M_TRIM_THRESHOLD, -1) turns automatic return off: freed memory
+   * stays resident until malloc_trim. */
+  ck_assert_int_eq(mallopt(M_TRIM_THRESHOLD, -1), 1);
+  enum { N = 32 };
+  size_t each = (size_t)1 << 20;
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = malloc(each);
+    touch(p[i], each, 1);
+  }
+  size_t before = rss_bytes();
+  for (int i = 0; i < N; i++)
+    free(p[i]);
+  for (int i = 0; i < 300; i++)
+    free(malloc(16));
+  size_t kept = rss_bytes();
+  ck_assert_msg(kept + ((size_t)4 << 20) > before, "resident %zu -> %zu with return off", before, kept);
+  ck_assert_int_eq(malloc_trim(0), 1);
+  size_t after = rss_bytes();
+  ck_assert_msg(kept > after + ((size_t)24 << 20), "malloc_trim: resident %zu -> %zu", kept, after);
+}
+END_TEST
+
+START_TEST(aligned_first_fit) {
+  /* An aligned block goes at the lowest aligned address where it fits; the
+   * padding before it stays free for later small blocks. */
+  void *a = aligned_alloc(4096, 100);
+  ck_assert(((uintptr_t)a & 4095) == 0);
+  ck_assert_uint_eq(malloc_usable_size(a), 112);
+  free(a);
+  void *b = aligned_alloc(4096, 100);
+  ck_assert_ptr_eq(a, b);
+  free(b);
+}
+END_TEST
+
+START_TEST(posix_memalign_keeps_errno) {
+  /* posix_memalign reports through its return value only, on every path. */
+  const size_t sizes[] = {SIZE_MAX, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62, 64};
+  const size_t aligns[] = {3, 256, 4096};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    for (size_t k = 0; k < sizeof aligns / sizeof aligns[0]; k++) {
+      void *out = NULL;
+      errno = 4321;
+      int rc = posix_memalign(&out, aligns[k], sizes[i]);
+      ck_assert_int_eq(errno, 4321);
+      if (rc == 0)
+        free(out);
+    }
+  }
+}
+END_TEST
+
+int main(void) {
+  const TTest *tests[] = {
+    shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
+    realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
+    aligned_first_fit, posix_memalign_keeps_errno,
+  };
+  return shim_run_suite("shim_zone", tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,85 @@
+/*
+ * trim.c - giving memory back to the OS: malloc_trim, and the automatic
+ * return of large free regions after a program frees a lot.
+ *
+ * What is given back: the whole pages inside a free region of at least the
+ * trim threshold (128 KiB, ZONE_TRIM_THRESHOLD or mallopt(M_TRIM_THRESHOLD)),
+ * with madvise(MADV_DONTNEED), so they read as zero and cost no resident
+ * memory until they are used again.
+ *
+ * When: every OPS_PER_TICK allocations and frees on a thread, a look at the
+ * zone's usage. When the bytes in use have fallen by BUDGET_FACTOR thresholds
+ * (4 MiB by default) below their high-water mark since the last return, the
+ * large free regions go back (zone__trim, which walks them under the zone's
+ * lock). That margin is the hysteresis that keeps a program which frees and
+ * allocates the same sizes over and over from faulting pages in and out: its
+ * usage never falls that far. The sampling is the shim's stand-in for a check
+ * the core could make exactly inside zfree, which knows what it frees.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+
+#define OPS_PER_TICK 64
+#define BUDGET_FACTOR 32
+
+ZONE_SHIM_TLS unsigned zone__shim_ops_left;
+
+static atomic_flag tick_busy = ATOMIC_FLAG_INIT;
+static size_t high_water;  /* used bytes, highest seen since the last return; under tick_busy */
+static _Atomic size_t returned_total;
+
+static size_t times_saturated(size_t a, size_t b) {
+  size_t r;
+  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+/* The core's walk over free regions, counted for ZONE_STATS; errno is kept
+ * (madvise may set it) and the call is marked as inside the core. */
+static size_t give_back(zone_t *z, size_t min_region) {
+  int saved = errno;
+  zone__shim_enter();
+  size_t released = zone__trim(z, min_region);
+  zone__shim_leave();
+  errno = saved;
+  atomic_fetch_add_explicit(&returned_total, released, memory_order_relaxed);
+  return released;
+}
+
+void zone__shim_usage_tick(zone_t *z) {
+  zone__shim_ops_left = OPS_PER_TICK;
+  size_t threshold = zone__shim_opt.trim_threshold;
+  if (threshold == 0 || atomic_flag_test_and_set_explicit(&tick_busy, memory_order_acquire))
+    return;  /* off, or another thread is looking */
+  zone_stats_t st;
+  zone__shim_enter();
+  zone_stats(z, &st);
+  zone__shim_leave();
+  if (st.used >= high_water) {
+    high_water = st.used;
+  } else if (high_water - st.used >= times_saturated(threshold, BUDGET_FACTOR)) {
+    give_back(z, threshold);
+    high_water = st.used;
+  }
+  atomic_flag_clear_explicit(&tick_busy, memory_order_release);
+}
+
+size_t zone__shim_returned_bytes(void) { return atomic_load(&returned_total); }
+
+void zone__shim_trim_fork_child(void) {
+  atomic_flag_clear(&tick_busy);
+  zone__shim_ops_left = OPS_PER_TICK;
+}
+
+/* Gives back every whole free page; 1 if any memory went back, as glibc says.
+ * glibc keeps `pad` bytes at the top of its heap; a zone has no top, and the
+ * pad is ignored. */
+ZONE_SHIM_EXPORT int malloc_trim(size_t pad) {
+  (void)pad;
+  zone_t *z = zone__shim_get();
+  if (z == NULL)
+    return 0;
+  return give_back(z, 0) != 0;
+}
