@@ -104,13 +104,17 @@ static inline zone__summary_t summary_of_word(uint64_t used) {
   return s;
 }
 
-/* Node i's summary: stored for internal nodes, computed for leaf words. */
+/* Leaf summaries are packed in a word each: values are at most 64. */
+static inline uint32_t leaf_pack(zone__summary_t s) { return s.start | s.end << 8 | s.max << 16; }
+static inline zone__summary_t leaf_unpack(uint32_t v) {
+  zone__summary_t s = {v & 0xff, (v >> 8) & 0xff, v >> 16};
+  return s;
+}
+
+/* Node i's summary: internal nodes from tree[], leaves (words) from leaf[]. */
 static inline zone__summary_t summary_at(const zone__extent_t *e, size_t i) {
-  if (i >= e->leaves) {
-    size_t w = i - e->leaves;
-    zone__summary_t none = {0, 0, 0};
-    return w < e->nwords ? summary_of_word(e->used[w]) : none;
-  }
+  if (i >= e->leaves)
+    return leaf_unpack(e->leaf[i - e->leaves]);
   return e->tree[i];
 }
 
@@ -130,11 +134,70 @@ static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
   return a.start == b.start && a.end == b.end && a.max == b.max;
 }
 
-/* Recomputes the ancestors of words [w0, w1], level by level, stopping early
- * when a whole level comes out unchanged (its ancestors then are too). */
-static void tree_update(zone__extent_t *e, size_t w0, size_t w1) {
-  size_t lo = (w0 + e->leaves) >> 1, hi = (w1 + e->leaves) >> 1;
+/* Walks word w's change up the tree (its leaf is already fresh): recomputes
+ * each ancestor from its two children, stopping at the first node that comes
+ * out unchanged (everything above it then is too, or is another dirty word's
+ * walk). */
+static void path_update(zone__extent_t *e, size_t w) {
+  size_t i = w + e->leaves;
+  if (i == 1)
+    return;
+  zone__summary_t cur = leaf_unpack(e->leaf[w]), sib = leaf_unpack(e->leaf[(i ^ 1) - e->leaves]);
   uint32_t half = WORD_BITS;
+  for (;;) {
+    cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
+    i >>= 1;
+    if (summary_equal(cur, e->tree[i]))
+      return;
+    e->tree[i] = cur;
+    if (i == 1)
+      return;
+    sib = e->tree[i ^ 1];
+    half *= 2;
+  }
+}
+
+/* Brings the tree up to date with every word changed since the last flush. */
+static void tree_flush(zone__extent_t *e) {
+  for (size_t k = 0; k < e->ndirty; k++) {
+    size_t w = e->dirty_list[k];
+    e->dirty[w / WORD_BITS] &= ~((uint64_t)1 << (w % WORD_BITS));
+    path_update(e, w);
+  }
+  e->ndirty = 0;
+}
+
+/* Notes that word w changed: its leaf summary is refreshed at once (the
+ * window search reads it), the nodes above it lazily, at the next search that
+ * needs the tree or when ZONE_DIRTY_MAX words are waiting, so a word changed
+ * and changed back costs one leaf, and walks that share ancestors stop early. */
+static void word_changed(zone__extent_t *e, size_t w) {
+  uint32_t v = leaf_pack(summary_of_word(e->used[w]));
+  if (v == e->leaf[w])
+    return;
+  e->leaf[w] = v;
+  uint64_t bit = (uint64_t)1 << (w % WORD_BITS);
+  if (e->dirty[w / WORD_BITS] & bit)
+    return;
+  if (e->ndirty == ZONE_DIRTY_MAX)
+    tree_flush(e);
+  e->dirty[w / WORD_BITS] |= bit;
+  e->dirty_list[e->ndirty++] = (uint32_t)w;
+}
+
+/* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
+ * is brought up to date at once, level by level. */
+static void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
+  if (w1 - w0 < 2) {
+    word_changed(e, w0);
+    if (w1 != w0)
+      word_changed(e, w1);
+    return;
+  }
+  for (size_t w = w0; w <= w1; w++)
+    e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
+  uint32_t half = WORD_BITS;
+  size_t lo = (w0 + e->leaves) >> 1, hi = (w1 + e->leaves) >> 1;
   while (lo >= 1) {
     bool changed = false;
     for (size_t i = lo; i <= hi; i++) {
@@ -153,6 +216,8 @@ static void tree_update(zone__extent_t *e, size_t w0, size_t w1) {
 }
 
 static void tree_build(zone__extent_t *e) {
+  for (size_t w = 0; w < e->nwords; w++)
+    e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
   uint32_t half = WORD_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
     for (size_t i = level_lo; i < 2 * level_lo; i++)
@@ -184,8 +249,12 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   size_t off_used = 0;
   size_t off_end = off_used + nwords * sizeof(uint64_t);
   size_t off_tree = off_end + nwords * sizeof(uint64_t);
-  size_t off_cross = off_tree + tree_nodes * sizeof(zone__summary_t);
-  size_t len = round_up(off_cross + nchunks * sizeof(uint32_t), zone__os_page_size());
+  size_t off_leaf = off_tree + tree_nodes * sizeof(zone__summary_t);
+  size_t off_cross = off_leaf + leaves * sizeof(uint32_t);
+  size_t off_dirty = off_cross + nchunks * sizeof(uint32_t);
+  size_t off_list = off_dirty + (nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
+  size_t off_low = off_list + ZONE_DIRTY_MAX * sizeof(uint32_t);
+  size_t len = round_up(off_low + (ZONE_SMALL_MAX + 1) * sizeof(uint32_t), zone__os_page_size());
   char *book = zone__os_map(len);
   if (book == NULL)
     return ENOMEM;
@@ -197,7 +266,11 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   e->used = (uint64_t *)(book + off_used);
   e->end = (uint64_t *)(book + off_end);
   e->tree = (zone__summary_t *)(book + off_tree);
+  e->leaf = (uint32_t *)(book + off_leaf);
   e->cross = (uint32_t *)(book + off_cross);
+  e->dirty = (uint64_t *)(book + off_dirty);
+  e->dirty_list = (uint32_t *)(book + off_list);
+  e->low = (uint32_t *)(book + off_low);
   e->book = book;
   e->book_len = len;
   mark_pad(e);
@@ -212,6 +285,11 @@ void zone__extent_fini(zone__extent_t *e) {
 }
 
 void zone__extent_clear(zone__extent_t *e) {
+  for (size_t k = 0; k < e->ndirty; k++)
+    e->dirty[e->dirty_list[k] / WORD_BITS] = 0;
+  e->ndirty = 0;
+  memset(e->low, 0, (ZONE_SMALL_MAX + 1) * sizeof(uint32_t));
+  e->nring = 0;
   memset(e->used, 0, e->nwords * sizeof(uint64_t));
   memset(e->end, 0, e->nwords * sizeof(uint64_t));
   mark_pad(e);
@@ -287,7 +365,84 @@ static size_t fit_scan(const zone__extent_t *e, size_t i, size_t lo, size_t span
   return fit_scan(e, 2 * i + 1, lo + half, half, from, n, carry);
 }
 
-size_t zone__extent_fit(const zone__extent_t *e, size_t n, size_t from) {
+/* Folds the pending lowerings into low[]: each says "sizes up to top may now
+ * fit from start", so low[m] drops to the least start among the entries with
+ * top >= m, found in one pass from the largest size down. */
+static void bounds_fold(zone__extent_t *e) {
+  uint32_t least[ZONE_SMALL_MAX + 1];
+  memset(least, 0xff, sizeof least);
+  for (size_t k = 0; k < e->nring; k++)
+    if (e->ring[k].start < least[e->ring[k].top])
+      least[e->ring[k].top] = e->ring[k].start;
+  uint32_t r = UINT32_MAX;
+  for (size_t m = ZONE_SMALL_MAX; m >= 1; m--) {
+    if (least[m] < r)
+      r = least[m];
+    if (e->low[m] > r)
+      e->low[m] = r;
+  }
+  e->nring = 0;
+}
+
+/* No fit of n <= ZONE_SMALL_MAX granules starts below the returned granule. */
+static size_t bound_of(const zone__extent_t *e, size_t n) {
+  size_t b = e->low[n];
+  for (size_t k = 0; k < e->nring; k++)
+    if (e->ring[k].top >= n && e->ring[k].start < b)
+      b = e->ring[k].start;
+  return b;
+}
+
+/*
+ * The lowest fit of n <= 64 granules starting in the ZONE_WINDOW_WORDS words
+ * from granule s0, or ZONE_NONE. Works on the bitmap alone (always exact), two
+ * words at a time so that a run may cross into the next word.
+ */
+static size_t fit_window(const zone__extent_t *e, size_t n, size_t s0) {
+  size_t w = s0 / WORD_BITS;
+  size_t stop = w + ZONE_WINDOW_WORDS < e->nwords ? w + ZONE_WINDOW_WORDS : e->nwords;
+  uint64_t mask = ALL_ONES << (s0 % WORD_BITS);
+  for (; w < stop; w++, mask = ALL_ONES) {
+    /* Leaves are always fresh: skip a word where no run of n can start. */
+    zone__summary_t here = leaf_unpack(e->leaf[w]);
+    if (here.max < n && here.end + (w + 1 < e->nwords ? leaf_unpack(e->leaf[w + 1]).start : 0) < n)
+      continue;
+    uint64_t t = ~e->used[w] & mask;
+    if (t == 0)
+      continue;
+    uint64_t hi = w + 1 < e->nwords ? ~e->used[w + 1] : 0;
+    /* bit b of t: granules [b, b + k) of the 128-bit (hi:t) are free */
+    for (unsigned k = 1; k < n && t != 0;) {
+      unsigned step = k < n - k ? k : (unsigned)n - k;
+      t &= (t >> step) | (hi << (WORD_BITS - step));
+      hi &= hi >> step;
+      k += step;
+    }
+    if (t != 0)
+      return w * WORD_BITS + ctz64(t);
+  }
+  return ZONE_NONE;
+}
+
+/*
+ * Small requests first scan a few words from their lower bound low[n]: no fit
+ * starts below it, so the first fit found there is the lowest, and the tree is
+ * neither read nor brought up to date. Otherwise the tree answers.
+ */
+size_t zone__extent_fit(zone__extent_t *e, size_t n, size_t from) {
+  if (from == 0 && n <= ZONE_SMALL_MAX) {
+    size_t s0 = bound_of(e, n);
+    if (s0 >= e->ngran)
+      return ZONE_NONE;
+    size_t g = fit_window(e, n, s0);
+    if (g == ZONE_NONE) {
+      tree_flush(e);
+      g = fit_lowest(e, n);
+    }
+    e->low[n] = (uint32_t)(g == ZONE_NONE ? e->ngran : g);
+    return g;
+  }
+  tree_flush(e);
   if (from == 0)
     return fit_lowest(e, n);
   if (from >= e->ngran || n > e->ngran - from)
@@ -318,7 +473,7 @@ static size_t first_used(const zone__extent_t *e, size_t g, size_t limit) {
  * used granule, so the loop ends; the answer is exact because every skipped
  * start was shown not to fit.
  */
-size_t zone__extent_fit_aligned(const zone__extent_t *e, size_t n, size_t align) {
+size_t zone__extent_fit_aligned(zone__extent_t *e, size_t n, size_t align) {
   size_t k = align / ZONE_G;  /* alignment in granules, a power of two >= 2 */
   size_t phase = ((align - e->base % align) % align) / ZONE_G;  /* aligned g: g % k == phase */
   size_t from = 0;
@@ -355,6 +510,45 @@ static void clear_end(zone__extent_t *e, size_t last) {
   e->end[last / WORD_BITS] &= ~((uint64_t)1 << (last % WORD_BITS));
 }
 
+/* Free granules right before g, counting at most `cap`. */
+static size_t free_before(const zone__extent_t *e, size_t g, size_t cap) {
+  size_t count = 0;
+  while (g > 0 && count < cap) {
+    size_t w = (g - 1) / WORD_BITS;
+    unsigned top = (unsigned)((g - 1) % WORD_BITS);  /* granule g-1's bit */
+    uint64_t f = ~e->used[w] << (WORD_BITS - 1 - top);
+    unsigned run = f == ALL_ONES ? WORD_BITS : clz64(~f);
+    if (run > top + 1)
+      run = top + 1;
+    count += run;
+    if (run < top + 1)
+      break;
+    g -= run;
+  }
+  return count < cap ? count : cap;
+}
+
+/* Granules [g, g + n) just became free: a fit of m granules may now start at
+ * the start of the free run they joined, so the bounds of the sizes it can
+ * serve must drop there. The lowering is queued (bound_of reads the queue) and
+ * folded into low[] ZONE_RING_MAX at a time. A run of ZONE_SMALL_MAX or more
+ * free granules already before g served every small size from its start, and
+ * the bounds are below that already. */
+static void bounds_lower(zone__extent_t *e, size_t g, size_t n) {
+  size_t left = free_before(e, g, ZONE_SMALL_MAX);
+  if (left == ZONE_SMALL_MAX)
+    return;
+  size_t run = left + n;
+  if (run < ZONE_SMALL_MAX)
+    run += zone__extent_free_len(e, g + n, ZONE_SMALL_MAX - run);
+  size_t top = run < ZONE_SMALL_MAX ? run : ZONE_SMALL_MAX;
+  if (e->nring == ZONE_RING_MAX)
+    bounds_fold(e);
+  e->ring[e->nring].start = (uint32_t)(g - left);
+  e->ring[e->nring].top = (uint32_t)top;
+  e->nring++;
+}
+
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
   zone_assert(n > 0 && g + n <= e->ngran);
   zone_assert(first_used(e, g, g + n) == g + n && "taking granules that are not free");
@@ -362,7 +556,7 @@ void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
   e->free_runs = e->free_runs + left + right - 1;
   bits_assign(e->used, g, g + n, true);
   mark_end(e, g, g + n - 1);
-  tree_update(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
+  words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
 }
 
 void zone__extent_give(zone__extent_t *e, size_t g, size_t n) {
@@ -371,7 +565,8 @@ void zone__extent_give(zone__extent_t *e, size_t g, size_t n) {
   e->free_runs = e->free_runs + 1 - left - right;
   bits_assign(e->used, g, g + n, false);
   clear_end(e, g + n - 1);
-  tree_update(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
+  bounds_lower(e, g, n);
+  words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
 }
 
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n) {
@@ -383,6 +578,7 @@ void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n
     /* The tail becomes a free run, joining a free run after it if any. */
     e->free_runs = e->free_runs + 1 - granule_free(e, g + old_n);
     bits_assign(e->used, g + new_n, g + old_n, false);
+    bounds_lower(e, g + new_n, old_n - new_n);
   } else {
     zone_assert(first_used(e, g + old_n, g + new_n) == g + new_n && "growing over used granules");
     e->free_runs = e->free_runs - 1 + granule_free(e, g + new_n);
@@ -391,7 +587,7 @@ void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n
   mark_end(e, g, g + new_n - 1);
   size_t lo = (new_n < old_n ? g + new_n : g + old_n) - 1;
   size_t hi = (new_n < old_n ? g + old_n : g + new_n) - 1;
-  tree_update(e, lo / WORD_BITS, hi / WORD_BITS);
+  words_changed(e, lo / WORD_BITS, hi / WORD_BITS);
 }
 
 /* ---- queries -------------------------------------------------------------------- */
@@ -436,7 +632,10 @@ size_t zone__extent_free_len(const zone__extent_t *e, size_t g, size_t limit) {
   return first_used(e, g, stop) - g;
 }
 
-size_t zone__extent_largest(const zone__extent_t *e) { return summary_at(e, 1).max; }
+size_t zone__extent_largest(zone__extent_t *e) {
+  tree_flush(e);
+  return summary_at(e, 1).max;
+}
 
 size_t zone__extent_next_block(const zone__extent_t *e, size_t g) {
   /* A granule starts a block when it is used and its predecessor is free or
@@ -458,8 +657,15 @@ size_t zone__extent_next_block(const zone__extent_t *e, size_t g) {
 
 /* ---- invariants ---------------------------------------------------------------- */
 
-int zone__extent_check(const zone__extent_t *e, size_t *used_gran, size_t *blocks) {
+int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
   size_t nused = 0, nblocks = 0, runs = 0;
+  tree_flush(e);
+  for (size_t w = 0; w < (e->nwords + WORD_BITS - 1) / WORD_BITS; w++) {
+    if (e->dirty[w] != 0) {
+      zone__report("zone_check: extent %p: dirty words left after a flush", (void *)e->base);
+      return 9;
+    }
+  }
   unsigned tail = (unsigned)(e->ngran % WORD_BITS);
   for (size_t w = 0; w < e->nwords; w++) {
     uint64_t real = (w == e->nwords - 1 && tail != 0) ? bits_between(0, tail) : ALL_ONES;
@@ -511,6 +717,13 @@ int zone__extent_check(const zone__extent_t *e, size_t *used_gran, size_t *block
                  e->free_runs);
     return 6;
   }
+  for (size_t w = 0; w < e->leaves; w++) {
+    uint32_t v = w < e->nwords ? leaf_pack(summary_of_word(e->used[w])) : 0;
+    if (e->leaf[w] != v) {
+      zone__report("zone_check: extent %p word %zu: leaf summary is stale", (void *)e->base, w);
+      return 8;
+    }
+  }
   uint32_t half = WORD_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
     for (size_t i = level_lo; i < 2 * level_lo; i++) {
@@ -519,6 +732,14 @@ int zone__extent_check(const zone__extent_t *e, size_t *used_gran, size_t *block
         zone__report("zone_check: extent %p summary node %zu is stale", (void *)e->base, i);
         return 7;
       }
+    }
+  }
+  for (size_t n = 1; n <= ZONE_SMALL_MAX; n++) {
+    size_t lowest = fit_lowest(e, n);
+    if (lowest != ZONE_NONE && lowest < bound_of(e, n)) {
+      zone__report("zone_check: extent %p: a fit of %zu granules at %zu is below its bound %zu",
+                   (void *)e->base, n, lowest, bound_of(e, n));
+      return 14;
     }
   }
   *used_gran = nused;

@@ -223,6 +223,7 @@ zone_t *create_zone_in(void *memory, size_t bytes, unsigned flags) {
     return NULL;
   }
   z->caller_memory = true;
+  e.fresh = ngran;  /* the caller's bytes may hold anything */
   extent_insert(z, &e);
   zone__track_noaccess((void *)lo, ngran * ZONE_G);
   return z;
@@ -273,16 +274,26 @@ void zone_reset(zone_t *z) {
 
 /* ---- allocation ---------------------------------------------------------------------- */
 
+/* Takes granules [g, g + n) of extent e for a block; returns its address and,
+ * in *stale, how many of its bytes may hold old data (the rest lies above the
+ * extent's fresh mark: never handed out since the kernel zeroed it). */
+static void *take_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
+  zone__extent_take(e, g, n);
+  size_t dirty = e->fresh <= g ? 0 : e->fresh - g < n ? e->fresh - g : n;
+  if (g + n > e->fresh)
+    e->fresh = g + n;
+  *stale = dirty * ZONE_G;
+  return granule_addr(e, g);
+}
+
 /* Takes the lowest fit of n granules (aligned when align > G), growing the zone
  * if it may. Lock held. NULL when nothing fits. */
-static void *take_lowest(zone_t *z, size_t n, size_t align) {
+static void *take_lowest(zone_t *z, size_t n, size_t align, size_t *stale) {
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
     size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
-    if (g != ZONE_NONE) {
-      zone__extent_take(e, g, n);
-      return granule_addr(e, g);
-    }
+    if (g != ZONE_NONE)
+      return take_at(e, g, n, stale);
   }
   size_t slack = align > ZONE_G ? align / ZONE_G : 0;  /* room to reach an aligned start */
   zone__extent_t *e = zone_grow(z, n > ZONE_NONE - slack ? ZONE_NONE : n + slack);
@@ -291,8 +302,7 @@ static void *take_lowest(zone_t *z, size_t n, size_t align) {
   size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
   if (g == ZONE_NONE)
     return NULL;
-  zone__extent_take(e, g, n);
-  return granule_addr(e, g);
+  return take_at(e, g, n, stale);
 }
 
 static void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
@@ -305,11 +315,12 @@ static void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
     errno = ENOMEM;
     return NULL;
   }
+  size_t stale = 0;
   zone__lock(z);
-  void *p = take_lowest(z, n, align);
+  void *p = take_lowest(z, n, align, &stale);
   if (p != NULL) {
     account(z, n, 0, 1);
-    zone__track_alloc(p, n * ZONE_G, false);
+    zone__track_alloc(p, n * ZONE_G, zeroed);
   }
   zone_assert_expensive(z);
   zone__unlock(z);
@@ -318,7 +329,7 @@ static void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
     return NULL;
   }
   if (zeroed)
-    memset(p, 0, n * ZONE_G);
+    memset(p, 0, stale);  /* fresh pages are zero already: don't touch them */
   return p;
 }
 
@@ -434,7 +445,8 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
   /* Move to the first fit as if the block were already free: its own space
    * and a free run before it count. On failure it is taken back unchanged. */
   zone__extent_give(e, g, old_n);
-  void *q = take_lowest(z, new_n, 0);
+  size_t stale;
+  void *q = take_lowest(z, new_n, 0, &stale);
   if (q == NULL) {
     e = zone__find_extent(z, (uintptr_t)p);  /* growth may have moved the array */
     zone__extent_take(e, g, old_n);
@@ -448,6 +460,30 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
   zone_assert_expensive(z);
   zone__unlock(z);
   return q;
+}
+
+/* ---- giving memory back ------------------------------------------------------------- */
+
+size_t zone__trim(zone_t *z, size_t min_bytes) {
+  size_t page = zone__os_page_size(), released = 0;
+  size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
+  zone__lock(z);
+  for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
+    zone__extent_t *e = &z->extents[k];
+    size_t g = 0;
+    while (g < e->ngran && (g = zone__extent_fit(e, n, g)) != ZONE_NONE) {
+      size_t end = g + zone__extent_free_len(e, g, e->ngran - g);
+      uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
+      uintptr_t hi = (e->base + end * ZONE_G) / page * page;
+      if (hi > lo) {
+        zone__os_discard((void *)lo, hi - lo);
+        released += hi - lo;
+      }
+      g = end;
+    }
+  }
+  zone__unlock(z);
+  return released;
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */

@@ -21,6 +21,10 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_WORDS 8                 /* words per chunk (see extent.c) */
 #define ZONE_CHUNK_BITS (ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
+#define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
+#define ZONE_SMALL_MAX 64                  /* sizes (granules) with a fit lower bound */
+#define ZONE_WINDOW_WORDS 8                /* words scanned from a lower bound */
+#define ZONE_RING_MAX 8                    /* bound lowerings queued before a fold */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
 
 /* Largest extent: summary counters are 32-bit granule counts. */
@@ -47,8 +51,13 @@ typedef struct zone__summary {
  *    ends in a later chunk, if there is one (else it is stale and unread).
  *  - tree[1 .. leaves-1] is a complete binary tree over the `leaves` words
  *    (a power of two; words past nwords count as fully used); node i covers
- *    the words of its subtree and summarises their free runs. Leaves are not
- *    stored: a word's summary is computed from used[].
+ *    the words of its subtree and summarises their free runs. leaf[w] is word
+ *    w's own summary, packed (past nwords: 0, fully used), always exact;
+ *    tree[] is exact except above the words in dirty_list, whose changes
+ *    reach it at the next search that reads it (tree_flush).
+ *  - for n <= ZONE_SMALL_MAX, no run of n free granules starts below low[n]
+ *    nor below the start of any ring[] entry whose top >= n; a free queues an
+ *    entry for the run it made, and a full ring is folded into low[].
  */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
@@ -59,11 +68,20 @@ typedef struct zone__extent {
   uint64_t *end;
   uint32_t *cross;
   zone__summary_t *tree;
+  uint32_t *leaf;          /* packed summary of each word (see extent.c) */
+  uint64_t *dirty;         /* words whose leaf and ancestors are stale */
+  uint32_t *dirty_list;    /* the same words, ZONE_DIRTY_MAX at most */
+  size_t ndirty;
+  uint32_t *low;           /* low[n]: with ring[], no fit of n granules starts below it */
+  struct { uint32_t start, top; } ring[ZONE_RING_MAX];  /* queued lowerings of low[] */
+  size_t nring;
   void *book;              /* the mapping that holds the arrays above */
   size_t book_len;
   void *map;               /* the zone memory mapping, NULL if caller-owned */
   size_t map_len;
   size_t free_runs;        /* maximal free runs inside this extent */
+  size_t fresh;            /* granules from here on were never handed out:
+                              zero in a mapping (ngran for caller memory) */
 } zone__extent_t;
 
 /* Maps bookkeeping for an extent of ngran granules at base; memory itself is
@@ -73,10 +91,10 @@ void zone__extent_fini(zone__extent_t *e);
 /* Marks every granule free again (zone_reset). */
 void zone__extent_clear(zone__extent_t *e);
 /* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
-size_t zone__extent_fit(const zone__extent_t *e, size_t n, size_t from);
+size_t zone__extent_fit(zone__extent_t *e, size_t n, size_t from);
 /* Lowest granule g where n free granules start and base + g*G is a multiple
  * of align (a power of two > G), or ZONE_NONE. */
-size_t zone__extent_fit_aligned(const zone__extent_t *e, size_t n, size_t align);
+size_t zone__extent_fit_aligned(zone__extent_t *e, size_t n, size_t align);
 /* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n);
 void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
@@ -93,9 +111,9 @@ size_t zone__extent_block_len(const zone__extent_t *e, size_t g);
 /* Free granules starting at g (0 if g is used), counting at most `limit`. */
 size_t zone__extent_free_len(const zone__extent_t *e, size_t g, size_t limit);
 /* Longest free run in the extent. */
-size_t zone__extent_largest(const zone__extent_t *e);
+size_t zone__extent_largest(zone__extent_t *e);
 /* 0 or a nonzero code after describing the first broken invariant. */
-int zone__extent_check(const zone__extent_t *e, size_t *used_gran, size_t *blocks);
+int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks);
 
 /* ---- zone.c: the zone and its public entry points -------------------------- */
 
@@ -116,13 +134,16 @@ struct zone {
 zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
 void zone__lock(const zone_t *z);
 void zone__unlock(const zone_t *z);
+/* Gives the whole pages inside free runs of at least min_bytes back to the
+ * OS (they read as zero when next used); returns the bytes released. */
+size_t zone__trim(zone_t *z, size_t min_bytes);
 /* In a fork child: the lock as new, whatever state the parent left it in. */
 void zone__lock_reinit(zone_t *z);
 
 /* ---- check.c: walk, stats, dump, invariants --------------------------------- */
 
 /* zone_check with the lock already held. */
-int zone__check_locked(const zone_t *z);
+int zone__check_locked(zone_t *z);
 /* Writes the zdump text to a file descriptor with no stdio and no malloc. */
 int zone__dump_fd(const zone_t *z, int fd);
 /* Formats one zdump line into buf (at least 96 bytes); returns its length. */
