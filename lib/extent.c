@@ -251,7 +251,7 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   size_t off_tree = off_end + nwords * sizeof(uint64_t);
   size_t off_leaf = off_tree + tree_nodes * sizeof(zone__summary_t);
   size_t off_cross = off_leaf + leaves * sizeof(uint32_t);
-  size_t off_dirty = off_cross + nchunks * sizeof(uint32_t);
+  size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), sizeof(uint64_t));
   size_t off_list = off_dirty + (nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
   size_t off_low = off_list + ZONE_DIRTY_MAX * sizeof(uint32_t);
   size_t len = round_up(off_low + (ZONE_SMALL_MAX + 1) * sizeof(uint32_t), zone__os_page_size());
