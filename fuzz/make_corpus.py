@@ -16,7 +16,7 @@ import sys
 
 # Opcodes: the first index of each call in op_table (fuzz_zone.c).
 CREATE, ALLOC, CALLOC, REALLOC, ALIGNED, FREE, BAD_PTR = 0, 2, 18, 22, 30, 35, 47
-RESET, SCRIBBLE, DESTROY, WALK_FREE, DUMP, FAULT, BAD_ARGS = 51, 52, 55, 56, 57, 58, 60
+RESET, SCRIBBLE, DESTROY, WALK_FREE, DUMP, FAULT, BAD_ARGS, TRIM = 51, 52, 55, 56, 57, 58, 60, 61
 
 # create modes (mode % 3) and flag bits
 PLAIN, FLAGS, BUFFER = 0, 1, 2
@@ -153,6 +153,10 @@ def seeds():
     p.aligned(12, 5000).aligned(15, 100).calloc(100, 600).realloc(2, 50000).simple(DUMP)
     p.fault().alloc(zone_bytes(16), ok=False).alloc(16).simple(WALK_FREE, 1).simple(DUMP).simple(RESET)
     p.alloc(largest()).alloc(largest(16)).simple(DESTROY)
+    # pages given back, then zcalloc over them and over blocks freed before
+    p.create(1 << 15, FLAGS, GROW).alloc(20000).alloc(100).alloc(9000).free(0).simple(TRIM, 0)
+    p.calloc(1, 20000).realloc(1, 30000).free(0).simple(TRIM, 4).calloc(4, 4000)
+    p.scribble(0x33, 60000).simple(TRIM, 1).calloc(10, 1000)
     out["grow"] = p
 
     p = Program().create(1000, BUFFER, mis=3, fill=0x5A)
