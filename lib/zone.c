@@ -436,7 +436,8 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
       zone__extent_free_len(e, g + old_n, new_n - old_n) == new_n - old_n) {
     /* Shrink, or grow into the free run right after the block: in place. */
     zone__extent_resize(e, g, old_n, new_n);
-    e->fresh = g + new_n > e->fresh ? g + new_n : e->fresh;  /* the grown tail is handed out */
+    if (g + new_n > e->fresh)
+      e->fresh = g + new_n;  /* the program may write there: no longer known zero */
     account(z, new_n, old_n, 0);
     zone__track_resize(p, old_n * ZONE_G, new_n * ZONE_G);
     zone_assert_expensive(z);
