@@ -1048,7 +1048,7 @@ static void run_op(uint8_t opbyte) {
     break;
   case OP_CALLOC:
     if (zn->nblk < FZ_BLOCKS) {
-      size_t count = take8() % 4 == 0 ? pick_size(zn) : 1 + take8() % 8;
+      size_t count = take8() % 4 == 0 ? pick_size(zn) : 1 + (size_t)(take8() % 8);
       op_alloc(zn, ALLOC_ZEROED, pick_size(zn), count, 0);
     }
     break;
