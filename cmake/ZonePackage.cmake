@@ -26,6 +26,17 @@ install(FILES
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
 
 # pkg-config: absolute CMAKE_INSTALL_*DIR values are used as they are.
+# Otherwise the prefix is found from the .pc file's own place (${pcfiledir}),
+# so that `cmake --install build --prefix X` gives a zone.pc that points into
+# X and not at the CMAKE_INSTALL_PREFIX of configure time.
+file(RELATIVE_PATH ZONE_PC_RELPREFIX
+  "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+string(REGEX REPLACE "/$" "" ZONE_PC_RELPREFIX "${ZONE_PC_RELPREFIX}")
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(ZONE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  set(ZONE_PC_PREFIX "\${pcfiledir}/${ZONE_PC_RELPREFIX}")
+endif()
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(ZONE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 else()

@@ -246,14 +246,15 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   size_t nchunks = (nwords + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS;
   size_t tree_nodes = leaves < 2 ? 2 : leaves;
 
+  /* One mapping holds every array, each starting on an 8-byte boundary. */
   size_t off_used = 0;
   size_t off_end = off_used + nwords * sizeof(uint64_t);
   size_t off_tree = off_end + nwords * sizeof(uint64_t);
-  size_t off_leaf = off_tree + tree_nodes * sizeof(zone__summary_t);
-  size_t off_cross = off_leaf + leaves * sizeof(uint32_t);
-  size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), sizeof(uint64_t));
+  size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
+  size_t off_cross = round_up(off_leaf + leaves * sizeof(uint32_t), 8);
+  size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
   size_t off_list = off_dirty + (nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
-  size_t off_low = off_list + ZONE_DIRTY_MAX * sizeof(uint32_t);
+  size_t off_low = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
   size_t len = round_up(off_low + (ZONE_SMALL_MAX + 1) * sizeof(uint32_t), zone__os_page_size());
   char *book = zone__os_map(len);
   if (book == NULL)

@@ -1,0 +1,366 @@
+/*
+ * test_grow.c - growth (contract 13): a ZONE_GROW zone maps more memory when
+ * nothing fits (zone_size grows, first fit still orders by address across all
+ * of it), a zone without the flag never grows, and when the system refuses
+ * memory the call gives NULL/ENOMEM and the zone stays as it was. White-box:
+ * links the core's objects for the zone__os_fail_after hook, which makes the
+ * n-th next OS mapping fail.
+ */
+#include "support.h"
+#include "zone_internal.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void no_failures(void) {
+  zone__os_fail_after(0, false);
+}
+
+/* The lowest address where n bytes are free, from the walk: where first fit
+ * must put a request of n bytes when nothing needs to grow. */
+static uintptr_t lowest_fit(const zone_t *z, size_t n) {
+  zt_snapshot_t s;
+  zt_snapshot_take(z, &s);
+  uintptr_t want = 0;
+  for (size_t i = 0; i < s.count && want == 0; i++)
+    if (!s.regions[i].used && s.regions[i].size >= n)
+      want = s.regions[i].addr;
+  zt_snapshot_free(&s);
+  return want;
+}
+
+static size_t walk_total(const zone_t *z) {
+  zt_snapshot_t s;
+  zt_snapshot_take(z, &s);
+  size_t total = 0;
+  for (size_t i = 0; i < s.count; i++)
+    total += s.regions[i].size;
+  zt_snapshot_free(&s);
+  return total;
+}
+
+START_TEST(grows_when_full) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  void *all = zalloc(z, 4096);
+  ck_assert_ptr_nonnull(all);
+  ck_assert_uint_eq(zone_size(z), 4096);
+  char *more = zalloc(z, 100);
+  ck_assert_ptr_nonnull(more);
+  ck_assert_uint_gt(zone_size(z), 4096);
+  ck_assert(zone_owns(z, more));
+  ck_assert_uint_eq(zone_block_size(z, more), 112);
+  memset(more, 1, 100);
+  zone_stats_t st;
+  zone_stats(z, &st);
+  ck_assert_uint_eq(st.size, zone_size(z));
+  ck_assert_uint_eq(st.used, 4096 + 112);
+  ck_assert_uint_eq(st.blocks, 2);
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A request larger than the whole zone grows it by enough. */
+START_TEST(grows_for_large_request) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  char *p = zalloc(z, 1 << 20);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_ge(zone_size(z), 4096 + (1 << 20));
+  memset(p, 2, 1 << 20);
+  char *q = zrealloc(z, p, 3 << 20);
+  ck_assert_ptr_nonnull(q);
+  ck_assert_uint_eq(zone_block_size(z, q), 3 << 20);
+  for (size_t i = 0; i < (1 << 20); i += 4096)
+    ck_assert_uint_eq((unsigned char)q[i], 2);
+  char *r = zalloc_aligned(z, 1 << 16, 1 << 20);
+  ck_assert_ptr_nonnull(r);
+  ck_assert_uint_eq((uintptr_t)r % (1 << 16), 0);
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Many growths from small blocks: every block stays owned and the whole
+ * structure checks out. */
+START_TEST(grows_many_times) {
+  zone_t *z = create_zone_flags(1024, ZONE_GROW);
+  enum { N = 4000 };
+  static char *p[N];
+  size_t used = 0;
+  size_t n = zt_scaled(N);
+  for (size_t i = 0; i < n; i++) {
+    p[i] = zalloc(z, 200);
+    ck_assert_ptr_nonnull(p[i]);
+    used += 208;
+  }
+  zone_stats_t st;
+  zone_stats(z, &st);
+  ck_assert_uint_eq(st.used, used);
+  ck_assert_uint_ge(st.size, used);
+  for (size_t i = 0; i < n; i++)
+    ck_assert(zone_owns(z, p[i]));
+  for (size_t i = 0; i < n; i += 2)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* With free space in several extents, first fit picks the lowest address of
+ * the whole zone, wherever the OS placed the extents. */
+START_TEST(first_fit_across_extents) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  char *a[16];
+  for (int i = 0; i < 16; i++)
+    a[i] = zalloc(z, 256);  /* fills the first extent */
+  char *b[16];
+  for (int i = 0; i < 16; i++)
+    b[i] = zalloc(z, 256);  /* in a new extent */
+  ck_assert_uint_gt(zone_size(z), 4096);
+  /* free holes of 256 in both extents */
+  for (int i = 3; i < 16; i += 4) {
+    ck_assert_int_eq(zfree(z, a[i]), 0);
+    ck_assert_int_eq(zfree(z, b[i]), 0);
+  }
+  for (int k = 0; k < 6; k++) {
+    uintptr_t want = lowest_fit(z, 208);
+    ck_assert_uint_ne(want, 0);
+    char *p = zalloc(z, 200);
+    ck_assert_msg((uintptr_t)p == want, "zalloc at %p, lowest fit is %#lx", (void *)p,
+                  (unsigned long)want);
+  }
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Without ZONE_GROW the zone keeps its size, whatever is asked. */
+START_TEST(never_grows_without_flag) {
+  zone_t *z = create_zone(4096);
+  ck_assert_ptr_nonnull(zalloc(z, 4000));
+  errno = 0;
+  ck_assert_ptr_null(zalloc(z, 100));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zalloc(z, 1 << 20));
+  ck_assert_int_eq(errno, ENOMEM);
+  char *p = zalloc(z, 16);
+  ck_assert_ptr_nonnull(p);
+  errno = 0;
+  ck_assert_ptr_null(zrealloc(z, p, 8192));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zalloc_aligned(z, 8192, 16));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zcalloc(z, 2, 4096));
+  ck_assert_int_eq(errno, ENOMEM);
+  ck_assert_uint_eq(zone_size(z), 4096);
+  zone_stats_t st;
+  zone_stats(z, &st);
+  ck_assert_uint_eq(st.size, 4096);
+  zt_assert_check(z);
+  destroy_zone(z);
+  /* an unlocked zone the same */
+  z = create_zone_flags(4096, ZONE_UNLOCKED);
+  ck_assert_ptr_nonnull(zalloc(z, 4096));
+  ck_assert_ptr_null(zalloc(z, 1));
+  ck_assert_uint_eq(zone_size(z), 4096);
+  destroy_zone(z);
+}
+END_TEST
+
+/* The system refuses every mapping: a growth fails with ENOMEM and the zone
+ * is exactly as before; once memory is back, growth works. */
+START_TEST(system_refuses_growth) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  char *p = zalloc(z, 4000);
+  memset(p, 4, 4000);
+  zt_snapshot_t before, after;
+  zt_snapshot_take(z, &before);
+  zone__os_fail_after(1, true);
+  errno = 0;
+  ck_assert_ptr_null(zalloc(z, 1000));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zalloc_aligned(z, 4096, 1000));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zcalloc(z, 1000, 2));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zrealloc(z, p, 8000));
+  ck_assert_int_eq(errno, ENOMEM);
+  ck_assert_uint_eq(zone_block_size(z, p), 4000);
+  for (int i = 0; i < 4000; i++)
+    ck_assert_uint_eq((unsigned char)p[i], 4);
+  zt_snapshot_take(z, &after);
+  zt_snapshot_assert_equal(&before, &after, "after refused growth");
+  zt_snapshot_free(&after);
+  zt_assert_check(z);
+  /* what still fits without growing is served */
+  ck_assert_ptr_eq(zalloc(z, 96), (char *)zt_base(z) + 4000);
+  ck_assert_uint_eq(zone_size(z), 4096);
+  no_failures();
+  char *q = zalloc(z, 1000);
+  ck_assert_ptr_nonnull(q);
+  ck_assert_uint_gt(zone_size(z), 4096);
+  zt_assert_check(z);
+  zt_snapshot_free(&before);
+  destroy_zone(z);
+}
+END_TEST
+
+/* One mapping fails somewhere inside a growth (the memory, or its
+ * bookkeeping): whichever it is, the call fails cleanly or succeeds, the zone
+ * stays consistent, and nothing leaks (the memcheck run). */
+START_TEST(growth_fails_at_each_mapping) {
+  for (long n = 1; n <= 6; n++) {
+    zone_t *z = create_zone_flags(4096, ZONE_GROW);
+    ck_assert_ptr_nonnull(z);
+    zalloc(z, 4096);
+    zt_snapshot_t before, after;
+    zt_snapshot_take(z, &before);
+    zone__os_fail_after(n, false);
+    errno = 0;
+    char *p = zalloc(z, 10000);
+    no_failures();
+    if (p == NULL) {
+      ck_assert_int_eq(errno, ENOMEM);
+      zt_snapshot_take(z, &after);
+      zt_snapshot_assert_equal(&before, &after, "after a failed growth");
+      zt_snapshot_free(&after);
+    } else {
+      ck_assert(zone_owns(z, p));
+      memset(p, 1, 10000);
+    }
+    zt_assert_check(z);
+    ck_assert_ptr_nonnull(zalloc(z, 20000));
+    zt_assert_check(z);
+    zt_snapshot_free(&before);
+    destroy_zone(z);
+  }
+}
+END_TEST
+
+/* Creation itself when the system refuses: NULL, ENOMEM, no leak. */
+START_TEST(create_when_system_refuses) {
+  bool succeeded = false;
+  for (long n = 1; n <= 6 && !succeeded; n++) {
+    zone__os_fail_after(n, false);
+    errno = 0;
+    zone_t *z = create_zone(1 << 16);
+    no_failures();
+    if (z == NULL) {
+      ck_assert_int_eq(errno, ENOMEM);
+      continue;
+    }
+    succeeded = true;
+    ck_assert_uint_eq(zone_size(z), 1 << 16);
+    zt_assert_check(z);
+    destroy_zone(z);
+  }
+  ck_assert_msg(succeeded, "create_zone never succeeded with one mapping failing");
+  zone__os_fail_after(1, true);
+  errno = 0;
+  ck_assert_ptr_null(create_zone(4096));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(create_zone_flags(4096, ZONE_GROW));
+  ck_assert_int_eq(errno, ENOMEM);
+  alignas(16) static char buf[4096];
+  zt_fill(buf, sizeof buf, 8);
+  errno = 0;
+  ck_assert_ptr_null(create_zone_in(buf, sizeof buf, 0));
+  ck_assert_int_eq(errno, ENOMEM);
+  ck_assert(zt_verify(buf, sizeof buf, 8));
+  no_failures();
+}
+END_TEST
+
+/* zone_reset on a grown zone frees everything; the zone stays usable and
+ * first fit restarts at its lowest address. */
+START_TEST(reset_grown_zone) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  for (int i = 0; i < 10; i++)
+    ck_assert_ptr_nonnull(zalloc(z, 2000));
+  ck_assert_uint_gt(zone_size(z), 4096);
+  zone_reset(z);
+  zone_stats_t st;
+  zone_stats(z, &st);
+  ck_assert_uint_eq(st.used, 0);
+  ck_assert_uint_eq(st.blocks, 0);
+  ck_assert_uint_eq(st.size, zone_size(z));
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  uintptr_t want = lowest_fit(z, 16);
+  ck_assert_uint_eq((uintptr_t)zalloc(z, 16), want);
+  destroy_zone(z);
+}
+END_TEST
+
+/* zone__trim (the core's hook for giving free pages back) touches only whole
+ * pages inside free regions: live blocks keep their bytes, the zone checks
+ * out, zcalloc there still reads zero, and a caller's buffer is never
+ * trimmed. */
+START_TEST(trim_gives_back_free_pages_only) {
+  zone_t *z = create_zone(1 << 20);
+  enum { N = 16 };
+  char *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = zalloc(z, (1 << 16) - 100);
+    zt_fill(p[i], (1 << 16) - 100, (uint64_t)i);
+  }
+  for (int i = 0; i < N; i += 2)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  zt_snapshot_t before, after;
+  zt_snapshot_take(z, &before);
+  ck_assert_uint_gt(zone__trim(z, 0), 0);
+  zt_snapshot_take(z, &after);
+  zt_snapshot_assert_equal(&before, &after, "after zone__trim");
+  for (int i = 1; i < N; i += 2)
+    ck_assert_msg(zt_verify(p[i], (1 << 16) - 100, (uint64_t)i), "live block %d changed", i);
+  zt_assert_check(z);
+  unsigned char *q = zcalloc(z, 1, (1 << 16) - 100);
+  ck_assert_ptr_eq(q, p[0]);
+  for (size_t k = 0; k < (1 << 16) - 100; k++)
+    ck_assert_msg(q[k] == 0, "byte %zu not zero after trim", k);
+  zt_snapshot_free(&before);
+  zt_snapshot_free(&after);
+  destroy_zone(z);
+
+  size_t len = 1 << 18;
+  static char *buf;
+  buf = aligned_alloc(4096, len);
+  ck_assert_ptr_nonnull(buf);
+  zt_fill(buf, len, 77);
+  zone_t *in = create_zone_in(buf, len, 0);
+  ck_assert_ptr_nonnull(in);
+  ck_assert_uint_eq(zone__trim(in, 0), 0);
+  destroy_zone(in);
+  ck_assert(zt_verify(buf, len, 77));
+  free(buf);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("grow");
+  ZT_CASE(s, grows_when_full);
+  ZT_CASE(s, grows_for_large_request);
+  ZT_CASE(s, grows_many_times);
+  ZT_CASE(s, first_fit_across_extents);
+  ZT_CASE(s, never_grows_without_flag);
+  ZT_CASE(s, system_refuses_growth);
+  ZT_CASE(s, growth_fails_at_each_mapping);
+  ZT_CASE(s, create_when_system_refuses);
+  ZT_CASE(s, reset_grown_zone);
+  ZT_CASE(s, trim_gives_back_free_pages_only);
+  return zt_main(s);
+}
