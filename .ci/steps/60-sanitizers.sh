@@ -6,7 +6,7 @@
 #    sanitized binary; ZONE_VALGRIND is forced off there anyway).
 #  - build-tsan (ZONE_SANITIZE=thread): the threaded tests, zone.threads.*
 #    and zone.soak.* (label threads).
-# Benchmarks are not built. About 6 minutes on 2 cores.
+# Benchmarks are not built. About 3 minutes on 2 cores.
 set -euo pipefail
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
