@@ -11,13 +11,27 @@
  * block when it is taken or given (a bit per granule, a word per 64), which is
  * a 1/1024 fraction of the bytes a program touches anyway.
  *
- * The tree is a complete binary tree over the bitmap words, as the Go runtime's
- * page allocator keeps summaries over its page bitmap: each node records the
- * free run at its low end, the one at its high end and its longest run. The
+ * Two indexes sit over the bitmap words, split by request size.
+ *
+ * Small requests (up to 64 granules, 1 KiB: what malloc mostly sees) use the
+ * reach index: a byte per word holding the longest free run that starts at
+ * any of its granules (capped at 64, so a run starting in word w ends by word
+ * w + 1), and above it levels of bytes that each hold the largest of 8 bytes
+ * below. The lowest fit of n is in the lowest word whose byte is >= n; one
+ * 8-byte load and a SIMD-within-a-register compare per level find it from the
+ * root, so a zone of a million words is 7 loads deep. A change to a word
+ * rewrites its byte and its predecessor's and climbs only while a maximum
+ * changes: no laziness, no bounds to keep.
+ *
+ * Larger requests use a complete binary tree of summaries over the words, as
+ * the Go runtime's page allocator keeps over its page bitmap: each node records
+ * the free run at its low end, the one at its high end and its longest run. The
  * lowest fit descends from the root: left child if its longest run fits, else a
  * run across the middle (left's high-end run plus right's low-end run), else
- * the right child. Leaves (single words) are not stored; their summaries come
- * from the word with two bit scans.
+ * the right child. A run of more than 64 granules always crosses a word edge,
+ * so the tree sees each word only through its edge runs: a block taken or given
+ * inside a word (most small ones) leaves the tree alone. Its updates are lazy
+ * besides (a dirty list, flushed before a search reads the tree).
  */
 #include "zone_internal.h"
 
@@ -43,7 +57,7 @@ static inline bool bit_test(const uint64_t *map, size_t i) {
 }
 
 /* Sets (value = true) or clears the bits [lo, hi) of map. */
-static void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
+static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
   if (lo >= hi)
     return;
   size_t w0 = lo / WORD_BITS, w1 = (hi - 1) / WORD_BITS;
@@ -106,15 +120,21 @@ static inline zone__summary_t summary_of_word(uint64_t used) {
 
 /* Leaf summaries are packed in a word each: values are at most 64. */
 static inline uint32_t leaf_pack(zone__summary_t s) { return s.start | s.end << 8 | s.max << 16; }
-static inline zone__summary_t leaf_unpack(uint32_t v) {
-  zone__summary_t s = {v & 0xff, (v >> 8) & 0xff, v >> 16};
+
+/* A word as the tree sees it: its edge runs only (see zone_internal.h). */
+static inline zone__summary_t leaf_edges(uint32_t v) {
+  zone__summary_t s = {v & 0xff, (v >> 8) & 0xff, 0};
+  s.max = s.start > s.end ? s.start : s.end;
   return s;
 }
+
+/* The packed fields the tree reads: start and end. */
+#define LEAF_EDGES 0xffffu
 
 /* Node i's summary: internal nodes from tree[], leaves (words) from leaf[]. */
 static inline zone__summary_t summary_at(const zone__extent_t *e, size_t i) {
   if (i >= e->leaves)
-    return leaf_unpack(e->leaf[i - e->leaves]);
+    return leaf_edges(e->leaf[i - e->leaves]);
   return e->tree[i];
 }
 
@@ -142,7 +162,7 @@ static void path_update(zone__extent_t *e, size_t w) {
   size_t i = w + e->leaves;
   if (i == 1)
     return;
-  zone__summary_t cur = leaf_unpack(e->leaf[w]), sib = leaf_unpack(e->leaf[(i ^ 1) - e->leaves]);
+  zone__summary_t cur = leaf_edges(e->leaf[w]), sib = leaf_edges(e->leaf[(i ^ 1) - e->leaves]);
   uint32_t half = WORD_BITS;
   for (;;) {
     cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
@@ -167,15 +187,220 @@ static void tree_flush(zone__extent_t *e) {
   e->ndirty = 0;
 }
 
-/* Notes that word w changed: its leaf summary is refreshed at once (the
- * window search reads it), the nodes above it lazily, at the next search that
- * needs the tree or when ZONE_DIRTY_MAX words are waiting, so a word changed
- * and changed back costs one leaf, and walks that share ancestors stop early. */
-static void word_changed(zone__extent_t *e, size_t w) {
-  uint32_t v = leaf_pack(summary_of_word(e->used[w]));
-  if (v == e->leaf[w])
+/* ---- the reach index -------------------------------------------------------------- */
+
+#define FAN ZONE_REACH_FAN
+#define BYTES_LOW 0x0101010101010101ull
+#define BYTES_HIGH 0x8080808080808080ull
+_Static_assert(FAN == sizeof(uint64_t), "a reach node is one 8-byte load");
+
+/* The node (8 bytes) at p as a word whose least significant byte is p[0]. */
+static inline uint64_t node_load(const uint8_t *p) {
+  uint64_t x;
+  memcpy(&x, p, sizeof x);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  x = __builtin_bswap64(x);
+#endif
+  return x;
+}
+
+/* Bit 8k+7 set where byte k of x is >= n. Bytes are at most 64 and n at most
+ * 64, so no byte's subtraction borrows from the next. */
+static inline uint64_t bytes_at_least(uint64_t x, size_t n) {
+  return ((x | BYTES_HIGH) - n * BYTES_LOW) & BYTES_HIGH;
+}
+
+/* Bytewise maximum of a and b (bytes at most 127). */
+static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
+  uint64_t a_ge = (((a | BYTES_HIGH) - b) & BYTES_HIGH) >> 7;
+  uint64_t pick = a_ge * 0xff;
+  return (a & pick) | (b & ~pick);
+}
+
+/* The largest byte of a node. */
+static inline unsigned node_max(uint64_t x) {
+  x = bytes_max(x, x >> 32);
+  x = bytes_max(x, x >> 16);
+  x = bytes_max(x, x >> 8);
+  return (unsigned)(x & 0xff);
+}
+
+static inline uint8_t *reach_level(const zone__extent_t *e, size_t k) {
+  return e->reach + e->reach_at[k];
+}
+
+/* Word w's reach from the leaf summaries: the longest run inside it, or the
+ * run at its top continued by the next word's bottom run, capped at 64. */
+static inline unsigned reach_of(const zone__extent_t *e, size_t w) {
+  uint32_t v = e->leaf[w];
+  unsigned best = v >> 16, top = (v >> 8) & 0xff;
+  if (top != 0 && w + 1 < e->nwords) {
+    unsigned across = top + (e->leaf[w + 1] & 0xff);
+    across = across < WORD_BITS ? across : WORD_BITS;
+    best = across > best ? across : best;
+  }
+  return best;
+}
+
+/* Sets word w's reach byte to v and carries the change up: a larger byte
+ * raises the maxima above it until one is as large already; a smaller one
+ * that was its node's maximum has the node's maximum recomputed. */
+static void reach_set(zone__extent_t *e, size_t w, unsigned v) {
+  unsigned old = e->reach[w];
+  if (old == v)
     return;
-  e->leaf[w] = v;
+  e->reach[w] = (uint8_t)v;
+  for (size_t k = 1, i = w; k < e->reach_levels; k++, i /= FAN) {
+    uint8_t *up = reach_level(e, k) + i / FAN;
+    unsigned cur = *up, next;
+    if (v > old)
+      next = v > cur ? v : cur;
+    else if (old < cur)
+      return;
+    else
+      next = node_max(node_load(reach_level(e, k - 1) + i / FAN * FAN));
+    if (next == cur)
+      return;
+    *up = (uint8_t)next;
+    old = cur;
+    v = next;
+  }
+}
+
+/* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
+ * above them. A long range goes level by level, stopping at the first level
+ * where nothing moved. */
+static void reach_update(zone__extent_t *e, size_t w0, size_t w1) {
+  if (w1 - w0 < 3) {
+    for (size_t w = w0; w <= w1; w++)
+      reach_set(e, w, reach_of(e, w));
+    return;
+  }
+  uint8_t *r = e->reach;
+  bool moved = false;
+  for (size_t w = w0; w <= w1; w++) {
+    uint8_t v = (uint8_t)reach_of(e, w);
+    moved |= r[w] != v;
+    r[w] = v;
+  }
+  for (size_t k = 1; moved && k < e->reach_levels; k++) {
+    const uint8_t *below = reach_level(e, k - 1);
+    uint8_t *up = reach_level(e, k);
+    w0 /= FAN;
+    w1 /= FAN;
+    moved = false;
+    for (size_t j = w0; j <= w1; j++) {
+      uint8_t v = (uint8_t)node_max(node_load(below + j * FAN));
+      moved |= up[j] != v;
+      up[j] = v;
+    }
+  }
+}
+
+/* Builds every level from the leaves (init, reset). */
+static void reach_build(zone__extent_t *e) {
+  memset(e->reach, 0, e->reach_at[e->reach_levels - 1] + FAN);
+  for (size_t w = 0; w < e->nwords; w++)
+    e->reach[w] = (uint8_t)reach_of(e, w);
+  for (size_t k = 1; k < e->reach_levels; k++)
+    for (size_t j = 0; j < e->reach_len[k]; j++)
+      reach_level(e, k)[j] = (uint8_t)node_max(node_load(reach_level(e, k - 1) + j * FAN));
+}
+
+/* The lowest word at or after w whose reach is >= n, or ZONE_NONE: climbs
+ * while the rest of the node holds no such byte, then descends to the first. */
+static size_t reach_next(const zone__extent_t *e, size_t w, size_t n) {
+  size_t k = 0, i = w;
+  uint64_t hit;
+  for (;;) {
+    if (i >= e->reach_len[k])
+      return ZONE_NONE;
+    size_t node = i / FAN;
+    hit = bytes_at_least(node_load(reach_level(e, k) + node * FAN), n) &
+          (ALL_ONES << (i % FAN * 8));
+    if (hit != 0) {
+      i = node * FAN + ctz64(hit) / 8;
+      break;
+    }
+    if (k + 1 == e->reach_levels)
+      return ZONE_NONE;
+    i = node + 1;
+    k++;
+  }
+  while (k-- > 0) {
+    hit = bytes_at_least(node_load(reach_level(e, k) + i * FAN), n);
+    zone_assert(hit != 0 && "a reach maximum without its byte below");
+    i = i * FAN + ctz64(hit) / 8;
+  }
+  return i;
+}
+
+/* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the root. */
+static inline size_t reach_first(const zone__extent_t *e, size_t n) {
+  size_t k = e->reach_levels - 1, i = 0;
+  for (;;) {
+    uint64_t hit = bytes_at_least(node_load(reach_level(e, k) + i * FAN), n);
+    if (hit == 0) {
+      zone_assert(k == e->reach_levels - 1 && "a reach maximum without its byte below");
+      return ZONE_NONE;
+    }
+    i = i * FAN + ctz64(hit) / 8;
+    if (k-- == 0)
+      return i;
+  }
+}
+
+/* The lowest bit b of word w, among those in `mask`, where n <= 64 free
+ * granules start (they may run into word w + 1), or -1. Visits the word's
+ * free runs in order: a word the reach index picked has a fit in it, and the
+ * runs before it are few (a word holds at most 32). */
+static inline int fit_in_word(const zone__extent_t *e, size_t w, size_t n, uint64_t mask) {
+  uint64_t f = ~e->used[w] & mask;
+  while (f != 0) {
+    unsigned s = ctz64(f);
+    uint64_t stop = ~(f >> s);  /* bit i: granule s + i is used or past the word */
+    unsigned len = stop == 0 ? WORD_BITS : ctz64(stop);
+    if (s + len == WORD_BITS) {
+      if (w + 1 < e->nwords)
+        len += e->leaf[w + 1] & 0xff;  /* the run goes on into the next word */
+      return len >= n ? (int)s : -1;
+    }
+    if (len >= n)
+      return (int)s;
+    f &= ALL_ONES << (s + len);
+  }
+  return -1;
+}
+
+/* The lowest fit of n <= 64 granules at or after granule `from`. */
+ZONE_INLINE size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
+  size_t w;
+  if (from == 0) {
+    w = reach_first(e, n);
+  } else {
+    if (from >= e->ngran)
+      return ZONE_NONE;
+    w = from / WORD_BITS;
+    int b = fit_in_word(e, w, n, ALL_ONES << (from % WORD_BITS));
+    if (b >= 0)
+      return w * WORD_BITS + (size_t)b;
+    w = reach_next(e, w + 1, n);
+  }
+  if (w == ZONE_NONE)
+    return ZONE_NONE;
+  int b = fit_in_word(e, w, n, ALL_ONES);
+  zone_assert(b >= 0 && "the reach index promised a fit in this word");
+  return w * WORD_BITS + (size_t)b;
+}
+
+/* ---- keeping the indexes current --------------------------------------------------- */
+
+/* Notes that word w changed: its leaf summary is refreshed at once (the reach
+ * index reads it), the tree nodes above it lazily, and only when its edge runs
+ * moved: at the next search that needs the tree or when ZONE_DIRTY_MAX words
+ * are waiting, so a word changed and changed back costs one leaf, and walks
+ * that share ancestors stop early. */
+static void tree_dirty(zone__extent_t *e, size_t w) {
   uint64_t bit = (uint64_t)1 << (w % WORD_BITS);
   if (e->dirty[w / WORD_BITS] & bit)
     return;
@@ -185,15 +410,40 @@ static void word_changed(zone__extent_t *e, size_t w) {
   e->dirty_list[e->ndirty++] = (uint32_t)w;
 }
 
+static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1);
+
+/* Refreshes word w's leaf; returns the fields that moved (packed). */
+ZONE_INLINE uint32_t word_changed(zone__extent_t *e, size_t w) {
+  uint32_t v = leaf_pack(summary_of_word(e->used[w]));
+  uint32_t moved = v ^ e->leaf[w];
+  e->leaf[w] = v;
+  if (moved & LEAF_EDGES)
+    tree_dirty(e, w);
+  return moved;
+}
+
 /* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
- * is brought up to date at once, level by level. */
-static void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
+ * is brought up to date at once, level by level. A word's reach byte reads
+ * its own leaf and the next word's start: only those moving rewrite it. */
+ZONE_INLINE void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
   if (w1 - w0 < 2) {
-    word_changed(e, w0);
-    if (w1 != w0)
-      word_changed(e, w1);
+    uint32_t moved0 = word_changed(e, w0), moved1 = 0;
+    if (w1 != w0) {
+      moved1 = word_changed(e, w1);
+      if (moved1 != 0)
+        reach_set(e, w1, reach_of(e, w1));
+    }
+    if (moved0 != 0 || (moved1 & 0xff) != 0)
+      reach_set(e, w0, reach_of(e, w0));
+    if (w0 > 0 && (moved0 & 0xff) != 0)
+      reach_set(e, w0 - 1, reach_of(e, w0 - 1));
     return;
   }
+  words_rebuild(e, w0, w1);
+}
+
+/* The long range of words_changed. */
+static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1) {
   for (size_t w = w0; w <= w1; w++)
     e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
   uint32_t half = WORD_BITS;
@@ -213,6 +463,7 @@ static void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
     hi >>= 1;
     half *= 2;
   }
+  reach_update(e, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
 static void tree_build(zone__extent_t *e) {
@@ -254,8 +505,19 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   size_t off_cross = round_up(off_leaf + leaves * sizeof(uint32_t), 8);
   size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
   size_t off_list = off_dirty + (nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
-  size_t off_low = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
-  size_t len = round_up(off_low + (ZONE_SMALL_MAX + 1) * sizeof(uint32_t), zone__os_page_size());
+  size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
+  size_t reach_bytes = 0, level_len = nwords;
+  for (size_t k = 0;; k++, level_len = (level_len + FAN - 1) / FAN) {
+    zone_assert(k < ZONE_REACH_LEVELS && "ZONE_EXTENT_MAX_GRANULES needs more reach levels");
+    e->reach_at[k] = reach_bytes;
+    e->reach_len[k] = level_len;
+    reach_bytes += round_up(level_len, FAN);
+    if (level_len <= FAN) {
+      e->reach_levels = k + 1;
+      break;
+    }
+  }
+  size_t len = round_up(off_reach + reach_bytes, zone__os_page_size());
   char *book = zone__os_map(len);
   if (book == NULL)
     return ENOMEM;
@@ -271,11 +533,12 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   e->cross = (uint32_t *)(book + off_cross);
   e->dirty = (uint64_t *)(book + off_dirty);
   e->dirty_list = (uint32_t *)(book + off_list);
-  e->low = (uint32_t *)(book + off_low);
+  e->reach = (uint8_t *)(book + off_reach);
   e->book = book;
   e->book_len = len;
   mark_pad(e);
   tree_build(e);
+  reach_build(e);
   e->free_runs = 1;
   return 0;
 }
@@ -289,12 +552,11 @@ void zone__extent_clear(zone__extent_t *e) {
   for (size_t k = 0; k < e->ndirty; k++)
     e->dirty[e->dirty_list[k] / WORD_BITS] = 0;
   e->ndirty = 0;
-  memset(e->low, 0, (ZONE_SMALL_MAX + 1) * sizeof(uint32_t));
-  e->nring = 0;
   memset(e->used, 0, e->nwords * sizeof(uint64_t));
   memset(e->end, 0, e->nwords * sizeof(uint64_t));
   mark_pad(e);
   tree_build(e);
+  reach_build(e);
   e->free_runs = 1;
 }
 
@@ -366,83 +628,13 @@ static size_t fit_scan(const zone__extent_t *e, size_t i, size_t lo, size_t span
   return fit_scan(e, 2 * i + 1, lo + half, half, from, n, carry);
 }
 
-/* Folds the pending lowerings into low[]: each says "sizes up to top may now
- * fit from start", so low[m] drops to the least start among the entries with
- * top >= m, found in one pass from the largest size down. */
-static void bounds_fold(zone__extent_t *e) {
-  uint32_t least[ZONE_SMALL_MAX + 1];
-  memset(least, 0xff, sizeof least);
-  for (size_t k = 0; k < e->nring; k++)
-    if (e->ring[k].start < least[e->ring[k].top])
-      least[e->ring[k].top] = e->ring[k].start;
-  uint32_t r = UINT32_MAX;
-  for (size_t m = ZONE_SMALL_MAX; m >= 1; m--) {
-    if (least[m] < r)
-      r = least[m];
-    if (e->low[m] > r)
-      e->low[m] = r;
-  }
-  e->nring = 0;
-}
-
-/* No fit of n <= ZONE_SMALL_MAX granules starts below the returned granule. */
-static size_t bound_of(const zone__extent_t *e, size_t n) {
-  size_t b = e->low[n];
-  for (size_t k = 0; k < e->nring; k++)
-    if (e->ring[k].top >= n && e->ring[k].start < b)
-      b = e->ring[k].start;
-  return b;
-}
-
 /*
- * The lowest fit of n <= 64 granules starting in the ZONE_WINDOW_WORDS words
- * from granule s0, or ZONE_NONE. Works on the bitmap alone (always exact), two
- * words at a time so that a run may cross into the next word.
- */
-static size_t fit_window(const zone__extent_t *e, size_t n, size_t s0) {
-  size_t w = s0 / WORD_BITS;
-  size_t stop = w + ZONE_WINDOW_WORDS < e->nwords ? w + ZONE_WINDOW_WORDS : e->nwords;
-  uint64_t mask = ALL_ONES << (s0 % WORD_BITS);
-  for (; w < stop; w++, mask = ALL_ONES) {
-    /* Leaves are always fresh: skip a word where no run of n can start. */
-    zone__summary_t here = leaf_unpack(e->leaf[w]);
-    if (here.max < n && here.end + (w + 1 < e->nwords ? leaf_unpack(e->leaf[w + 1]).start : 0) < n)
-      continue;
-    uint64_t t = ~e->used[w] & mask;
-    if (t == 0)
-      continue;
-    uint64_t hi = w + 1 < e->nwords ? ~e->used[w + 1] : 0;
-    /* bit b of t: granules [b, b + k) of the 128-bit (hi:t) are free */
-    for (unsigned k = 1; k < n && t != 0;) {
-      unsigned step = k < n - k ? k : (unsigned)n - k;
-      t &= (t >> step) | (hi << (WORD_BITS - step));
-      hi &= hi >> step;
-      k += step;
-    }
-    if (t != 0)
-      return w * WORD_BITS + ctz64(t);
-  }
-  return ZONE_NONE;
-}
-
-/*
- * Small requests first scan a few words from their lower bound low[n]: no fit
- * starts below it, so the first fit found there is the lowest, and the tree is
- * neither read nor brought up to date. Otherwise the tree answers.
+ * Small requests ask the reach index; larger ones the tree, brought up to date
+ * first. A search from a granule (aligned fits, trim) is the same with a start.
  */
 size_t zone__extent_fit(zone__extent_t *e, size_t n, size_t from) {
-  if (from == 0 && n <= ZONE_SMALL_MAX) {
-    size_t s0 = bound_of(e, n);
-    if (s0 >= e->ngran)
-      return ZONE_NONE;
-    size_t g = fit_window(e, n, s0);
-    if (g == ZONE_NONE) {
-      tree_flush(e);
-      g = fit_lowest(e, n);
-    }
-    e->low[n] = (uint32_t)(g == ZONE_NONE ? e->ngran : g);
-    return g;
-  }
+  if (n <= ZONE_SMALL_MAX)
+    return fit_small(e, n, from);
   tree_flush(e);
   if (from == 0)
     return fit_lowest(e, n);
@@ -511,48 +703,63 @@ static void clear_end(zone__extent_t *e, size_t last) {
   e->end[last / WORD_BITS] &= ~((uint64_t)1 << (last % WORD_BITS));
 }
 
-/* Free granules right before g, counting at most `cap`. */
-static size_t free_before(const zone__extent_t *e, size_t g, size_t cap) {
-  size_t count = 0;
-  while (g > 0 && count < cap) {
-    size_t w = (g - 1) / WORD_BITS;
-    unsigned top = (unsigned)((g - 1) % WORD_BITS);  /* granule g-1's bit */
-    uint64_t f = ~e->used[w] << (WORD_BITS - 1 - top);
-    unsigned run = f == ALL_ONES ? WORD_BITS : clz64(~f);
-    if (run > top + 1)
-      run = top + 1;
-    count += run;
-    if (run < top + 1)
-      break;
-    g -= run;
+static inline bool block_starts(const zone__extent_t *e, size_t g) {
+  if (g >= e->ngran || !bit_test(e->used, g))
+    return false;
+  return g == 0 || !bit_test(e->used, g - 1) || bit_test(e->end, g - 1);
+}
+
+/* The block's end is the first end bit at or after g; it is searched within
+ * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
+static inline size_t block_len(const zone__extent_t *e, size_t g) {
+  size_t w = g / WORD_BITS;
+  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+  if (stop > e->nwords)
+    stop = e->nwords;
+  uint64_t m = e->end[w] & (ALL_ONES << (g % WORD_BITS));
+  while (m == 0) {
+    if (++w == stop)
+      return (size_t)e->cross[chunk_of(g)] - g + 1;
+    m = e->end[w];
   }
-  return count < cap ? count : cap;
+  return w * WORD_BITS + ctz64(m) - g + 1;
 }
 
-/* Granules [g, g + n) just became free: a fit of m granules may now start at
- * the start of the free run they joined, so the bounds of the sizes it can
- * serve must drop there. The lowering is queued (bound_of reads the queue) and
- * folded into low[] ZONE_RING_MAX at a time. A run of ZONE_SMALL_MAX or more
- * free granules already before g served every small size from its start, and
- * the bounds are below that already. */
-static void bounds_lower(zone__extent_t *e, size_t g, size_t n) {
-  size_t left = free_before(e, g, ZONE_SMALL_MAX);
-  if (left == ZONE_SMALL_MAX)
-    return;
-  size_t run = left + n;
-  if (run < ZONE_SMALL_MAX)
-    run += zone__extent_free_len(e, g + n, ZONE_SMALL_MAX - run);
-  size_t top = run < ZONE_SMALL_MAX ? run : ZONE_SMALL_MAX;
-  if (e->nring == ZONE_RING_MAX)
-    bounds_fold(e);
-  e->ring[e->nring].start = (uint32_t)(g - left);
-  e->ring[e->nring].top = (uint32_t)top;
-  e->nring++;
+/* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
+ * free: run_take and run_give with each mask made once and the neighbours read
+ * from the words at hand (pad bits past ngran read as used). */
+ZONE_INLINE void small_flip(zone__extent_t *e, size_t g, size_t n, bool take) {
+  size_t last = g + n - 1, w0 = g / WORD_BITS, w1 = last / WORD_BITS;
+  unsigned b0 = g % WORD_BITS, b1 = last % WORD_BITS;
+  uint64_t *u = e->used;
+  uint64_t m0 = ALL_ONES << b0, m1 = ALL_ONES >> (WORD_BITS - 1 - b1);
+  if (w0 == w1)
+    m0 &= m1;
+  bool left = b0 != 0 ? !((u[w0] >> (b0 - 1)) & 1) : w0 > 0 && !(u[w0 - 1] >> 63);
+  bool right = b1 != WORD_BITS - 1 ? !((u[w1] >> (b1 + 1)) & 1) : w1 + 1 < e->nwords && !(u[w1 + 1] & 1);
+  if (take) {
+    e->free_runs = e->free_runs + left + right - 1;
+    u[w0] |= m0;
+    if (w1 != w0)
+      u[w1] |= m1;
+    mark_end(e, g, last);
+  } else {
+    e->free_runs = e->free_runs + 1 - left - right;
+    u[w0] &= ~m0;
+    if (w1 != w0)
+      u[w1] &= ~m1;
+    clear_end(e, last);
+  }
+  words_changed(e, w0, w1);
 }
 
-void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
+ZONE_INLINE void run_take(zone__extent_t *e, size_t g, size_t n) {
   zone_assert(n > 0 && g + n <= e->ngran);
   zone_assert(first_used(e, g, g + n) == g + n && "taking granules that are not free");
+  if (n <= WORD_BITS) {
+    small_flip(e, g, n, true);
+    return;
+  }
   bool left = g > 0 && granule_free(e, g - 1), right = granule_free(e, g + n);
   e->free_runs = e->free_runs + left + right - 1;
   bits_assign(e->used, g, g + n, true);
@@ -560,14 +767,37 @@ void zone__extent_take(zone__extent_t *e, size_t g, size_t n) {
   words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
 }
 
-void zone__extent_give(zone__extent_t *e, size_t g, size_t n) {
+ZONE_INLINE void run_give(zone__extent_t *e, size_t g, size_t n) {
   zone_assert(zone__extent_is_block(e, g) && zone__extent_block_len(e, g) == n);
+  if (n <= WORD_BITS) {
+    small_flip(e, g, n, false);
+    return;
+  }
   bool left = g > 0 && granule_free(e, g - 1), right = granule_free(e, g + n);
   e->free_runs = e->free_runs + 1 - left - right;
   bits_assign(e->used, g, g + n, false);
   clear_end(e, g + n - 1);
-  bounds_lower(e, g, n);
   words_changed(e, g / WORD_BITS, (g + n - 1) / WORD_BITS);
+}
+
+void zone__extent_take(zone__extent_t *e, size_t g, size_t n) { run_take(e, g, n); }
+void zone__extent_give(zone__extent_t *e, size_t g, size_t n) { run_give(e, g, n); }
+
+/* The allocation fast path, fit and take in one call. */
+size_t zone__extent_alloc(zone__extent_t *e, size_t n) {
+  size_t g = n <= ZONE_SMALL_MAX ? fit_small(e, n, 0) : zone__extent_fit(e, n, 0);
+  if (g != ZONE_NONE)
+    run_take(e, g, n);
+  return g;
+}
+
+/* The free fast path: the block check, its length and the give in one call. */
+size_t zone__extent_release(zone__extent_t *e, size_t g) {
+  if (!block_starts(e, g))
+    return 0;
+  size_t n = block_len(e, g);
+  run_give(e, g, n);
+  return n;
 }
 
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n) {
@@ -579,7 +809,6 @@ void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n
     /* The tail becomes a free run, joining a free run after it if any. */
     e->free_runs = e->free_runs + 1 - granule_free(e, g + old_n);
     bits_assign(e->used, g + new_n, g + old_n, false);
-    bounds_lower(e, g + new_n, old_n - new_n);
   } else {
     zone_assert(first_used(e, g + old_n, g + new_n) == g + new_n && "growing over used granules");
     e->free_runs = e->free_runs - 1 + granule_free(e, g + new_n);
@@ -593,27 +822,8 @@ void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n
 
 /* ---- queries -------------------------------------------------------------------- */
 
-bool zone__extent_is_block(const zone__extent_t *e, size_t g) {
-  if (g >= e->ngran || !bit_test(e->used, g))
-    return false;
-  return g == 0 || !bit_test(e->used, g - 1) || bit_test(e->end, g - 1);
-}
-
-/* The block's end is the first end bit at or after g; it is searched within
- * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
-size_t zone__extent_block_len(const zone__extent_t *e, size_t g) {
-  size_t w = g / WORD_BITS;
-  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
-  if (stop > e->nwords)
-    stop = e->nwords;
-  uint64_t m = e->end[w] & (ALL_ONES << (g % WORD_BITS));
-  while (m == 0) {
-    if (++w == stop)
-      return (size_t)e->cross[chunk_of(g)] - g + 1;
-    m = e->end[w];
-  }
-  return w * WORD_BITS + ctz64(m) - g + 1;
-}
+bool zone__extent_is_block(const zone__extent_t *e, size_t g) { return block_starts(e, g); }
+size_t zone__extent_block_len(const zone__extent_t *e, size_t g) { return block_len(e, g); }
 
 size_t zone__extent_end_after(const zone__extent_t *e, size_t g) {
   for (size_t w = g / WORD_BITS; w < e->nwords; w++) {
@@ -633,9 +843,13 @@ size_t zone__extent_free_len(const zone__extent_t *e, size_t g, size_t limit) {
   return first_used(e, g, stop) - g;
 }
 
+/* Runs longer than 64 granules cross a word edge and the tree has them; the
+ * reach root has every shorter one. */
 size_t zone__extent_largest(zone__extent_t *e) {
   tree_flush(e);
-  return summary_at(e, 1).max;
+  size_t edge = summary_at(e, 1).max;
+  size_t small = node_max(node_load(reach_level(e, e->reach_levels - 1)));
+  return edge > small ? edge : small;
 }
 
 size_t zone__extent_next_block(const zone__extent_t *e, size_t g) {
@@ -735,12 +949,17 @@ int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
       }
     }
   }
-  for (size_t n = 1; n <= ZONE_SMALL_MAX; n++) {
-    size_t lowest = fit_lowest(e, n);
-    if (lowest != ZONE_NONE && lowest < bound_of(e, n)) {
-      zone__report("zone_check: extent %p: a fit of %zu granules at %zu is below its bound %zu",
-                   (void *)e->base, n, lowest, bound_of(e, n));
-      return 14;
+  for (size_t k = 0; k < e->reach_levels; k++) {
+    const uint8_t *r = reach_level(e, k);
+    for (size_t j = 0; j < round_up(e->reach_len[k], FAN); j++) {
+      unsigned want = j >= e->reach_len[k] ? 0
+                      : k == 0            ? reach_of(e, j)
+                                          : node_max(node_load(reach_level(e, k - 1) + j * FAN));
+      if (r[j] != want) {
+        zone__report("zone_check: extent %p: reach index level %zu byte %zu is %u, not %u",
+                     (void *)e->base, k, j, r[j], want);
+        return 14;
+      }
     }
   }
   *used_gran = nused;

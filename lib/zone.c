@@ -17,24 +17,16 @@
 
 /* ---- locking and lookup -------------------------------------------------------- */
 
-void zone__lock(const zone_t *z) {
-  if (!(z->flags & ZONE_UNLOCKED))
-    zone__lock_acquire(&((zone_t *)z)->lock);
-}
-
-void zone__unlock(const zone_t *z) {
-  if (!(z->flags & ZONE_UNLOCKED))
-    zone__lock_release(&((zone_t *)z)->lock);
-}
-
 void zone__lock_reinit(zone_t *z) { zone__lock_init(&z->lock); }
 
 static inline bool extent_holds(const zone__extent_t *e, uintptr_t p) {
   return p >= e->base && p - e->base < e->ngran * ZONE_G;
 }
 
-zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p) {
+ZONE_INLINE zone__extent_t *find_extent(const zone_t *z, uintptr_t p) {
   zone__extent_t *ext = ((zone_t *)z)->extents;
+  if (z->nextents == 1)
+    return extent_holds(ext, p) ? ext : NULL;
   size_t lo = 0, hi = z->nextents;
   while (lo < hi) {  /* extents are sorted by base and never overlap */
     size_t mid = (lo + hi) / 2;
@@ -48,10 +40,12 @@ zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p) {
   return NULL;
 }
 
+zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p) { return find_extent(z, p); }
+
 /* The live block starting at p: its extent and granule, or NULL. */
 static zone__extent_t *block_at(const zone_t *z, const void *p, size_t *g) {
   uintptr_t a = (uintptr_t)p;
-  zone__extent_t *e = zone__find_extent(z, a);
+  zone__extent_t *e = find_extent(z, a);
   if (e == NULL || (a - e->base) % ZONE_G != 0)
     return NULL;
   *g = (a - e->base) / ZONE_G;
@@ -277,8 +271,7 @@ void zone_reset(zone_t *z) {
 /* Takes granules [g, g + n) of extent e for a block; returns its address and,
  * in *stale, how many of its bytes may hold old data (the rest lies above the
  * extent's fresh mark: never handed out since the kernel zeroed it). */
-static void *take_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
-  zone__extent_take(e, g, n);
+static inline void *taken_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
   size_t dirty = e->fresh <= g ? 0 : e->fresh - g < n ? e->fresh - g : n;
   if (g + n > e->fresh)
     e->fresh = g + n;
@@ -286,26 +279,37 @@ static void *take_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
   return granule_addr(e, g);
 }
 
+/* Takes the lowest fit of n granules in e (aligned when align > G) or NULL. */
+ZONE_INLINE void *take_in(zone__extent_t *e, size_t n, size_t align, size_t *stale) {
+  size_t g;
+  if (align <= ZONE_G) {
+    if (n <= ZONE_SMALL_MAX && !zone__extent_may_fit_small(e, n))
+      return NULL;
+    g = zone__extent_alloc(e, n);
+  } else {
+    g = zone__extent_fit_aligned(e, n, align);
+    if (g != ZONE_NONE)
+      zone__extent_take(e, g, n);
+  }
+  return g == ZONE_NONE ? NULL : taken_at(e, g, n, stale);
+}
+
 /* Takes the lowest fit of n granules (aligned when align > G), growing the zone
  * if it may. Lock held. NULL when nothing fits. */
-static void *take_lowest(zone_t *z, size_t n, size_t align, size_t *stale) {
+ZONE_INLINE void *take_lowest(zone_t *z, size_t n, size_t align, size_t *stale) {
   for (size_t k = 0; k < z->nextents; k++) {
-    zone__extent_t *e = &z->extents[k];
-    size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
-    if (g != ZONE_NONE)
-      return take_at(e, g, n, stale);
+    void *p = take_in(&z->extents[k], n, align, stale);
+    if (p != NULL)
+      return p;
   }
   size_t slack = align > ZONE_G ? align / ZONE_G : 0;  /* room to reach an aligned start */
   zone__extent_t *e = zone_grow(z, n > ZONE_NONE - slack ? ZONE_NONE : n + slack);
   if (e == NULL)
     return NULL;
-  size_t g = align > ZONE_G ? zone__extent_fit_aligned(e, n, align) : zone__extent_fit(e, n, 0);
-  if (g == ZONE_NONE)
-    return NULL;
-  return take_at(e, g, n, stale);
+  return take_in(e, n, align, stale);
 }
 
-static void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
+ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
   if (z == NULL) {
     errno = EINVAL;
     return NULL;
@@ -361,14 +365,15 @@ int zfree(zone_t *z, void *p) {
   if (p == NULL)
     return 0;
   zone__lock(z);
-  size_t g;
-  zone__extent_t *e = block_at(z, p, &g);
-  if (e == NULL) {
+  uintptr_t a = (uintptr_t)p;
+  zone__extent_t *e = find_extent(z, a);
+  size_t n = 0;
+  if (e != NULL && (a - e->base) % ZONE_G == 0)
+    n = zone__extent_release(e, (a - e->base) / ZONE_G);
+  if (n == 0) {
     zone__unlock(z);
     return EINVAL;
   }
-  size_t n = zone__extent_block_len(e, g);
-  zone__extent_give(e, g, n);
   account(z, 0, n, -1);
   zone__track_free(p);
   zone_assert_expensive(z);

@@ -22,9 +22,9 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
-#define ZONE_SMALL_MAX 64                  /* sizes (granules) with a fit lower bound */
-#define ZONE_WINDOW_WORDS 8                /* words scanned from a lower bound */
-#define ZONE_RING_MAX 8                    /* bound lowerings queued before a fold */
+#define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
+#define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
+#define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
 
 /* Largest extent: summary counters are 32-bit granule counts. */
@@ -49,15 +49,22 @@ typedef struct zone__summary {
  *    end(g-1)); it ends at the first end bit at or after g.
  *  - cross[c] holds the last granule of the block that starts in chunk c and
  *    ends in a later chunk, if there is one (else it is stale and unread).
+ *  - leaf[w] is word w's own summary, packed (past nwords: 0, fully used),
+ *    always exact.
  *  - tree[1 .. leaves-1] is a complete binary tree over the `leaves` words
  *    (a power of two; words past nwords count as fully used); node i covers
- *    the words of its subtree and summarises their free runs. leaf[w] is word
- *    w's own summary, packed (past nwords: 0, fully used), always exact;
- *    tree[] is exact except above the words in dirty_list, whose changes
- *    reach it at the next search that reads it (tree_flush).
- *  - for n <= ZONE_SMALL_MAX, no run of n free granules starts below low[n]
- *    nor below the start of any ring[] entry whose top >= n; a free queues an
- *    entry for the run it made, and a full ring is folded into low[].
+ *    the words of its subtree and summarises their free runs that touch a
+ *    word edge (a word's leaf counts as {start, end, max(start, end)}): every
+ *    run longer than a word's interior is one, and the tree only serves sizes
+ *    above ZONE_SMALL_MAX. tree[] is exact except above the words in
+ *    dirty_list, whose edge runs changed: those reach it at the next search
+ *    that reads it (tree_flush).
+ *  - reach index, level 0: reach[w] = the longest free run from any granule
+ *    of word w onwards, capped at 64 (leaf max, or the word's top run plus
+ *    word w+1's bottom run); level k byte j = the largest of level k-1's bytes
+ *    [8j, 8j + 8). Each level has reach_len[k] bytes at reach_at[k], padded
+ *    with zero bytes to a multiple of 8; the top level has at most 8. Always
+ *    exact.
  */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
@@ -72,9 +79,10 @@ typedef struct zone__extent {
   uint64_t *dirty;         /* words whose leaf and ancestors are stale */
   uint32_t *dirty_list;    /* the same words, ZONE_DIRTY_MAX at most */
   size_t ndirty;
-  uint32_t *low;           /* low[n]: with ring[], no fit of n granules starts below it */
-  struct { uint32_t start, top; } ring[ZONE_RING_MAX];  /* queued lowerings of low[] */
-  size_t nring;
+  uint8_t *reach;          /* every level of the reach index */
+  size_t reach_at[ZONE_REACH_LEVELS];   /* offset of level k in reach[] */
+  size_t reach_len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
+  size_t reach_levels;     /* levels; the last is the root node */
   void *book;              /* the mapping that holds the arrays above */
   size_t book_len;
   void *map;               /* the zone memory mapping, NULL if caller-owned */
@@ -98,6 +106,20 @@ size_t zone__extent_fit_aligned(zone__extent_t *e, size_t n, size_t align);
 /* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
 void zone__extent_take(zone__extent_t *e, size_t g, size_t n);
 void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
+/* The fast paths: the lowest fit of n granules taken at once (its granule, or
+ * ZONE_NONE); the live block starting at g freed (its length in granules, or
+ * 0 when none starts there, and nothing changes). */
+size_t zone__extent_alloc(zone__extent_t *e, size_t n);
+size_t zone__extent_release(zone__extent_t *e, size_t g);
+/* False when no run of n <= ZONE_SMALL_MAX free granules exists (the reach
+ * index's root), so that a full extent costs its caller no call. */
+static inline bool zone__extent_may_fit_small(const zone__extent_t *e, size_t n) {
+  const uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
+  for (size_t j = 0; j < ZONE_REACH_FAN; j++)
+    if (root[j] >= n)
+      return true;
+  return false;
+}
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
  * needs the granules after it free). */
 void zone__extent_resize(zone__extent_t *e, size_t g, size_t old_n, size_t new_n);
@@ -132,8 +154,15 @@ struct zone {
 
 /* The extent holding address p (any byte of it), or NULL. Lock held. */
 zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
-void zone__lock(const zone_t *z);
-void zone__unlock(const zone_t *z);
+/* The zone's lock, skipped for ZONE_UNLOCKED zones. Inline: every call pays it. */
+static inline void zone__lock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_acquire(&((zone_t *)z)->lock);
+}
+static inline void zone__unlock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_release(&((zone_t *)z)->lock);
+}
 /* Gives the whole pages inside free runs of at least min_bytes back to the
  * OS (they read as zero when next used); returns the bytes released. */
 size_t zone__trim(zone_t *z, size_t min_bytes);
@@ -166,6 +195,12 @@ size_t zone__os_page_size(void);
 /* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
  * every mapping after that fails too when `sticky`. */
 void zone__os_fail_after(long n, bool sticky);
+
+/* ---- hot paths ------------------------------------------------------------- */
+
+/* For the few helpers of zalloc and zfree whose calls cost more than their
+ * bodies: GCC's -O2 heuristics leave them out of line. */
+#define ZONE_INLINE static inline __attribute__((always_inline))
 
 /* ---- assertions ----------------------------------------------------------- */
 

@@ -528,6 +528,32 @@ START_TEST(check_detects_broken_bitmap) {
 END_TEST
 
 /* The summary tree disagreeing with the bitmap. */
+/* The reach index (small-size search) is verified byte for byte: a wrong byte
+ * at the bottom or at the root is a broken invariant. */
+START_TEST(check_detects_broken_reach) {
+  zone_t *z = create_zone(1 << 16);
+  zalloc(z, 100);
+  zone__extent_t *e = &z->extents[0];
+  ck_assert_uint_gt(e->reach_levels, 1);
+  bool said;
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  uint8_t *bottom = e->reach + e->reach_at[0];
+  uint8_t saved = bottom[0];
+  bottom[0] ^= 1;
+  ck_assert_int_ne(check_captured(z, &said), 0);
+  ck_assert(said);
+  bottom[0] = saved;
+  uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
+  saved = root[0];
+  root[0] ^= 2;
+  ck_assert_int_ne(check_captured(z, &said), 0);
+  ck_assert(said);
+  root[0] = saved;
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  destroy_zone(z);
+}
+END_TEST
+
 START_TEST(check_detects_broken_summary) {
   zone_t *z = create_zone(1 << 16);  /* 4096 granules: 64 words, a real tree */
   zalloc(z, 100);
@@ -574,5 +600,6 @@ int main(void) {
   ZT_CASE(s, check_detects_broken_accounting);
   ZT_CASE(s, check_detects_broken_bitmap);
   ZT_CASE(s, check_detects_broken_summary);
+  ZT_CASE(s, check_detects_broken_reach);
   return zt_main(s);
 }
