@@ -114,8 +114,9 @@ static void read_options(void) {
   /* A set-user-ID program must not write files where its caller says. */
   bool secure = getauxval(AT_SECURE) != 0;
   if ((v = env_value("ZONE_DUMP")) != NULL && *v != '\0' && !secure) {
-    if (strlen(v) < sizeof o.dump_path)
-      strcpy(o.dump_path, v);
+    size_t len = strlen(v);
+    if (len < sizeof o.dump_path)
+      memcpy(o.dump_path, v, len + 1);
     else
       option_warning("ZONE_DUMP", v);
   }
