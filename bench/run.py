@@ -208,10 +208,10 @@ def run_once(w, alloc, preload, glibc_forwarder, size, work, runstat, timeout, p
          "wall_s": float(stat.get("wall_s", "nan")), "cpu_s": float(stat.get("cpu_s", "nan")),
          "maxrss_kb": int(stat.get("maxrss_kb", "0")),
          "summary": (stdout.strip().splitlines() or [""])[0][:200]}
-    r["time_s"], r["rss_kb"] = r["wall_s"], r["maxrss_kb"]
+    r["time_s"], r["rss_kb"], r["cpu_eff_s"] = r["wall_s"], r["maxrss_kb"], r["cpu_s"]
     m = METRICS_RE.search(stdout)
     if m:
-        r["time_s"] = float(m.group(1))
+        r["time_s"] = r["cpu_eff_s"] = float(m.group(1))
         r["rss_kb"] = int(m.group(2))
     if not r["ok"]:
         r["stderr"] = stderr[-3000:]
@@ -313,19 +313,21 @@ def summarise(results, allocs, chosen):
             if good:
                 t = [r["time_s"] for r in good]
                 m = [r["rss_kb"] for r in good]
-                entry.update(time=statistics.median(t), rss=statistics.median(m),
+                c = [r["cpu_eff_s"] for r in good]
+                entry.update(time=statistics.median(t), rss=statistics.median(m), cpu=statistics.median(c),
                              spread=(max(t) - min(t)) / statistics.median(t) if len(t) > 1 else 0.0)
             med[(w.name, a)] = entry
     ratios = {}
     for (wn, a), e in med.items():
         base = med.get((wn, "glibc"))
         if "time" in e and base and "time" in base:
-            ratios[(wn, a)] = (e["time"] / base["time"], e["rss"] / base["rss"])
+            ratios[(wn, a)] = (e["time"] / base["time"], e["rss"] / base["rss"], e["cpu"] / base["cpu"])
     geo = {}
     for a in allocs:
         rs = [ratios[(w.name, a)] for w in chosen if (w.name, a) in ratios]
         if rs:
-            geo[a] = (geomean([r[0] for r in rs]), geomean([r[1] for r in rs]), len(rs))
+            geo[a] = (geomean([r[0] for r in rs]), geomean([r[1] for r in rs]), len(rs),
+                      geomean([r[2] for r in rs]))
     return med, ratios, geo
 
 
@@ -340,7 +342,7 @@ def cell(med, ratios, wn, a, which):
     if "time" not in e:
         return "fail"
     if a == "glibc":
-        return fmt(e["time"]) + " s" if which == 0 else fmt(e["rss"] / 1024.0, 1) + " MiB"
+        return (fmt(e["time"]) + " s", fmt(e["rss"] / 1024.0, 1) + " MiB", fmt(e["cpu"]) + " s")[which]
     r = ratios.get((wn, a))
     text = fmt(r[which]) if r else "—"
     if e["failed"]:
@@ -360,7 +362,9 @@ def write_markdown(path, args, allocs, chosen, med, ratios, geo, notes, meta, co
     add("Allocators: " + ", ".join("%s (%s)" % (a, allocs[a] or "no preload") for a in names) + ".")
     add("")
     for which, title, unit in ((0, "Time", "glibc: median seconds; others: median time / glibc's"),
-                               (1, "Peak RSS", "glibc: median MiB; others: median peak RSS / glibc's")):
+                               (1, "Peak RSS", "glibc: median MiB; others: median peak RSS / glibc's"),
+                               (2, "CPU time, a cross-check", "user+sys; glibc: median seconds; "
+                                                            "others: median / glibc's")):
         add("## %s (%s; lower is better)" % (title, unit))
         add("")
         add("| workload | " + " | ".join(names) + " |")
@@ -368,8 +372,15 @@ def write_markdown(path, args, allocs, chosen, med, ratios, geo, notes, meta, co
         for w in chosen:
             add("| %s | " % w.name + " | ".join(cell(med, ratios, w.name, a, which) for a in names) + " |")
         add("| **geometric mean** | " + " | ".join(
-            ("1.00" if a == "glibc" else ("**%s**" % fmt(geo[a][which]) if a in geo else "—")) for a in names) + " |")
+            ("1.00" if a == "glibc" else ("**%s**" % fmt(geo[a][3 if which == 2 else which]) if a in geo else "—"))
+            for a in names) + " |")
         add("")
+        if which == 2:
+            add("CPU time counts what the processes ran, not what they waited for the core, so it moves less")
+            add("with load from elsewhere; for single-threaded workloads on a quiet machine it is close to the")
+            add("wall time. It is higher than wall time for prodcons (two cores) and includes the redis")
+            add("server only.")
+            add("")
     add("## Workloads")
     add("")
     for w in chosen:
@@ -391,7 +402,7 @@ def write_markdown(path, args, allocs, chosen, med, ratios, geo, notes, meta, co
             add("| %s | " % w.name + " | ".join(row) + " |")
         add("")
     if "shim" in geo:
-        t, m, n = geo["shim"]
+        t, m, n, _ = geo["shim"]
         worst_t = max(((ratios[(w.name, "shim")][0], w.name) for w in chosen if (w.name, "shim") in ratios),
                       default=(None, None))
         worst_m = max(((ratios[(w.name, "shim")][1], w.name) for w in chosen if (w.name, "shim") in ratios),
@@ -426,7 +437,7 @@ def write_markdown(path, args, allocs, chosen, med, ratios, geo, notes, meta, co
 
 def write_raw(path, results):
     keys = ["rep", "workload", "allocator", "ok", "exit", "timed_out", "time_s", "rss_kb",
-            "wall_s", "cpu_s", "maxrss_kb", "summary"]
+            "wall_s", "cpu_s", "maxrss_kb", "cpu_eff_s", "summary"]
     with open(path, "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         wr.writeheader()
@@ -611,8 +622,8 @@ def main():
                 if png:
                     print("chart: " + png)
         print("report: %s (%.0f s)" % (md, time.time() - started))
-        for a, (t, m, n) in geo.items():
-            print("geometric mean over %d workloads, %-9s time %.2f  peak RSS %.2f" % (n, a, t, m))
+        for a, (t, m, n, c) in geo.items():
+            print("geometric mean over %d workloads, %-9s time %.2f  peak RSS %.2f  cpu %.2f" % (n, a, t, m, c))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = [r for r in results if not r["ok"]]
