@@ -477,7 +477,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top left horizontal
+set key outside top center horizontal width 3
 set xtics rotate by -30
 set yrange [0:*]
 set multiplot layout 2,1
