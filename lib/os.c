@@ -34,7 +34,7 @@ static bool injected_failure(void) {
 }
 
 size_t zone__os_page_size(void) {
-  static size_t page;
+  static _Atomic size_t page;  /* threads may race to set it: all store the same value */
   if (page == 0) {
     long p = sysconf(_SC_PAGESIZE);
     page = p > 0 ? (size_t)p : 4096;

@@ -19,7 +19,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 
 #define ZONE_WORD_BITS 64                  /* granules per bitmap word */
 #define ZONE_CHUNK_WORDS 8                 /* words per chunk (see extent.c) */
-#define ZONE_CHUNK_BITS (ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
+#define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */

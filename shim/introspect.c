@@ -93,7 +93,7 @@ ZONE_SHIM_EXPORT int malloc_info(int options, FILE *out) {
   zone_stats_t st;
   size_t extents;
   zone_snapshot(&st, &extents);
-  fprintf(out,
+  int written = fprintf(out,
           "<malloc version=\"zone-1\">\n"
           "<heap nr=\"0\">\n"
           "<sizes>\n</sizes>\n"
@@ -117,7 +117,7 @@ ZONE_SHIM_EXPORT int malloc_info(int options, FILE *out) {
           st.free_blocks, st.free, st.size, st.size, st.size, st.size, st.used, st.peak_used,
           st.blocks, st.largest_free, extents, st.free_blocks, st.free, st.size, st.size, st.size,
           st.size);
-  return 0;
+  return written < 0 ? -1 : 0;  /* the stream's error, as glibc's manual says */
 }
 
 /* mallopt: 1 for success as glibc; every parameter it knows is accepted, only

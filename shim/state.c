@@ -114,8 +114,9 @@ static void read_options(void) {
   /* A set-user-ID program must not write files where its caller says. */
   bool secure = getauxval(AT_SECURE) != 0;
   if ((v = env_value("ZONE_DUMP")) != NULL && *v != '\0' && !secure) {
-    if (strlen(v) < sizeof o.dump_path)
-      strcpy(o.dump_path, v);
+    size_t len = strlen(v);
+    if (len < sizeof o.dump_path)
+      memcpy(o.dump_path, v, len + 1);
     else
       option_warning("ZONE_DUMP", v);
   }
@@ -138,32 +139,51 @@ static void read_options(void) {
 
 /* ---- fork ------------------------------------------------------------------------------ */
 
-static ZONE_SHIM_TLS bool fork_took_lock;  /* the handlers all run on the forking thread */
+/* Forks in progress on this thread, and which of them took the zone's lock
+ * (bit k for the fork at nesting level k). They nest when a signal handler
+ * forks while this thread is inside fork() itself, between its prepare and
+ * parent handlers: the outer prepare holds the lock and marks the thread as
+ * inside the core, so the inner prepare takes nothing, like a fork that
+ * interrupted malloc. All handlers of one fork run on the forking thread. */
+static ZONE_SHIM_TLS unsigned fork_level;
+static ZONE_SHIM_TLS unsigned fork_took;
 
 static void fork_prepare(void) {
+  unsigned level = fork_level++;
   zone_t *z = atomic_load(&zone__shim_zone);
-  if (z == NULL || zone__shim_depth != 0)
+  if (z == NULL || zone__shim_depth != 0 || level >= 32)
     return;  /* inside the core on this thread: waiting for the lock could deadlock */
+  zone__shim_enter();
   zone__lock(z);
-  fork_took_lock = true;
+  fork_took |= 1u << level;
+}
+
+/* Whether the fork now finishing (the innermost) took the lock; pops it. */
+static bool fork_finish(void) {
+  unsigned level = --fork_level;
+  if (level >= 32 || !(fork_took & (1u << level)))
+    return false;
+  fork_took &= ~(1u << level);
+  return true;
 }
 
 static void fork_parent(void) {
-  if (fork_took_lock) {
-    fork_took_lock = false;
+  if (fork_finish()) {
     zone__unlock(atomic_load(&zone__shim_zone));
+    zone__shim_leave();
   }
 }
 
 static void fork_child(void) {
+  bool took = fork_finish();
   zone_t *z = atomic_load(&zone__shim_zone);
   zone__shim_trim_fork_child();
   atomic_flag_clear(&init_lock);
   if (z == NULL)
     return;
   zone__lock_reinit(z);
-  if (fork_took_lock) {
-    fork_took_lock = false;
+  if (took) {
+    zone__shim_leave();
     return;
   }
   /* The zone may be halfway through a change: freeze it, start a new one. */
