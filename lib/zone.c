@@ -309,6 +309,27 @@ ZONE_INLINE void *take_lowest(zone_t *z, size_t n, size_t align, size_t *stale) 
   return take_in(e, n, align, stale);
 }
 
+/* Zeroes a new zcalloc block. Its first `stale` bytes may hold old data and
+ * are cleared; past them lies memory never handed out since the kernel zeroed
+ * it, where only a program scribbling over free memory could have written.
+ * Its whole pages are given back instead of written (they read as zero and
+ * cost no memory until touched, as a fresh calloc should), and only the
+ * partial pages at its edges are cleared. */
+static void zero_block(void *p, size_t bytes, size_t stale) {
+  char *c = p;
+  memset(c, 0, stale);
+  size_t page = zone__os_page_size();
+  uintptr_t lo = ((uintptr_t)c + stale + page - 1) / page * page;
+  uintptr_t hi = ((uintptr_t)c + bytes) / page * page;
+  if (hi <= lo) {
+    memset(c + stale, 0, bytes - stale);
+    return;
+  }
+  memset(c + stale, 0, lo - ((uintptr_t)c + stale));
+  zone__os_discard((void *)lo, hi - lo);
+  memset((void *)hi, 0, (uintptr_t)c + bytes - hi);
+}
+
 ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
   if (z == NULL) {
     errno = EINVAL;
@@ -333,7 +354,7 @@ ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroe
     return NULL;
   }
   if (zeroed)
-    memset(p, 0, stale);  /* fresh pages are zero already: don't touch them */
+    zero_block(p, n * ZONE_G, stale);
   return p;
 }
 

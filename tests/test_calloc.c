@@ -161,6 +161,26 @@ START_TEST(scribbled_free_space_zeroed) {
 }
 END_TEST
 
+/* A program scribbling over never-used space of a mapped zone (contract 8)
+ * does not show through zcalloc either: small blocks there are cleared, and
+ * the whole pages of large ones are given back to the kernel, reading zero. */
+START_TEST(scribbled_fresh_space_zeroed) {
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  unsigned char *a = zalloc(z, 16);
+  ck_assert_ptr_nonnull(a);
+  zt_scribble(a + 16, 0x5a, (1 << 20) - 16);  /* every byte never handed out */
+  unsigned char *small = zcalloc(z, 1, 100);
+  ck_assert_ptr_eq(small, a + 16);
+  ck_assert(all_zero(small, 100));
+  unsigned char *big = zcalloc(z, 1, 300000);  /* many whole pages, partial edges */
+  ck_assert_ptr_nonnull(big);
+  ck_assert(all_zero(big, 300000));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* count * size past SIZE_MAX: NULL, ENOMEM, nothing changed. */
 START_TEST(overflow_enomem) {
   zone_t *z = create_zone_flags(1 << 16, ZONE_GROW);
@@ -254,6 +274,7 @@ int main(void) {
   ZT_CASE(s, overflow_enomem);
   ZT_CASE(s, too_big_enomem);
   ZT_CASE(s, zero_count_or_size);
+  ZT_CASE(s, scribbled_fresh_space_zeroed);
   ZT_CASE(s, first_fit_like_zalloc);
   return zt_main(s);
 }
