@@ -512,15 +512,14 @@ static void op_alloc(fz_zone_t *zn, enum alloc_kind kind, size_t bytes, size_t c
             got_err, want, total, malign);
   note_peak(zn);
   fz_block_t *b = table_add(zn, p, n * MODEL_G);
-  /* zcalloc's zeroes: every byte, except where the program itself scribbled
-   * into free memory not handed out since. The core skips zeroing granules
-   * that were never handed out (the kernel zeroed them), so such a scribble
-   * shows through; bytes the program wrote into a block it owned never may. */
+  /* zcalloc's zeroes: every byte, whatever the program scribbled over free
+   * memory before (the core clears it, or gives fresh pages back to the
+   * kernel); scrib[] says where a failure met a scribble. */
   unsigned char *scrib = zn->scribbled[k] + off;
   if (kind == ALLOC_ZEROED)
     for (size_t i = 0; i < b->size; i++)
-      FZ_EXPECT(b->p[i] == 0 || scrib[i / MODEL_G],
-                "zcalloc block %p not zero at byte %zu (%#x), no scribble there", p, i, b->p[i]);
+      FZ_EXPECT(b->p[i] == 0, "zcalloc block %p not zero at byte %zu (%#x)%s", p, i, b->p[i],
+                scrib[i / MODEL_G] ? ", where the program scribbled" : "");
   memset(scrib, 0, n);  /* handed out: zcalloc must zero these from now on */
   fill_block(zn, b, 0);
 }
