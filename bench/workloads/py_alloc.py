@@ -12,19 +12,7 @@ import json
 import random
 import sys
 
-
-def parse_scale(argv):
-    scale = 1.0
-    args = list(argv[1:])
-    while args:
-        a = args.pop(0)
-        if a == "--quick":
-            scale = 0.02
-        elif a == "--scale" and args:
-            scale = float(args.pop(0))
-        else:
-            sys.exit("usage: py_alloc.py [--quick | --scale F]")
-    return scale
+from workload_args import parse_scale
 
 
 def records(rng, n):

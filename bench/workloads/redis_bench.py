@@ -21,24 +21,12 @@ import shutil
 import socket
 import subprocess
 import sys
+
+from workload_args import parse_scale
 import tempfile
 import time
 
 STEP_TIMEOUT = 300  # seconds for any one phase: the run always ends
-
-
-def parse_scale(argv):
-    scale = 1.0
-    args = list(argv[1:])
-    while args:
-        a = args.pop(0)
-        if a == "--quick":
-            scale = 0.02
-        elif a == "--scale" and args:
-            scale = float(args.pop(0))
-        else:
-            sys.exit("usage: redis_bench.py [--quick | --scale F]")
-    return scale
 
 
 def free_port():
