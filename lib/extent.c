@@ -40,6 +40,8 @@
 
 #define WORD_BITS 64
 #define ALL_ONES (~(uint64_t)0)
+/* Bookkeeping mappings from this size up ask for huge pages (os.c). */
+#define HUGE_BOOK_BYTES ((size_t)4 << 20)
 
 /* ---- bit helpers ------------------------------------------------------------ */
 
@@ -521,6 +523,8 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   char *book = zone__os_map(len);
   if (book == NULL)
     return ENOMEM;
+  if (len >= HUGE_BOOK_BYTES)  /* mostly written by tree_build and reach_build anyway */
+    zone__os_hugepage_hint(book, len);
 
   e->base = base;
   e->ngran = ngran;

@@ -192,6 +192,8 @@ void zone__os_guard(void *p, size_t bytes);
 /* Gives pages back to the OS; they read as zero afterwards. */
 void zone__os_discard(void *p, size_t bytes);
 size_t zone__os_page_size(void);
+/* Asks for transparent huge pages over a mapping (a hint; may do nothing). */
+void zone__os_hugepage_hint(void *p, size_t bytes);
 /* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
  * every mapping after that fails too when `sticky`. */
 void zone__os_fail_after(long n, bool sticky);
