@@ -56,6 +56,19 @@ void *zone__os_map(size_t bytes) {
   return p;
 }
 
+void *zone__os_reserve(void *hint, size_t bytes) {
+  if (bytes == 0)
+    return NULL;
+  void *p = mmap(hint, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int zone__os_commit(void *p, size_t bytes) {
+  if (bytes == 0 || injected_failure())
+    return ENOMEM;
+  return mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0 ? 0 : ENOMEM;
+}
+
 void zone__os_unmap(void *p, size_t bytes) {
   if (p != NULL && bytes != 0)
     munmap(p, bytes);

@@ -90,23 +90,67 @@ static zone__extent_t *extent_insert(zone_t *z, const zone__extent_t *e) {
   return &z->extents[at];
 }
 
+/*
+ * Where a growing zone's extents go. mmap hands out addresses from the top of
+ * the address space down, so extents mapped one by one would each land below
+ * the last; first fit, which prefers low addresses, would then pull live data
+ * into every new extent and leave the old ones' pages resident and half empty
+ * (bench/results/PROFILE.md: churn_large, python). A ZONE_GROW zone reserves
+ * address space instead (no memory) and carves its extents from it upward,
+ * each above the last, so the oldest extents stay the ones filled first. A
+ * reservation that runs out is followed by a larger one asked for just above
+ * it; where the kernel can't oblige, an extent goes wherever mmap puts it, and
+ * first fit still orders by address.
+ */
+#define RESERVE_MIN ((size_t)1 << 30)  /* address space, not memory */
+
+/* Room for len bytes at the zone's reservation cursor, or NULL (map anywhere). */
+static char *reserve_room(zone_t *z, size_t len) {
+  if ((size_t)(z->reserve_end - z->reserve) >= len)
+    return z->reserve;
+  size_t want = z->reserve_len > RESERVE_MIN / 2 ? z->reserve_len : RESERVE_MIN / 2;
+  want = want > SIZE_MAX / 2 ? SIZE_MAX : want * 2;
+  if (want / 4 < len)
+    want = len > SIZE_MAX / 4 ? len : len * 4;
+  char *r = zone__os_reserve(z->reserve_end, want);
+  if (r == NULL)
+    return NULL;
+  zone__os_unmap(z->reserve, (size_t)(z->reserve_end - z->reserve));
+  z->reserve = r;
+  z->reserve_end = r + want;
+  z->reserve_len = want;
+  return r;
+}
+
 /* Maps an extent of ngran granules followed by a guard page: the guard keeps
  * extents from ever touching, so a free run never spans two of them, and it
  * stops a linear overflow off the zone's end. Returns 0 or ENOMEM. */
-static int extent_map(zone__extent_t *out, size_t ngran) {
+static int extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
   size_t page = zone__os_page_size();
   size_t bytes = ngran * ZONE_G;
   size_t len = (bytes + page - 1) / page * page + page;
   if (len < bytes)
     return ENOMEM;
-  char *mem = zone__os_map(len);
-  if (mem == NULL)
-    return ENOMEM;
-  zone__os_guard(mem + len - page, page);
+  char *mem = (z->flags & ZONE_GROW) ? reserve_room(z, len) : NULL;
+  bool reserved = mem != NULL;
+  if (reserved) {
+    if (zone__os_commit(mem, len - page) != 0)  /* the guard stays reserved */
+      return ENOMEM;
+  } else {
+    mem = zone__os_map(len);
+    if (mem == NULL)
+      return ENOMEM;
+    zone__os_guard(mem + len - page, page);
+  }
   if (zone__extent_init(out, (uintptr_t)mem, ngran) != 0) {
-    zone__os_unmap(mem, len);
+    if (reserved)
+      zone__os_guard(mem, len - page);  /* untouched: back to address space only */
+    else
+      zone__os_unmap(mem, len);
     return ENOMEM;
   }
+  if (reserved)
+    z->reserve = mem + len;
   out->map = mem;
   out->map_len = len;
   zone__track_noaccess(mem, bytes);
@@ -135,7 +179,7 @@ static zone__extent_t *zone_grow(zone_t *z, size_t need) {
   if (gran < need)
     return NULL;
   zone__extent_t e;
-  if (extent_map(&e, gran) != 0)
+  if (extent_map(z, &e, gran) != 0)
     return NULL;
   return extent_insert(z, &e);
 }
@@ -154,7 +198,9 @@ static zone_t *zone_new(unsigned flags) {
   return z;
 }
 
+/* The zone's own mapping and what is left of its reservation. */
 static void zone_unmap_self(zone_t *z) {
+  zone__os_unmap(z->reserve, (size_t)(z->reserve_end - z->reserve));
   zone__lock_destroy(&z->lock);
   zone__os_unmap(z, z->self_len);
 }
@@ -177,7 +223,7 @@ zone_t *create_zone_flags(size_t bytes, unsigned flags) {
     return NULL;
   }
   zone__extent_t e;
-  if (extent_map(&e, ngran) != 0) {
+  if (extent_map(z, &e, ngran) != 0) {
     zone_unmap_self(z);
     errno = ENOMEM;
     return NULL;

@@ -150,6 +150,9 @@ struct zone {
   size_t blocks;           /* live blocks */
   size_t peak_used;
   size_t self_len;         /* bytes mapped for this struct */
+  char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
+  char *reserve_end;       /* reserve_end) where the next extent goes */
+  size_t reserve_len;      /* the size of the last reservation */
 };
 
 /* The extent holding address p (any byte of it), or NULL. Lock held. */
@@ -187,6 +190,13 @@ void zone__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Anonymous zero-filled read/write pages, or NULL with errno ENOMEM. */
 void *zone__os_map(size_t bytes);
 void zone__os_unmap(void *p, size_t bytes);
+/* Address space only: inaccessible pages that cost no memory, placed at hint
+ * when it is free (else where the kernel likes), or NULL. Never fails by the
+ * test hook: a zone works without a reservation. */
+void *zone__os_reserve(void *hint, size_t bytes);
+/* Makes reserved pages read/write (zero-filled); 0 or ENOMEM (the test hook
+ * counts this as a mapping). */
+int zone__os_commit(void *p, size_t bytes);
 /* Makes pages inaccessible (a guard after an extent). */
 void zone__os_guard(void *p, size_t bytes);
 /* Gives pages back to the OS; they read as zero afterwards. */

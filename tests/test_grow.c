@@ -141,6 +141,40 @@ START_TEST(first_fit_across_extents) {
 }
 END_TEST
 
+/* Each growth lands above the zone's old memory (its reserved address space),
+ * so first fit keeps filling the oldest extents before the new ones, instead
+ * of pulling live data into each new extent mmap would put below the old. */
+START_TEST(grows_upward) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  uintptr_t highest = 0;
+  size_t size = 0;
+  for (int k = 0; k < 8; k++) {
+    char *p = zalloc(z, 4096);  /* the first fills the zone; the rest each grow it */
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg((uintptr_t)p > highest, "growth %d at %p, below %#lx", k, (void *)p,
+                  (unsigned long)highest);
+    highest = (uintptr_t)p;
+    zone_stats_t st;
+    zone_stats(z, &st);
+    while (st.largest_free >= 4096) {  /* fill what the growth left */
+      ck_assert_ptr_nonnull(zalloc(z, 4096));
+      zone_stats(z, &st);
+    }
+    ck_assert_uint_gt(zone_size(z), size);
+    size = zone_size(z);
+  }
+  /* a hole in the first extent is found before anything above it */
+  zt_snapshot_t s;
+  zt_snapshot_take(z, &s);
+  uintptr_t first = s.regions[0].addr;
+  zt_snapshot_free(&s);
+  ck_assert_int_eq(zfree(z, (void *)first), 0);
+  ck_assert_ptr_eq(zalloc(z, 16), (void *)first);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* Without ZONE_GROW the zone keeps its size, whatever is asked. */
 START_TEST(never_grows_without_flag) {
   zone_t *z = create_zone(4096);
@@ -356,6 +390,7 @@ int main(void) {
   ZT_CASE(s, grows_for_large_request);
   ZT_CASE(s, grows_many_times);
   ZT_CASE(s, first_fit_across_extents);
+  ZT_CASE(s, grows_upward);
   ZT_CASE(s, never_grows_without_flag);
   ZT_CASE(s, system_refuses_growth);
   ZT_CASE(s, growth_fails_at_each_mapping);
