@@ -544,6 +544,9 @@ def main():
     ap.add_argument("--shim", help="the shim library (default BUILD/shim/libzoneshim.so)")
     ap.add_argument("--out", help="where to write the report (default bench/results; "
                                   "with --quick a temporary directory)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                    help="one more allocator to preload, say the shim built from another commit "
+                         "(repeatable; its column follows the others)")
     ap.add_argument("--no-core", action="store_true", help="skip core_pairs")
     ap.add_argument("--no-charts", action="store_true", help="skip gnuplot")
     ap.add_argument("--note", action="append", default=[],
@@ -566,6 +569,12 @@ def main():
     if unknown or ("glibc" not in wanted and not args.profile):
         sys.exit("run.py: allocators are %s, and glibc (the baseline) must be one" % ",".join(ALLOCATORS))
     allocs = find_allocators(args.build, args.shim and os.path.abspath(args.shim), wanted, notes)
+    for extra in args.extra:
+        name, sep, path = extra.partition("=")
+        if not sep or not name or name in allocs or not os.path.exists(path):
+            sys.exit("run.py: --extra wants NAME=PATH with a new name and an existing library, not %r"
+                     % extra)
+        allocs[name] = os.path.abspath(path)
 
     py = python_for_workloads()
     every = workloads(args.build, py)
