@@ -5,11 +5,29 @@
  * waiter sleeps in the kernel instead of spinning on a shared 2-core machine.
  * A zone created with ZONE_UNLOCKED skips it. Nothing here allocates, so the
  * lock is safe inside the malloc shim, and a fork child can reset it.
+ *
+ * While the process has a single thread (glibc's __libc_single_threaded, which
+ * glibc's own malloc reads the same way) the atomics are skipped too: no other
+ * thread can hold or want the lock, and only this thread could create one, not
+ * while it is inside the zone. Release then needs to know whether acquire took
+ * the lock; the lock's own state says so: nonzero only while someone holds it,
+ * and nobody else can while a single thread runs. A thread made by a raw
+ * clone() that bypasses glibc would not clear the flag; such a program needs
+ * ZONE_LOCK_ALWAYS at build time (as with glibc's malloc).
  */
 #ifndef ZONE_LOCK_H
 #define ZONE_LOCK_H
 
 #include <linux/futex.h>
+#if !defined(ZONE_LOCK_ALWAYS) && defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define ZONE_SINGLE_THREADED() (__libc_single_threaded != 0)
+#endif
+#endif
+#ifndef ZONE_SINGLE_THREADED
+#define ZONE_SINGLE_THREADED() 0
+#endif
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +43,8 @@ static inline void zone__futex(_Atomic int *addr, int op, int val) {
 }
 
 static inline void zone__lock_acquire(zone__lock_t *l) {
+  if (ZONE_SINGLE_THREADED())
+    return;
   int expected = 0;
   if (__builtin_expect(atomic_compare_exchange_strong_explicit(&l->state, &expected, 1,
                                                                 memory_order_acquire,
@@ -40,6 +60,8 @@ static inline void zone__lock_acquire(zone__lock_t *l) {
 }
 
 static inline void zone__lock_release(zone__lock_t *l) {
+  if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0)
+    return;  /* acquire skipped it: one thread */
   if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
     zone__futex(&l->state, FUTEX_WAKE, 1);
 }
