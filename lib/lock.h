@@ -42,6 +42,37 @@ static inline void zone__futex(_Atomic int *addr, int op, int val) {
   syscall(SYS_futex, (int *)addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
 }
 
+#define ZONE_LOCK_SPINS 1000 /* polls of a held lock before sleeping */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define zone__cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define zone__cpu_relax() __asm__ __volatile__("yield")
+#else
+#define zone__cpu_relax() ((void)0)
+#endif
+
+/* The slow path, out of line: spin a little first, since the holder is
+ * likely running on the other core and leaves within a few hundred
+ * nanoseconds (a sleep and a wake-up cost microseconds each); then mark the
+ * lock as having waiters and sleep until it is free. */
+static __attribute__((noinline, unused)) void zone__lock_contended(zone__lock_t *l, int expected) {
+  for (int spin = 0; spin < ZONE_LOCK_SPINS && expected != 2; spin++) {
+    zone__cpu_relax();
+    expected = atomic_load_explicit(&l->state, memory_order_relaxed);
+    if (expected == 0 &&
+        atomic_compare_exchange_weak_explicit(&l->state, &expected, 1, memory_order_acquire,
+                                              memory_order_relaxed))
+      return;
+  }
+  if (expected != 2)
+    expected = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+  while (expected != 0) {
+    zone__futex(&l->state, FUTEX_WAIT, 2);
+    expected = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+  }
+}
+
 static inline void zone__lock_acquire(zone__lock_t *l) {
   if (ZONE_SINGLE_THREADED())
     return;
@@ -50,13 +81,7 @@ static inline void zone__lock_acquire(zone__lock_t *l) {
                                                                 memory_order_acquire,
                                                                 memory_order_relaxed), 1))
     return;
-  /* Contended: mark the lock as having waiters and sleep until it is free. */
-  if (expected != 2)
-    expected = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
-  while (expected != 0) {
-    zone__futex(&l->state, FUTEX_WAIT, 2);
-    expected = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
-  }
+  zone__lock_contended(l, expected);
 }
 
 static inline void zone__lock_release(zone__lock_t *l) {
