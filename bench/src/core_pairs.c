@@ -10,6 +10,7 @@
  *   lifo    allocate and at once free one block, the best case (the hole it
  *           fills is the one it leaves);
  *   malloc  the random pattern through this process's malloc, for scale.
+ * Each figure is the median of seven equal slices of its timing.
  * Bookkeeping is read white-box from the extents (book_len, plus the zone's
  * own mapping), which is why this program links the zone_core objects rather
  * than libzone.so. A last line fills a zone with 16-byte blocks, the worst
@@ -30,42 +31,70 @@ static size_t bookkeeping_bytes(const zone_t *z) {
   return book;
 }
 
+/* Each timing runs in SLICES equal slices and reports the median slice's ns
+ * per pair: on a shared machine another process's burst then spoils one
+ * slice, not the figure. */
+#define SLICES 7
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median_slice(double *ns) {
+  qsort(ns, SLICES, sizeof *ns, cmp_double);
+  return ns[SLICES / 2];
+}
+
 static double time_random(zone_t *z, void **p, size_t n, size_t pairs, bench_rng_t *rng) {
-  double t0 = bench_now();
-  for (size_t k = 0; k < pairs; k++) {
-    size_t i = bench_below(rng, n);
-    zfree(z, p[i]);
-    p[i] = zalloc(z, bench_size_mix(rng));
+  double ns[SLICES];
+  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
+  for (int s = 0; s < SLICES; s++) {
+    double t0 = bench_now();
+    for (size_t k = 0; k < per; k++) {
+      size_t i = bench_below(rng, n);
+      zfree(z, p[i]);
+      p[i] = zalloc(z, bench_size_mix(rng));
+    }
+    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
   }
-  double t1 = bench_now();
   for (size_t i = 0; i < n; i++)
     bench_check(p[i] != NULL, "zalloc failed in a growing zone");
-  return (t1 - t0) * 1e9 / (double)pairs;
+  return median_slice(ns);
 }
 
 static double time_lifo(zone_t *z, size_t pairs, bench_rng_t *rng) {
-  double t0 = bench_now();
-  for (size_t k = 0; k < pairs; k++) {
-    void *q = zalloc(z, bench_size_mix(rng));
-    bench_check(q != NULL, "zalloc");
-    zfree(z, q);
+  double ns[SLICES];
+  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
+  for (int s = 0; s < SLICES; s++) {
+    double t0 = bench_now();
+    for (size_t k = 0; k < per; k++) {
+      void *q = zalloc(z, bench_size_mix(rng));
+      bench_check(q != NULL, "zalloc");
+      zfree(z, q);
+    }
+    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
   }
-  return (bench_now() - t0) * 1e9 / (double)pairs;
+  return median_slice(ns);
 }
 
 static double time_malloc(void **p, size_t n, size_t pairs, bench_rng_t *rng) {
   for (size_t i = 0; i < n; i++)
     p[i] = malloc(bench_size_mix(rng));
-  double t0 = bench_now();
-  for (size_t k = 0; k < pairs; k++) {
-    size_t i = bench_below(rng, n);
-    free(p[i]);
-    p[i] = malloc(bench_size_mix(rng));
+  double ns[SLICES];
+  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
+  for (int s = 0; s < SLICES; s++) {
+    double t0 = bench_now();
+    for (size_t k = 0; k < per; k++) {
+      size_t i = bench_below(rng, n);
+      free(p[i]);
+      p[i] = malloc(bench_size_mix(rng));
+    }
+    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
   }
-  double t1 = bench_now();
   for (size_t i = 0; i < n; i++)
     free(p[i]);
-  return (t1 - t0) * 1e9 / (double)pairs;
+  return median_slice(ns);
 }
 
 /* Bookkeeping per block of a zone filled to the brim with 16-byte blocks. */
