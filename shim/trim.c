@@ -5,16 +5,34 @@
  * What is given back: the whole pages inside a free region of at least the
  * trim threshold (128 KiB, ZONE_TRIM_THRESHOLD or mallopt(M_TRIM_THRESHOLD)),
  * with madvise(MADV_DONTNEED), so they read as zero and cost no resident
- * memory until they are used again.
+ * memory until they are used again. The core remembers the pages it gave
+ * back, so a return costs a walk over the large free regions plus the pages
+ * used since the last one, whatever was returned before.
  *
  * When: every OPS_PER_TICK allocations and frees on a thread, a look at the
- * zone's usage. When the bytes in use have fallen by BUDGET_FACTOR thresholds
- * (4 MiB by default) below their high-water mark since the last return, the
- * large free regions go back (zone__trim, which walks them under the zone's
- * lock). That margin is the hysteresis that keeps a program which frees and
- * allocates the same sizes over and over from faulting pages in and out: its
- * usage never falls that far. The sampling is the shim's stand-in for a check
- * the core could make exactly inside zfree, which knows what it frees.
+ * zone's usage. When the bytes in use have fallen by the budget (at first
+ * BUDGET_FACTOR thresholds, 4 MiB by default) below their high-water mark
+ * since the last return, the large free regions go back (zone__trim, which
+ * walks them under the zone's lock). That margin is the hysteresis that keeps
+ * a program which frees and allocates the same sizes over and over from
+ * faulting pages in and out: its usage never falls that far.
+ *
+ * A program whose usage swings by more than the budget, round after round
+ * (bench/src/frag.c), would still have every round's free pages returned and
+ * faulted back in by the next: page faults, not allocation, would be its
+ * cost. So the budget learns. The core counts the returned pages that blocks
+ * are taken over again (zone__trim_reused); when a fall reaches the budget and
+ * as much came back since the last return as that return gave (and at least
+ * one threshold), the budget doubles, up to BUDGET_FACTOR_MAX thresholds
+ * (256 MiB by default), and the return waits for the usage to fall by the new
+ * budget. A budget that goes QUIET_TICKS looks (a million calls on one
+ * thread) without a return or a doubling halves again, so a program that has
+ * stopped swinging still gets its free memory back. A program's first fall is
+ * judged by the first budget: one that frees most of its memory once gets it
+ * back within a few calls, as before.
+ *
+ * The sampling is the shim's stand-in for a check the core could make exactly
+ * inside zfree, which knows what it frees.
  */
 #include "shim.h"
 
@@ -24,11 +42,18 @@
 
 #define OPS_PER_TICK 64
 #define BUDGET_FACTOR 32
+#define BUDGET_FACTOR_MAX (BUDGET_FACTOR << 6)
+#define QUIET_TICKS 16384
 
 ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
 static atomic_flag tick_busy = ATOMIC_FLAG_INIT;
-static size_t high_water;  /* used bytes, highest seen since the last return; under tick_busy */
+/* Under tick_busy: */
+static size_t high_water;        /* used bytes, highest seen since the last return */
+static size_t budget_factor = BUDGET_FACTOR;  /* the fall that triggers a return, in thresholds */
+static size_t quiet_ticks;       /* looks since the budget last changed or was used */
+static size_t last_released;     /* bytes the last automatic return gave back */
+static size_t reused_seen;       /* zone__trim_reused when a fall last reached the budget */
 static _Atomic size_t returned_total;
 
 static size_t times_saturated(size_t a, size_t b) {
@@ -48,20 +73,42 @@ static size_t give_back(zone_t *z, size_t min_region) {
   return released;
 }
 
+/* Whether what the last return gave back came back since: the usage swings
+ * by more than the budget, and returning at this budget only makes faults. */
+static bool returns_came_back(zone_t *z, size_t threshold) {
+  zone__shim_enter();
+  size_t reused = zone__trim_reused(z);
+  zone__shim_leave();
+  size_t since = reused - reused_seen;
+  reused_seen = reused;
+  return since >= threshold && since >= last_released / 2;
+}
+
 void zone__shim_usage_tick(zone_t *z) {
   zone__shim_ops_left = OPS_PER_TICK;
   size_t threshold = zone__shim_opt.trim_threshold;
   if (threshold == 0 || atomic_flag_test_and_set_explicit(&tick_busy, memory_order_acquire))
     return;  /* off, or another thread is looking */
+  if (++quiet_ticks >= QUIET_TICKS && budget_factor > BUDGET_FACTOR) {
+    budget_factor /= 2;
+    quiet_ticks = 0;
+  }
   zone_stats_t st;
   zone__shim_enter();
   zone_stats(z, &st);
   zone__shim_leave();
   if (st.used >= high_water) {
     high_water = st.used;
-  } else if (high_water - st.used >= times_saturated(threshold, BUDGET_FACTOR)) {
-    give_back(z, threshold);
-    high_water = st.used;
+  } else if (high_water - st.used >= times_saturated(threshold, budget_factor)) {
+    if (returns_came_back(z, threshold) && budget_factor < BUDGET_FACTOR_MAX) {
+      budget_factor *= 2;
+      quiet_ticks = 0;
+    }
+    if (high_water - st.used >= times_saturated(threshold, budget_factor)) {
+      last_released = give_back(z, threshold);
+      high_water = st.used;
+      quiet_ticks = 0;
+    }
   }
   atomic_flag_clear_explicit(&tick_busy, memory_order_release);
 }
