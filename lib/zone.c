@@ -352,15 +352,21 @@ static size_t pages_assign(uint64_t *map, size_t lo, size_t hi, bool set) {
   return changed;
 }
 
-/* The first clear bit in [from, to) of map, or to when there is none. */
-static size_t pages_first_clear(const uint64_t *map, size_t from, size_t to) {
+/* The first clear bit in [from, to) of map after passing over *skip clear
+ * bits (*skip goes down by those passed), or to. */
+static size_t pages_first_clear(const uint64_t *map, size_t from, size_t to, size_t *skip) {
   while (from < to) {
-    uint64_t clear = ~map[from / PAGE_WORD_BITS] & (~(uint64_t)0 << (from % PAGE_WORD_BITS));
-    if (clear != 0) {
-      size_t at = from / PAGE_WORD_BITS * PAGE_WORD_BITS + (size_t)__builtin_ctzll(clear);
-      return at < to ? at : to;
+    size_t w = from / PAGE_WORD_BITS, first = w * PAGE_WORD_BITS;
+    unsigned top = to - first >= PAGE_WORD_BITS ? PAGE_WORD_BITS : (unsigned)(to - first);
+    uint64_t clear = ~map[w] & page_bits((unsigned)(from - first), top);
+    size_t n = (size_t)__builtin_popcountll(clear);
+    if (n > *skip) {
+      for (; *skip > 0; (*skip)--)
+        clear &= clear - 1;
+      return first + (size_t)__builtin_ctzll(clear);
     }
-    from = (from / PAGE_WORD_BITS + 1) * PAGE_WORD_BITS;
+    *skip -= n;
+    from = first + PAGE_WORD_BITS;
   }
   return to;
 }
@@ -644,18 +650,21 @@ static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
 }
 
 /* Gives back the pages [lo, hi) of e (addresses, page-aligned, one free run)
- * that are not marked as given back already, and marks them. One madvise
- * covers them all, from the first unmarked page to the last: the marked pages
- * between hold no memory and cost the kernel a page-table walk, where a call
- * per unmarked stretch would cost a TLB flush each. Returns the bytes newly
- * given back. */
-static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t page) {
+ * that are not marked as given back already, but for the first *keep of them
+ * (*keep goes down by those kept), and marks them. One madvise covers them
+ * all, from the first page given to the last: the marked pages between hold
+ * no memory and cost the kernel a page-table walk, where a call per unmarked
+ * stretch would cost a TLB flush each. Returns the bytes newly given back. */
+static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t page, size_t *keep) {
   if (e->returned == NULL) {
+    size_t kept = (hi - lo) / page < *keep ? (hi - lo) / page : *keep;
+    *keep -= kept;
+    lo += kept * page;
     zone__os_discard((void *)lo, hi - lo);
     return hi - lo;
   }
   size_t p = (lo - e->base) / page, end = (hi - e->base) / page;
-  size_t first = pages_first_clear(e->returned, p, end);
+  size_t first = pages_first_clear(e->returned, p, end, keep);
   if (first == end)
     return 0;
   size_t last = pages_last_clear(e->returned, first, end) + 1;
@@ -663,8 +672,8 @@ static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t p
   return pages_assign(e->returned, first, last, true) * page;
 }
 
-size_t zone__trim(zone_t *z, size_t min_bytes) {
-  size_t page = zone__os_page_size(), released = 0;
+size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
+  size_t page = zone__os_page_size(), released = 0, keep = keep_bytes / page;
   size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
   zone__lock(z);
   for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
@@ -676,13 +685,15 @@ size_t zone__trim(zone_t *z, size_t min_bytes) {
       uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
       uintptr_t hi = (e->base + end * ZONE_G) / page * page;
       if (hi > lo)
-        released += trim_pages(e, lo, hi, page);
+        released += trim_pages(e, lo, hi, page, &keep);
       g = end;
     }
   }
   zone__unlock(z);
   return released;
 }
+
+size_t zone__trim(zone_t *z, size_t min_bytes) { return zone__trim_keep(z, min_bytes, 0); }
 
 size_t zone__trim_reused(zone_t *z) {
   size_t pages = 0;

@@ -178,6 +178,10 @@ static inline void zone__unlock(const zone_t *z) {
  * given back by an earlier call and not taken since are skipped: they are
  * still given back, and not counted again. */
 size_t zone__trim(zone_t *z, size_t min_bytes);
+/* As zone__trim, but the lowest keep_bytes of the pages it would give back
+ * stay: first fit takes the lowest free memory first, so they are the pages
+ * a program that grows again uses first. */
+size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes);
 /* Bytes given back by zone__trim that blocks were taken over again since, all
  * along: how much of what was returned came back (to tell a program whose
  * usage swings from one that shrank for good). */

@@ -165,6 +165,49 @@ START_TEST(smaller_minimum_adds_the_rest) {
 }
 END_TEST
 
+/* zone__trim_keep leaves the lowest pages it would give back in memory, as
+ * many as it is told, and gives back the rest; pages given back already are
+ * not counted as kept. */
+START_TEST(keep_leaves_the_lowest_pages) {
+  size_t page = page_size();
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  enum { RUNS = 3 };
+  char *run[RUNS], *sep[RUNS + 1];
+  sep[0] = zalloc(z, 100);
+  for (int i = 0; i < RUNS; i++) {
+    run[i] = zalloc(z, 16 * page);
+    sep[i + 1] = zalloc(z, 100);
+  }
+  ck_assert_ptr_nonnull(sep[RUNS]);
+  size_t whole[RUNS], total = 0;
+  for (int i = 0; i < RUNS; i++) {
+    memset(run[i], 1, 16 * page);
+    uintptr_t lo = (uintptr_t)run[i], hi = (uintptr_t)sep[i + 1];
+    whole[i] = pages_unmarked_by(lo, hi, lo, hi);
+    total += whole[i];
+    zfree(z, run[i]);
+  }
+  /* Keep the first run's pages and half the second's; the zone's never-used
+   * tail lies above them all and goes back. */
+  size_t keep = whole[0] + whole[1] / 2;
+  uintptr_t top = (uintptr_t)sep[RUNS] + zone_block_size(z, sep[RUNS]), end = zt_base(z) + zone_size(z);
+  size_t tail_pages = pages_unmarked_by(top, end, top, end);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page + page / 2), (total - keep + tail_pages) * page);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[0], (uintptr_t)sep[1]), whole[0]);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[1], (uintptr_t)sep[2]), whole[1] / 2);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[2], (uintptr_t)sep[3]), 0);
+  assert_marks_free(z);
+  /* The same keep again: the kept pages are still the lowest, nothing goes. */
+  ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page), 0);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, whole[0] * page), (keep - whole[0]) * page);
+  ck_assert_uint_eq(zone__trim(z, 0), whole[0] * page);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, 0), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* The ways a block comes to cover a page. Each takes its blocks inside the
  * zone's first free run (all of it given back), writes them, and records the
  * ranges it took and the blocks to free to make the run whole again. */
@@ -383,7 +426,8 @@ START_TEST(marks_follow_random_use) {
     tag[i] = zt_rng_next(&rng);
     zt_fill(p[i], len[i], tag[i]);
     if (s % 97 == 0) {
-      zone__trim(z, zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 64) * page);
+      zone__trim_keep(z, zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 64) * page,
+                      zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 300) * page);
       assert_marks_free(z);
     }
     if (s % 389 == 0) {
@@ -405,6 +449,7 @@ int main(void) {
   Suite *s = suite_create("trim");
   ZT_CASE(s, second_trim_gives_nothing);
   ZT_CASE(s, smaller_minimum_adds_the_rest);
+  ZT_CASE(s, keep_leaves_the_lowest_pages);
   ZT_CASE(s, every_take_unmarks_its_pages);
   ZT_CASE(s, reuse_counts_marked_pages);
   ZT_CASE(s, no_map_gives_back_all);
