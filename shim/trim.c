@@ -20,16 +20,18 @@
  * A program whose usage swings by more than the budget, round after round
  * (bench/src/frag.c), would still have every round's free pages returned and
  * faulted back in by the next: page faults, not allocation, would be its
- * cost. So the budget learns. The core counts the returned pages that blocks
- * are taken over again (zone__trim_reused); when a fall reaches the budget and
- * as much came back since the last return as that return gave (and at least
- * one threshold), the budget doubles, up to BUDGET_FACTOR_MAX thresholds
- * (256 MiB by default), and the return waits for the usage to fall by the new
- * budget. A budget that goes QUIET_TICKS looks (a million calls on one
- * thread) without a return or a doubling halves again, so a program that has
- * stopped swinging still gets its free memory back. A program's first fall is
- * judged by the first budget: one that frees most of its memory once gets it
- * back within a few calls, as before.
+ * cost. So a return keeps some free pages: the lowest `keep` bytes of those
+ * it would give back, which first fit hands out first when the usage rises
+ * again (zone__trim_keep). How much to keep is learned: the core counts the
+ * returned pages that blocks are taken over again (zone__trim_reused), and
+ * whatever came back between two returns (at least one threshold) is added
+ * to `keep`, up to KEEP_FACTOR_MAX thresholds (256 MiB by default). A swing
+ * then ends up returning only what its next rise won't reach, and the peak
+ * resident size stays what it was with every page returned. `keep` halves
+ * after QUIET_TICKS looks (a million calls on one thread) with nothing coming
+ * back, and the free memory it held goes back then, so a program that has
+ * stopped swinging still returns it. A program starts with nothing kept: one
+ * that frees most of its memory once gets it back within a few calls.
  *
  * The sampling is the shim's stand-in for a check the core could make exactly
  * inside zfree, which knows what it frees.
@@ -42,18 +44,17 @@
 
 #define OPS_PER_TICK 64
 #define BUDGET_FACTOR 32
-#define BUDGET_FACTOR_MAX (BUDGET_FACTOR << 6)
+#define KEEP_FACTOR_MAX (BUDGET_FACTOR << 6)
 #define QUIET_TICKS 16384
 
 ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
 static atomic_flag tick_busy = ATOMIC_FLAG_INIT;
 /* Under tick_busy: */
-static size_t high_water;        /* used bytes, highest seen since the last return */
-static size_t budget_factor = BUDGET_FACTOR;  /* the fall that triggers a return, in thresholds */
-static size_t quiet_ticks;       /* looks since the budget last changed or was used */
-static size_t last_released;     /* bytes the last automatic return gave back */
-static size_t reused_seen;       /* zone__trim_reused when a fall last reached the budget */
+static size_t high_water;   /* used bytes, highest seen since the last return */
+static size_t keep;         /* free bytes an automatic return leaves resident */
+static size_t quiet_ticks;  /* looks since returned memory last came back */
+static size_t reused_seen;  /* zone__trim_reused at the last automatic return */
 static _Atomic size_t returned_total;
 
 static size_t times_saturated(size_t a, size_t b) {
@@ -63,25 +64,24 @@ static size_t times_saturated(size_t a, size_t b) {
 
 /* The core's walk over free regions, counted for ZONE_STATS; errno is kept
  * (madvise may set it) and the call is marked as inside the core. */
-static size_t give_back(zone_t *z, size_t min_region) {
+static size_t give_back(zone_t *z, size_t min_region, size_t keep_bytes) {
   int saved = errno;
   zone__shim_enter();
-  size_t released = zone__trim(z, min_region);
+  size_t released = zone__trim_keep(z, min_region, keep_bytes);
   zone__shim_leave();
   errno = saved;
   atomic_fetch_add_explicit(&returned_total, released, memory_order_relaxed);
   return released;
 }
 
-/* Whether what the last return gave back came back since: the usage swings
- * by more than the budget, and returning at this budget only makes faults. */
-static bool returns_came_back(zone_t *z, size_t threshold) {
+/* Bytes of returned memory that came back since the last automatic return. */
+static size_t came_back(zone_t *z) {
   zone__shim_enter();
   size_t reused = zone__trim_reused(z);
   zone__shim_leave();
   size_t since = reused - reused_seen;
   reused_seen = reused;
-  return since >= threshold && since >= last_released / 2;
+  return since;
 }
 
 void zone__shim_usage_tick(zone_t *z) {
@@ -89,9 +89,10 @@ void zone__shim_usage_tick(zone_t *z) {
   size_t threshold = zone__shim_opt.trim_threshold;
   if (threshold == 0 || atomic_flag_test_and_set_explicit(&tick_busy, memory_order_acquire))
     return;  /* off, or another thread is looking */
-  if (++quiet_ticks >= QUIET_TICKS && budget_factor > BUDGET_FACTOR) {
-    budget_factor /= 2;
+  if (++quiet_ticks >= QUIET_TICKS && keep != 0) {
+    keep /= 2;  /* the swinging stopped: what was kept for it goes back */
     quiet_ticks = 0;
+    give_back(z, threshold, keep);
   }
   zone_stats_t st;
   zone__shim_enter();
@@ -99,16 +100,15 @@ void zone__shim_usage_tick(zone_t *z) {
   zone__shim_leave();
   if (st.used >= high_water) {
     high_water = st.used;
-  } else if (high_water - st.used >= times_saturated(threshold, budget_factor)) {
-    if (returns_came_back(z, threshold) && budget_factor < BUDGET_FACTOR_MAX) {
-      budget_factor *= 2;
+  } else if (high_water - st.used >= times_saturated(threshold, BUDGET_FACTOR)) {
+    size_t since = came_back(z);
+    if (since >= threshold) {
+      size_t most = times_saturated(threshold, KEEP_FACTOR_MAX);
+      keep = keep + since < most && keep + since >= keep ? keep + since : most;
       quiet_ticks = 0;
     }
-    if (high_water - st.used >= times_saturated(threshold, budget_factor)) {
-      last_released = give_back(z, threshold);
-      high_water = st.used;
-      quiet_ticks = 0;
-    }
+    give_back(z, threshold, keep);
+    high_water = st.used;
   }
   atomic_flag_clear_explicit(&tick_busy, memory_order_release);
 }
@@ -128,5 +128,5 @@ ZONE_SHIM_EXPORT int malloc_trim(size_t pad) {
   zone_t *z = zone__shim_get();
   if (z == NULL)
     return 0;
-  return give_back(z, 0) != 0;
+  return give_back(z, 0, 0) != 0;
 }

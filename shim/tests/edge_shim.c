@@ -181,8 +181,8 @@ static void swing_round(int round) {
 
 START_TEST(swinging_usage_stops_faulting) {
   /* The first rounds' frees go back to the system and fault back in; the
-   * shim sees the pages it returned come back and widens its margin, so the
-   * later rounds keep their memory and fault no more. */
+   * shim sees the pages it returned come back and keeps that much free memory
+   * from then on, so the later rounds reuse it and fault no more. */
   enum { LEARN = 10, ROUNDS = 40 };
   long faults = 0;
   for (int r = 0; r < ROUNDS; r++) {
@@ -198,8 +198,8 @@ START_TEST(swinging_usage_stops_faulting) {
 END_TEST
 
 START_TEST(swing_over_memory_goes_back) {
-  /* Once the swinging stops, the widened margin narrows again with time
-   * (calls), and memory freed for good goes back without malloc_trim. */
+  /* Once the swinging stops, what the shim keeps for it shrinks again with
+   * time (calls), and memory freed for good goes back without malloc_trim. */
   for (int r = 0; r < 10; r++)
     swing_round(r);
   void *p[SWING_BLOCKS];
