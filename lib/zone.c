@@ -158,6 +158,7 @@ static int extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
 }
 
 static void extent_unmap(zone__extent_t *e) {
+  zone__os_unmap(e->returned, e->returned_len);
   zone__extent_fini(e);
   zone__os_unmap(e->map, e->map_len);
 }
@@ -312,6 +313,96 @@ void zone_reset(zone_t *z) {
   zone__unlock(z);
 }
 
+/* ---- pages given back ------------------------------------------------------------------
+ * An extent's returned[] bitmap (mapped by its first zone__trim) marks the
+ * pages a trim gave back that no block has been taken over since: they hold
+ * no memory and read as zero, so the next trim skips them and its madvise
+ * covers only pages a program may have touched in between. Every way a block
+ * comes to cover a page (a take, a grow in place) clears the page's mark
+ * first, so a marked page is always free. That clearing is on the hot path: a
+ * NULL test until the extent's first trim, then two bit tests for a block on
+ * one or two pages, and a call only when a mark is set or the block is larger
+ * (tests/test_trim.c checks the invariant). */
+
+#define PAGE_WORD_BITS 64
+
+/* Mask of bits [lo, hi) of a bitmap word, 0 <= lo < hi <= 64. */
+static inline uint64_t page_bits(unsigned lo, unsigned hi) {
+  uint64_t below_hi = hi == PAGE_WORD_BITS ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1;
+  return below_hi & (~(uint64_t)0 << lo);
+}
+
+/* Clears (set = false) or sets the bits [lo, hi) of map; returns how many
+ * changed. */
+static size_t pages_assign(uint64_t *map, size_t lo, size_t hi, bool set) {
+  size_t changed = 0;
+  while (lo < hi) {
+    size_t w = lo / PAGE_WORD_BITS;
+    unsigned b = (unsigned)(lo % PAGE_WORD_BITS);
+    unsigned top = hi - w * PAGE_WORD_BITS >= PAGE_WORD_BITS ? PAGE_WORD_BITS
+                                                           : (unsigned)(hi - w * PAGE_WORD_BITS);
+    uint64_t m = page_bits(b, top);
+    uint64_t hit = (set ? ~map[w] : map[w]) & m;
+    if (hit != 0) {
+      map[w] ^= hit;
+      changed += (size_t)__builtin_popcountll(hit);
+    }
+    lo = (w + 1) * PAGE_WORD_BITS;
+  }
+  return changed;
+}
+
+/* The first clear bit in [from, to) of map after passing over *skip clear
+ * bits (*skip goes down by those passed), or to. */
+static size_t pages_first_clear(const uint64_t *map, size_t from, size_t to, size_t *skip) {
+  while (from < to) {
+    size_t w = from / PAGE_WORD_BITS, first = w * PAGE_WORD_BITS;
+    unsigned top = to - first >= PAGE_WORD_BITS ? PAGE_WORD_BITS : (unsigned)(to - first);
+    uint64_t clear = ~map[w] & page_bits((unsigned)(from - first), top);
+    size_t n = (size_t)__builtin_popcountll(clear);
+    if (n > *skip) {
+      for (; *skip > 0; (*skip)--)
+        clear &= clear - 1;
+      return first + (size_t)__builtin_ctzll(clear);
+    }
+    *skip -= n;
+    from = first + PAGE_WORD_BITS;
+  }
+  return to;
+}
+
+/* The last clear bit in [from, to) of map, or from when there is none. */
+static size_t pages_last_clear(const uint64_t *map, size_t from, size_t to) {
+  while (to > from) {
+    size_t w = (to - 1) / PAGE_WORD_BITS, first = w * PAGE_WORD_BITS;
+    unsigned lo = from > first ? (unsigned)(from - first) : 0;
+    uint64_t clear = ~map[w] & page_bits(lo, (unsigned)(to - first));
+    if (clear != 0)
+      return first + PAGE_WORD_BITS - 1 - (size_t)__builtin_clzll(clear);
+    to = first;
+  }
+  return from;
+}
+
+/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
+static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
+  e->returned_reused += pages_assign(e->returned, p0, p1 + 1, false);
+}
+
+/* Granules [g, g + n) of e are about to be used: their pages are no longer
+ * known to be given back. */
+ZONE_INLINE void pages_taken(zone__extent_t *e, size_t g, size_t n) {
+  const uint64_t *map = e->returned;
+  if (map == NULL)
+    return;
+  size_t p0 = g >> e->page_shift, p1 = (g + n - 1) >> e->page_shift;
+  if (__builtin_expect(p1 - p0 <= 1, 1) &&
+      (((map[p0 / PAGE_WORD_BITS] >> (p0 % PAGE_WORD_BITS)) |
+        (map[p1 / PAGE_WORD_BITS] >> (p1 % PAGE_WORD_BITS))) & 1) == 0)
+    return;
+  pages_reuse(e, p0, p1);
+}
+
 /* ---- allocation ---------------------------------------------------------------------- */
 
 /* Takes granules [g, g + n) of extent e for a block; returns its address and,
@@ -321,6 +412,7 @@ static inline void *taken_at(zone__extent_t *e, size_t g, size_t n, size_t *stal
   size_t dirty = e->fresh <= g ? 0 : e->fresh - g < n ? e->fresh - g : n;
   if (g + n > e->fresh)
     e->fresh = g + n;
+  pages_taken(e, g, n);
   *stale = dirty * ZONE_G;
   return granule_addr(e, g);
 }
@@ -510,6 +602,8 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
     zone__extent_resize(e, g, old_n, new_n);
     if (g + new_n > e->fresh)
       e->fresh = g + new_n;  /* the program may write there: no longer known zero */
+    if (new_n > old_n)
+      pages_taken(e, g + old_n, new_n - old_n);
     account(z, new_n, old_n, 0);
     zone__track_resize(p, old_n * ZONE_G, new_n * ZONE_G);
     zone_assert_expensive(z);
@@ -538,26 +632,76 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
 
 /* ---- giving memory back ------------------------------------------------------------- */
 
-size_t zone__trim(zone_t *z, size_t min_bytes) {
-  size_t page = zone__os_page_size(), released = 0;
+/* e's bitmap of returned pages, mapped zeroed (nothing marked) on first use;
+ * NULL when it can't be had, and the trim then gives back every page it sees. */
+static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
+  if (e->returned != NULL || e->base % page != 0)
+    return e->returned;
+  size_t pages = (e->ngran * ZONE_G + page - 1) / page;
+  size_t len = (pages + PAGE_WORD_BITS - 1) / PAGE_WORD_BITS * sizeof(uint64_t);
+  len = (len + page - 1) / page * page;
+  uint64_t *map = zone__os_map(len);
+  if (map != NULL) {
+    e->returned = map;
+    e->returned_len = len;
+    e->page_shift = (unsigned)__builtin_ctzll(page / ZONE_G);
+  }
+  return map;
+}
+
+/* Gives back the pages [lo, hi) of e (addresses, page-aligned, one free run)
+ * that are not marked as given back already, but for the first *keep of them
+ * (*keep goes down by those kept), and marks them. One madvise covers them
+ * all, from the first page given to the last: the marked pages between hold
+ * no memory and cost the kernel a page-table walk, where a call per unmarked
+ * stretch would cost a TLB flush each. Returns the bytes newly given back. */
+static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t page, size_t *keep) {
+  if (e->returned == NULL) {
+    size_t kept = (hi - lo) / page < *keep ? (hi - lo) / page : *keep;
+    *keep -= kept;
+    lo += kept * page;
+    zone__os_discard((void *)lo, hi - lo);
+    return hi - lo;
+  }
+  size_t p = (lo - e->base) / page, end = (hi - e->base) / page;
+  size_t first = pages_first_clear(e->returned, p, end, keep);
+  if (first == end)
+    return 0;
+  size_t last = pages_last_clear(e->returned, first, end) + 1;
+  zone__os_discard((void *)(e->base + first * page), (last - first) * page);
+  return pages_assign(e->returned, first, last, true) * page;
+}
+
+size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
+  size_t page = zone__os_page_size(), released = 0, keep = keep_bytes / page;
   size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
   zone__lock(z);
   for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
     zone__extent_t *e = &z->extents[k];
+    returned_pages(e, page);
     size_t g = 0;
     while (g < e->ngran && (g = zone__extent_fit(e, n, g)) != ZONE_NONE) {
       size_t end = g + zone__extent_free_len(e, g, e->ngran - g);
       uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
       uintptr_t hi = (e->base + end * ZONE_G) / page * page;
-      if (hi > lo) {
-        zone__os_discard((void *)lo, hi - lo);
-        released += hi - lo;
-      }
+      if (hi > lo)
+        released += trim_pages(e, lo, hi, page, &keep);
       g = end;
     }
   }
   zone__unlock(z);
   return released;
+}
+
+size_t zone__trim(zone_t *z, size_t min_bytes) { return zone__trim_keep(z, min_bytes, 0); }
+
+size_t zone__trim_reused(zone_t *z) {
+  size_t pages = 0;
+  zone__lock(z);
+  for (size_t k = 0; k < z->nextents; k++)
+    pages += z->extents[k].returned_reused;
+  zone__unlock(z);
+  return pages * zone__os_page_size();
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */

@@ -90,6 +90,13 @@ typedef struct zone__extent {
   size_t free_runs;        /* maximal free runs inside this extent */
   size_t fresh;            /* granules from here on were never handed out:
                               zero in a mapping (ngran for caller memory) */
+  uint64_t *returned;      /* a bit per page that zone__trim gave back and no
+                              block has been taken over since (zone.c); NULL
+                              until the extent's first trim */
+  size_t returned_len;     /* bytes mapped for returned[] */
+  size_t returned_reused;  /* marks cleared by a take so far: pages given back
+                              that a program used again */
+  unsigned page_shift;     /* granules per page, log2 (set with returned[]) */
 } zone__extent_t;
 
 /* Maps bookkeeping for an extent of ngran granules at base; memory itself is
@@ -167,8 +174,18 @@ static inline void zone__unlock(const zone_t *z) {
     zone__lock_release(&((zone_t *)z)->lock);
 }
 /* Gives the whole pages inside free runs of at least min_bytes back to the
- * OS (they read as zero when next used); returns the bytes released. */
+ * OS (they read as zero when next used); returns the bytes released. Pages
+ * given back by an earlier call and not taken since are skipped: they are
+ * still given back, and not counted again. */
 size_t zone__trim(zone_t *z, size_t min_bytes);
+/* As zone__trim, but the lowest keep_bytes of the pages it would give back
+ * stay: first fit takes the lowest free memory first, so they are the pages
+ * a program that grows again uses first. */
+size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes);
+/* Bytes given back by zone__trim that blocks were taken over again since, all
+ * along: how much of what was returned came back (to tell a program whose
+ * usage swings from one that shrank for good). */
+size_t zone__trim_reused(zone_t *z);
 /* In a fork child: the lock as new, whatever state the parent left it in. */
 void zone__lock_reinit(zone_t *z);
 

@@ -136,6 +136,99 @@ START_TEST(trim_threshold_option) {
 }
 END_TEST
 
+START_TEST(malloc_trim_reports_new_returns) {
+  /* malloc_trim says 1 only when memory actually went back: a second call
+   * with nothing used in between finds every free page given back already.
+   * Used again, the pages go back again. */
+  ck_assert_int_eq(mallopt(M_TRIM_THRESHOLD, -1), 1);
+  size_t big = (size_t)32 << 20;
+  char *p = malloc(big);
+  ck_assert_ptr_nonnull(p);
+  touch(p, big, 1);
+  free(p);
+  ck_assert_int_eq(malloc_trim(0), 1);
+  ck_assert_int_eq(malloc_trim(0), 0);
+  p = malloc(big);
+  ck_assert_ptr_nonnull(p);
+  touch(p, big, 2);
+  size_t before = rss_bytes();
+  free(p);
+  ck_assert_int_eq(malloc_trim(0), 1);
+  size_t after = rss_bytes();
+  ck_assert_msg(before > after + ((size_t)24 << 20), "malloc_trim: resident %zu -> %zu", before, after);
+  ck_assert_int_eq(malloc_trim(0), 0);
+}
+END_TEST
+
+/* Small calls, enough for the shim to look at the usage a few times (it
+ * looks every 64 calls). */
+static void small_calls(void) {
+  for (int i = 0; i < 200; i++)
+    free(malloc(32));
+}
+
+/* One round of a program whose usage swings: 6 MiB in 256 KiB blocks, more
+ * than the 4 MiB fall that makes the shim give memory back, written, held
+ * while the shim looks, freed, and low while it looks again. */
+enum { SWING_BLOCKS = 24 };
+#define SWING_EACH ((size_t)256 << 10)
+#define SWING_BYTES (SWING_BLOCKS * SWING_EACH)
+
+static void swing_round(int round) {
+  void *p[SWING_BLOCKS];
+  for (int i = 0; i < SWING_BLOCKS; i++) {
+    p[i] = malloc(SWING_EACH);
+    ck_assert_ptr_nonnull(p[i]);
+    touch(p[i], SWING_EACH, round);
+  }
+  small_calls();
+  for (int i = 0; i < SWING_BLOCKS; i++)
+    free(p[i]);
+  small_calls();
+}
+
+START_TEST(swinging_usage_faults_less) {
+  /* The first rounds' frees go back to the system and fault back in; the
+   * shim sees the pages it returned come back and from then on keeps the
+   * lowest 4 MiB of free memory (its margin) resident: the later rounds
+   * fault in only what lies above. */
+  enum { LEARN = 10, ROUNDS = 40 };
+  long faults = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    if (r == LEARN)
+      faults = minor_faults();
+    swing_round(r);
+  }
+  faults = minor_faults() - faults;
+  long per_round = (long)(SWING_BYTES / (size_t)sysconf(_SC_PAGESIZE));
+  ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 2, "%ld page faults in %d rounds of %ld pages",
+                faults, ROUNDS - LEARN, per_round);
+}
+END_TEST
+
+START_TEST(swing_over_memory_goes_back) {
+  /* Once the swinging stops, what the shim keeps for it shrinks with time
+   * (calls), and memory freed for good goes back without malloc_trim. */
+  for (int r = 0; r < 10; r++)
+    swing_round(r);
+  void *p[SWING_BLOCKS];
+  for (int i = 0; i < SWING_BLOCKS; i++) {
+    p[i] = malloc(SWING_EACH);
+    touch(p[i], SWING_EACH, 7);
+  }
+  small_calls();
+  size_t before = rss_bytes(), after = before, want = SWING_BYTES - ((size_t)1 << 20);
+  for (int i = 0; i < SWING_BLOCKS; i++)
+    free(p[i]);
+  for (long i = 0; i < 8000000 && before < after + want; i++) {
+    free(malloc(32));
+    if (i % 4096 == 0)
+      after = rss_bytes();
+  }
+  ck_assert_msg(before >= after + want, "resident %zu -> %zu", before, after);
+}
+END_TEST
+
 START_TEST(aligned_first_fit) {
   /* An aligned block goes at the lowest aligned address where it fits; the
    * padding before it stays free for later small blocks. */
@@ -170,6 +263,7 @@ int main(void) {
   const TTest *tests[] = {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
     realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
+    malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back,
     aligned_first_fit, posix_memalign_keeps_errno,
   };
   return shim_run_suite("shim_zone", tests, sizeof tests / sizeof tests[0]);

@@ -1,0 +1,458 @@
+/*
+ * test_trim.c - giving free pages back (zone__trim, the core's hook behind
+ * malloc_trim and the shim's automatic return). A trim gives back the whole
+ * pages inside large free runs and remembers them: the next trim skips a
+ * page given back unless a block has been taken over it since (by any path:
+ * zalloc, zcalloc, zalloc_aligned, zrealloc moving or growing in place), so
+ * its cost follows what was used in between, not what was ever returned. A
+ * page marked as given back is always free and not resident; what a trim
+ * gives back reads as zero. zone__trim_reused counts the marked pages taken
+ * again. White-box: links the core's objects for zone__trim, the returned[]
+ * bitmap and the zone__os_fail_after hook.
+ */
+#include "support.h"
+#include "zone_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+/* Resident pages in the whole pages of [lo, hi). */
+static size_t resident_pages(uintptr_t lo, uintptr_t hi) {
+  size_t page = page_size();
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  if (hi <= lo)
+    return 0;
+  size_t n = (hi - lo) / page, resident = 0;
+  unsigned char *vec = malloc(n);
+  ck_assert_ptr_nonnull(vec);
+  ck_assert_int_eq(mincore((void *)lo, hi - lo, vec), 0);
+  for (size_t i = 0; i < n; i++)
+    resident += vec[i] & 1;
+  free(vec);
+  return resident;
+}
+
+/* The extent invariant: every page marked as given back lies wholly inside a
+ * free run and holds no memory. Returns the number of marked pages. */
+static size_t assert_marks_free(zone_t *z) {
+  size_t page = page_size(), page_gran = page / G, marked = 0;
+  for (size_t k = 0; k < z->nextents; k++) {
+    zone__extent_t *e = &z->extents[k];
+    if (e->returned == NULL)
+      continue;
+    size_t pages = e->ngran / page_gran;
+    for (size_t p = 0; p < pages; p++) {
+      if (!((e->returned[p / 64] >> (p % 64)) & 1))
+        continue;
+      marked++;
+      ZT_REQUIRE(zone__extent_free_len(e, p * page_gran, page_gran) == page_gran,
+                 "page %zu of extent %zu is marked as given back but holds a block", p, k);
+      uintptr_t a = e->base + p * page;
+      ZT_REQUIRE(resident_pages(a, a + page) == 0,
+                 "page %zu of extent %zu is marked as given back but resident", p, k);
+    }
+  }
+  return marked;
+}
+
+/* Whole pages inside [run_lo, run_hi) that overlap [lo, hi): those a take
+ * over [lo, hi) unmarks in a free run that was all given back. */
+static size_t pages_unmarked_by(uintptr_t run_lo, uintptr_t run_hi, uintptr_t lo, uintptr_t hi) {
+  size_t page = page_size(), n = 0;
+  for (uintptr_t a = (run_lo + page - 1) / page * page; a + page <= run_hi; a += page)
+    if (a < hi && lo < a + page)
+      n++;
+  return n;
+}
+
+/* A zone of 16 blocks of a little under 64 KiB with the even ones freed and
+ * given back. Fills p[] (NULL for the freed ones). */
+enum { N = 16 };
+#define BLOCK (((size_t)1 << 16) - 100)
+
+static zone_t *returned_zone(char **p) {
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  for (int i = 0; i < N; i++) {
+    p[i] = zalloc(z, BLOCK);
+    ck_assert_ptr_nonnull(p[i]);
+    zt_fill(p[i], BLOCK, (uint64_t)i);
+  }
+  for (int i = 0; i < N; i += 2) {
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+    p[i] = NULL;
+  }
+  ck_assert_uint_gt(zone__trim(z, 0), 0);
+  return z;
+}
+
+/* ---- cases ------------------------------------------------------------------- */
+
+/* A second trim with nothing used in between gives back nothing new, and
+ * both leave every whole free page out of memory. */
+START_TEST(second_trim_gives_nothing) {
+  zone_t *z = create_zone_flags(1 << 16, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  enum { M = 64 };
+  char *p[M];
+  for (int i = 0; i < M; i++) {  /* grows the zone to several extents */
+    p[i] = zalloc(z, (size_t)(i % 7 + 1) * 9000);
+    ck_assert_ptr_nonnull(p[i]);
+    zt_fill(p[i], (size_t)(i % 7 + 1) * 9000, (uint64_t)i);
+  }
+  ck_assert_uint_gt(z->nextents, 2);
+  for (int i = 0; i < M; i++)
+    if (i % 3 != 0)
+      ck_assert_int_eq(zfree(z, p[i]), 0);
+  size_t first = zone__trim(z, 0);
+  ck_assert_uint_gt(first, 0);
+  ck_assert_uint_eq(first % page_size(), 0);
+  ck_assert_uint_eq(assert_marks_free(z), first / page_size());
+  ck_assert_uint_eq(zone__trim(z, 0), 0);
+  ck_assert_uint_eq(zone__trim(z, (size_t)1 << 20), 0);
+  ck_assert_uint_eq(assert_marks_free(z), first / page_size());
+  zt_snapshot_t s;
+  zt_snapshot_take(z, &s);
+  for (size_t i = 0; i < s.count; i++)
+    if (!s.regions[i].used)
+      ZT_REQUIRE(resident_pages(s.regions[i].addr, s.regions[i].addr + s.regions[i].size) == 0,
+                 "free region at %#lx still resident", (unsigned long)s.regions[i].addr);
+  zt_snapshot_free(&s);
+  for (int i = 0; i < M; i += 3)
+    ck_assert(zt_verify(p[i], (size_t)(i % 7 + 1) * 9000, (uint64_t)i));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A trim with a larger minimum gives back the large runs only; a later trim
+ * with a smaller one gives back the rest, and nothing twice. */
+START_TEST(smaller_minimum_adds_the_rest) {
+  size_t page = page_size();
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  char *small[4], *sep[5];
+  for (int i = 0; i < 4; i++) {
+    sep[i] = zalloc(z, 100);
+    small[i] = zalloc(z, 5 * page);
+  }
+  sep[4] = zalloc(z, 100);
+  char *big = zalloc(z, 64 * page);
+  char *tail = zalloc(z, 100);
+  ck_assert_ptr_nonnull(tail);
+  size_t want_small = 0;
+  for (int i = 0; i < 4; i++) {
+    zt_fill(small[i], 5 * page, 1);
+    uintptr_t lo = (uintptr_t)small[i], hi = (uintptr_t)sep[i + 1];
+    want_small += pages_unmarked_by(lo, hi, lo, hi);
+    zfree(z, small[i]);
+  }
+  zt_fill(big, 64 * page, 2);
+  zfree(z, big);
+  size_t large = zone__trim(z, 32 * page);
+  ck_assert_uint_ge(large, 63 * page);
+  ck_assert_uint_eq(zone__trim(z, 0), want_small * page);
+  ck_assert_uint_eq(zone__trim(z, 0), 0);
+  ck_assert_uint_eq(assert_marks_free(z) * page, large + want_small * page);
+  destroy_zone(z);
+}
+END_TEST
+
+/* zone__trim_keep leaves the lowest pages it would give back in memory, as
+ * many as it is told, and gives back the rest; pages given back already are
+ * not counted as kept. */
+START_TEST(keep_leaves_the_lowest_pages) {
+  size_t page = page_size();
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  enum { RUNS = 3 };
+  char *run[RUNS], *sep[RUNS + 1];
+  sep[0] = zalloc(z, 100);
+  for (int i = 0; i < RUNS; i++) {
+    run[i] = zalloc(z, 16 * page);
+    sep[i + 1] = zalloc(z, 100);
+  }
+  ck_assert_ptr_nonnull(sep[RUNS]);
+  size_t whole[RUNS], total = 0;
+  for (int i = 0; i < RUNS; i++) {
+    memset(run[i], 1, 16 * page);
+    uintptr_t lo = (uintptr_t)run[i], hi = (uintptr_t)sep[i + 1];
+    whole[i] = pages_unmarked_by(lo, hi, lo, hi);
+    total += whole[i];
+    zfree(z, run[i]);
+  }
+  /* Keep the first run's pages and half the second's; the zone's never-used
+   * tail lies above them all and goes back. */
+  size_t keep = whole[0] + whole[1] / 2;
+  uintptr_t top = (uintptr_t)sep[RUNS] + zone_block_size(z, sep[RUNS]), end = zt_base(z) + zone_size(z);
+  size_t tail_pages = pages_unmarked_by(top, end, top, end);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page + page / 2), (total - keep + tail_pages) * page);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[0], (uintptr_t)sep[1]), whole[0]);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[1], (uintptr_t)sep[2]), whole[1] / 2);
+  ck_assert_uint_eq(resident_pages((uintptr_t)run[2], (uintptr_t)sep[3]), 0);
+  assert_marks_free(z);
+  /* The same keep again: the kept pages are still the lowest, nothing goes. */
+  ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page), 0);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, whole[0] * page), (keep - whole[0]) * page);
+  ck_assert_uint_eq(zone__trim(z, 0), whole[0] * page);
+  ck_assert_uint_eq(zone__trim_keep(z, 0, 0), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* The ways a block comes to cover a page. Each takes its blocks inside the
+ * zone's first free run (all of it given back), writes them, and records the
+ * ranges it took and the blocks to free to make the run whole again. */
+enum { VIA_ZALLOC, VIA_ZCALLOC, VIA_ALIGNED, VIA_REALLOC_MOVE, VIA_REALLOC_GROW, VIA_COUNT };
+
+typedef struct taken {
+  uintptr_t lo[3], hi[3];
+  size_t ranges;
+  char *to_free[2];
+  size_t nfree;
+} taken_t;
+
+static void took(taken_t *t, void *p, size_t bytes) {
+  t->lo[t->ranges] = (uintptr_t)p;
+  t->hi[t->ranges++] = (uintptr_t)p + (bytes + G - 1) / G * G;
+}
+
+static void take_via(zone_t *z, int via, size_t bytes, taken_t *t) {
+  size_t page = page_size();
+  char *q = NULL;
+  memset(t, 0, sizeof *t);
+  switch (via) {
+  case VIA_ZALLOC:
+    q = zalloc(z, bytes);
+    break;
+  case VIA_ZCALLOC:
+    q = zcalloc(z, 1, bytes);
+    break;
+  case VIA_ALIGNED:
+    q = zalloc_aligned(z, 2 * page, bytes);
+    break;
+  case VIA_REALLOC_MOVE: {
+    /* x can't grow in place (y follows it): it moves past y. */
+    char *x = zalloc(z, 64), *y = zalloc(z, 64);
+    ck_assert_ptr_nonnull(y);
+    took(t, x, 64);
+    took(t, y, 64);
+    t->to_free[t->nfree++] = y;
+    q = zrealloc(z, x, bytes);
+    ck_assert_ptr_ne(q, x);
+    break;
+  }
+  case VIA_REALLOC_GROW: {
+    /* x grows in place over the pages after it: only that path unmarks them. */
+    char *x = zalloc(z, 64);
+    ck_assert_ptr_nonnull(x);
+    q = zrealloc(z, x, bytes);
+    ck_assert_ptr_eq(q, x);
+    break;
+  }
+  }
+  ck_assert_ptr_nonnull(q);
+  memset(q, 0xa5, bytes);
+  took(t, q, bytes);
+  t->to_free[t->nfree++] = q;
+}
+
+/* Whatever path takes a block over pages given back, they are no longer
+ * marked (the take counts them as reused): once the run is free again, the
+ * next trim gives exactly those pages back, they leave memory and read as
+ * zero. A path that kept the marks would leave them resident, skipped. */
+START_TEST(every_take_unmarks_its_pages) {
+  size_t page = page_size(), bytes = 5 * page + 300;
+  for (int via = 0; via < VIA_COUNT; via++) {
+    char *p[N];
+    zone_t *z = returned_zone(p);
+    uintptr_t run_lo = zt_base(z), run_hi = (uintptr_t)p[1];
+    size_t marked = assert_marks_free(z);
+    ck_assert_uint_gt(marked, 0);
+    taken_t t;
+    take_via(z, via, bytes, &t);
+    size_t want = 0;
+    for (uintptr_t a = run_lo; a + page <= run_hi; a += page) {
+      bool hit = false;
+      for (size_t r = 0; r < t.ranges; r++) {
+        ZT_REQUIRE(t.lo[r] >= run_lo && t.hi[r] <= run_hi, "via %d: block outside the first run", via);
+        hit = hit || (a < t.hi[r] && t.lo[r] < a + page);
+      }
+      want += hit;
+    }
+    ck_assert_uint_ge(want, 5);
+    ck_assert_uint_eq(zone__trim_reused(z), want * page);
+    ck_assert_uint_eq(assert_marks_free(z), marked - want);
+    for (size_t k = 0; k < t.nfree; k++)
+      ck_assert_int_eq(zfree(z, t.to_free[k]), 0);
+    ck_assert_uint_eq(zone__trim(z, 0), want * page);
+    ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+    ck_assert_uint_eq(assert_marks_free(z), marked);
+    unsigned char *c = zcalloc(z, 1, bytes);
+    ck_assert_ptr_eq(c, (void *)run_lo);
+    for (size_t i = 0; i < bytes; i++)
+      ZT_REQUIRE(c[i] == 0, "via %d: byte %zu not zero", via, i);
+    for (int i = 1; i < N; i += 2)
+      ck_assert(zt_verify(p[i], BLOCK, (uint64_t)i));
+    zt_assert_check(z);
+    destroy_zone(z);
+  }
+}
+END_TEST
+
+/* zone__trim_reused counts the marked pages that takes cover, once each, and
+ * nothing while no trim has marked anything. */
+START_TEST(reuse_counts_marked_pages) {
+  size_t page = page_size();
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  char *a = zalloc(z, 4 * page);
+  zfree(z, a);
+  ck_assert_uint_eq(zone__trim_reused(z), 0);
+  destroy_zone(z);
+
+  char *p[N];
+  z = returned_zone(p);
+  ck_assert_uint_eq(zone__trim_reused(z), 0);
+  a = zalloc(z, page + 100);  /* the run's first two pages */
+  ck_assert_ptr_eq(a, (void *)zt_base(z));
+  ck_assert_uint_eq(zone__trim_reused(z), 2 * page);
+  char *b = zalloc(z, 16);    /* on the second page: counted already */
+  ck_assert_ptr_eq(b, a + page + 112);
+  ck_assert_uint_eq(zone__trim_reused(z), 2 * page);
+  zfree(z, a);
+  zfree(z, b);
+  a = zalloc(z, 3 * page);    /* the third page is new */
+  ck_assert_uint_eq(zone__trim_reused(z), 3 * page);
+  zfree(z, a);
+  ck_assert_uint_eq(zone__trim(z, 0), 3 * page);
+  ck_assert_uint_eq(zone__trim_reused(z), 3 * page);
+  destroy_zone(z);
+}
+END_TEST
+
+/* When the bitmap can't be mapped, a trim still gives back every whole free
+ * page (each time, not knowing better), and takes work as before. */
+START_TEST(no_map_gives_back_all) {
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  size_t big_bytes = (size_t)256 << 10;
+  char *a = zalloc(z, 100), *big = zalloc(z, big_bytes), *c = zalloc(z, 100);
+  ck_assert_ptr_nonnull(c);
+  zt_fill(big, big_bytes, 3);
+  zfree(z, big);
+  zone__os_fail_after(1, false);  /* the trim's one mapping: the bitmap */
+  size_t first = zone__trim(z, 0);
+  zone__os_fail_after(0, false);
+  ck_assert_ptr_null(z->extents[0].returned);
+  ck_assert_uint_gt(first, big_bytes - page_size());
+  ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)c), 0);
+  /* This one maps the bitmap, knows nothing yet and gives back all again. */
+  ck_assert_uint_eq(zone__trim(z, 0), first);
+  ck_assert_ptr_nonnull(z->extents[0].returned);
+  ck_assert_uint_eq(zone__trim(z, 0), 0);
+  big = zalloc(z, big_bytes);
+  memset(big, 1, big_bytes);
+  zfree(z, big);
+  uintptr_t lo = (uintptr_t)big, hi = (uintptr_t)c;
+  ck_assert_uint_eq(zone__trim(z, 0), pages_unmarked_by(lo, hi, lo, hi) * page_size());
+  ck_assert_uint_eq(resident_pages(lo, hi), 0);
+  zfree(z, a);
+  zfree(z, c);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Random use of every allocation path with trims in between: marked pages
+ * stay free and out of memory, live blocks keep their bytes, zcalloc reads
+ * zero, and a trim right after another gives back nothing. */
+START_TEST(marks_follow_random_use) {
+  zt_rng_t rng;
+  uint64_t seed = zt_seed();
+  zt_rng_seed(&rng, seed);
+  zone_t *z = create_zone_flags(1 << 20, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  enum { SLOTS = 128 };
+  char *p[SLOTS] = {0};
+  size_t len[SLOTS] = {0};
+  uint64_t tag[SLOTS] = {0};
+  size_t page = page_size(), steps = zt_scaled(6000);
+  for (size_t s = 0; s < steps; s++) {
+    size_t i = zt_rng_below(&rng, SLOTS);
+    size_t n = zt_rng_below(&rng, 4) == 0 ? zt_rng_below(&rng, 40 * page) + 1 : zt_rng_below(&rng, 2000) + 1;
+    if (p[i] != NULL) {
+      ZT_REQUIRE(zt_verify(p[i], len[i], tag[i]), "seed %llu step %zu: block changed",
+                 (unsigned long long)seed, s);
+      if (zt_rng_below(&rng, 3) == 0) {
+        char *q = zrealloc(z, p[i], n);
+        ck_assert_ptr_nonnull(q);
+        ZT_REQUIRE(zt_verify(q, n < len[i] ? n : len[i], tag[i]), "seed %llu step %zu: realloc lost bytes",
+                   (unsigned long long)seed, s);
+        p[i] = q;
+        len[i] = n;
+      } else {
+        ck_assert_int_eq(zfree(z, p[i]), 0);
+        p[i] = NULL;
+        continue;
+      }
+    } else {
+      switch (zt_rng_below(&rng, 3)) {
+      case 0:
+        p[i] = zalloc(z, n);
+        break;
+      case 1:
+        p[i] = zcalloc(z, n, 1);
+        ck_assert_ptr_nonnull(p[i]);
+        for (size_t k = 0; k < n; k++)
+          ZT_REQUIRE(p[i][k] == 0, "seed %llu step %zu: zcalloc byte %zu not zero",
+                     (unsigned long long)seed, s, k);
+        break;
+      default:
+        p[i] = zalloc_aligned(z, (size_t)1 << (4 + zt_rng_below(&rng, 10)), n);
+        break;
+      }
+      ck_assert_ptr_nonnull(p[i]);
+      len[i] = n;
+    }
+    tag[i] = zt_rng_next(&rng);
+    zt_fill(p[i], len[i], tag[i]);
+    if (s % 97 == 0) {
+      zone__trim_keep(z, zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 64) * page,
+                      zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 300) * page);
+      assert_marks_free(z);
+    }
+    if (s % 389 == 0) {
+      zone__trim(z, 0);
+      ZT_REQUIRE(zone__trim(z, 0) == 0, "seed %llu step %zu: a second trim gave back pages",
+                 (unsigned long long)seed, s);
+      assert_marks_free(z);
+    }
+  }
+  for (size_t i = 0; i < SLOTS; i++)
+    if (p[i] != NULL)
+      ZT_REQUIRE(zt_verify(p[i], len[i], tag[i]), "seed %llu: block %zu changed", (unsigned long long)seed, i);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("trim");
+  ZT_CASE(s, second_trim_gives_nothing);
+  ZT_CASE(s, smaller_minimum_adds_the_rest);
+  ZT_CASE(s, keep_leaves_the_lowest_pages);
+  ZT_CASE(s, every_take_unmarks_its_pages);
+  ZT_CASE(s, reuse_counts_marked_pages);
+  ZT_CASE(s, no_map_gives_back_all);
+  ZT_CASE(s, marks_follow_random_use);
+  return zt_main(s);
+}
