@@ -116,6 +116,13 @@ static inline size_t bench_scaled(size_t n, double scale, size_t floor) {
   return v < (double)floor ? floor : (size_t)v;
 }
 
+/* A working set (live blocks, buffers) for a run at `scale`: full size down to
+ * a tenth of the full run, then shrinking with it (only --quick gets there),
+ * so a shorter run keeps the same cache behaviour. */
+static inline size_t bench_working_set(size_t n, double scale, size_t floor) {
+  return bench_scaled(n, scale * 10 < 1 ? scale * 10 : 1, floor);
+}
+
 /* Stops the program with a message: a workload that sees its own data
  * corrupted must fail loudly, whatever allocator it runs on. */
 #define bench_check(cond, what)                                                  \

@@ -48,7 +48,7 @@ static void drain(slot_t *s, size_t i) {
 
 int main(int argc, char **argv) {
   double scale = bench_scale(argc, argv, NULL);
-  size_t slots = bench_scaled(SLOTS, scale * 10 < 1 ? scale * 10 : 1, 64);
+  size_t slots = bench_working_set(SLOTS, scale, 64);
   /* the working set shrinks only for --quick, and less than the step count */
   size_t steps = bench_scaled(STEPS, scale, 1000);
   bench_rng_t rng = {42};

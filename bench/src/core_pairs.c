@@ -46,55 +46,67 @@ static double median_slice(double *ns) {
   return ns[SLICES / 2];
 }
 
-static double time_random(zone_t *z, void **p, size_t n, size_t pairs, bench_rng_t *rng) {
+typedef enum { RANDOM, LIFO, MALLOC } pattern_t;
+
+/* One pair of the pattern; inlined with a constant pattern, so the switch
+ * costs nothing in the timed loop. */
+static inline __attribute__((always_inline)) void one_pair(pattern_t pattern, zone_t *z,
+                                                          void **p, size_t n,
+                                                          bench_rng_t *rng) {
+  size_t i;
+  void *q;
+  switch (pattern) {
+  case RANDOM:  /* free a random victim, allocate its replacement */
+    i = bench_below(rng, n);
+    zfree(z, p[i]);
+    p[i] = zalloc(z, bench_size_mix(rng));
+    break;
+  case LIFO:  /* allocate and free at once */
+    q = zalloc(z, bench_size_mix(rng));
+    bench_check(q != NULL, "zalloc");
+    zfree(z, q);
+    break;
+  case MALLOC:  /* the random pattern through this process's malloc */
+    i = bench_below(rng, n);
+    free(p[i]);
+    p[i] = malloc(bench_size_mix(rng));
+    break;
+  }
+}
+
+/* ns per pair of the pattern, the median of SLICES timed slices. */
+static inline __attribute__((always_inline)) double time_pairs(pattern_t pattern, zone_t *z,
+                                                              void **p, size_t n, size_t pairs,
+                                                              bench_rng_t *rng) {
   double ns[SLICES];
   size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
   for (int s = 0; s < SLICES; s++) {
     double t0 = bench_now();
-    for (size_t k = 0; k < per; k++) {
-      size_t i = bench_below(rng, n);
-      zfree(z, p[i]);
-      p[i] = zalloc(z, bench_size_mix(rng));
-    }
+    for (size_t k = 0; k < per; k++)
+      one_pair(pattern, z, p, n, rng);
     ns[s] = (bench_now() - t0) * 1e9 / (double)per;
   }
-  for (size_t i = 0; i < n; i++)
-    bench_check(p[i] != NULL, "zalloc failed in a growing zone");
   return median_slice(ns);
 }
 
+static double time_random(zone_t *z, void **p, size_t n, size_t pairs, bench_rng_t *rng) {
+  double ns = time_pairs(RANDOM, z, p, n, pairs, rng);
+  for (size_t i = 0; i < n; i++)
+    bench_check(p[i] != NULL, "zalloc failed in a growing zone");
+  return ns;
+}
+
 static double time_lifo(zone_t *z, size_t pairs, bench_rng_t *rng) {
-  double ns[SLICES];
-  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
-  for (int s = 0; s < SLICES; s++) {
-    double t0 = bench_now();
-    for (size_t k = 0; k < per; k++) {
-      void *q = zalloc(z, bench_size_mix(rng));
-      bench_check(q != NULL, "zalloc");
-      zfree(z, q);
-    }
-    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
-  }
-  return median_slice(ns);
+  return time_pairs(LIFO, z, NULL, 0, pairs, rng);
 }
 
 static double time_malloc(void **p, size_t n, size_t pairs, bench_rng_t *rng) {
   for (size_t i = 0; i < n; i++)
     p[i] = malloc(bench_size_mix(rng));
-  double ns[SLICES];
-  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
-  for (int s = 0; s < SLICES; s++) {
-    double t0 = bench_now();
-    for (size_t k = 0; k < per; k++) {
-      size_t i = bench_below(rng, n);
-      free(p[i]);
-      p[i] = malloc(bench_size_mix(rng));
-    }
-    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
-  }
+  double ns = time_pairs(MALLOC, NULL, p, n, pairs, rng);
   for (size_t i = 0; i < n; i++)
     free(p[i]);
-  return median_slice(ns);
+  return ns;
 }
 
 /* Bookkeeping per block of a zone filled to the brim with 16-byte blocks. */

@@ -42,7 +42,7 @@ static void finish(buf_t *b) {
 
 int main(int argc, char **argv) {
   double scale = bench_scale(argc, argv, NULL);
-  size_t buffers = bench_scaled(BUFFERS, scale * 10 < 1 ? scale * 10 : 1, 16);
+  size_t buffers = bench_working_set(BUFFERS, scale, 16);
   size_t appends = bench_scaled(APPENDS, scale, 1000);
   bench_rng_t rng = {7};
   buf_t *pool = calloc(buffers, sizeof *pool);

@@ -13,21 +13,14 @@ usage: python3 sqlite_gen.py OUT.sql [--quick | --scale F]
 import random
 import sys
 
+from workload_args import parse_scale
+
 
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out_path = sys.argv[1]
-    scale = 1.0
-    args = sys.argv[2:]
-    while args:
-        a = args.pop(0)
-        if a == "--quick":
-            scale = 0.02
-        elif a == "--scale" and args:
-            scale = float(args.pop(0))
-        else:
-            sys.exit(__doc__)
+    scale = parse_scale(sys.argv[:1] + sys.argv[2:], __doc__)
     rows = max(2000, int(80000 * scale))
     rng = random.Random(4242)
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",

@@ -4,7 +4,7 @@ import os
 import sys
 
 
-def parse_scale(argv):
+def parse_scale(argv, usage=None):
     scale = 1.0
     args = list(argv[1:])
     while args:
@@ -14,5 +14,5 @@ def parse_scale(argv):
         elif a == "--scale" and args:
             scale = float(args.pop(0))
         else:
-            sys.exit("usage: %s [--quick | --scale F]" % os.path.basename(argv[0]))
+            sys.exit(usage or "usage: %s [--quick | --scale F]" % os.path.basename(argv[0]))
     return scale
