@@ -34,25 +34,15 @@
  * besides (a dirty list, flushed before a search reads the tree).
  */
 #include "zone_internal.h"
+#include "bits.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define WORD_BITS 64
-#define ALL_ONES (~(uint64_t)0)
 /* Bookkeeping mappings from this size up ask for huge pages (os.c). */
 #define HUGE_BOOK_BYTES ((size_t)4 << 20)
 
 /* ---- bit helpers ------------------------------------------------------------ */
-
-static inline unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
-static inline unsigned clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); }
-
-/* Mask of bits [lo, hi) within a word, 0 <= lo < hi <= 64. */
-static inline uint64_t bits_between(unsigned lo, unsigned hi) {
-  uint64_t upper = hi == WORD_BITS ? ALL_ONES : (((uint64_t)1 << hi) - 1);
-  return upper & (ALL_ONES << lo);
-}
 
 static inline bool bit_test(const uint64_t *map, size_t i) {
   return (map[i / WORD_BITS] >> (i % WORD_BITS)) & 1;

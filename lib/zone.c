@@ -7,6 +7,7 @@
  * block goes inside an extent is extent.c's business.
  */
 #include "zone_internal.h"
+#include "bits.h"
 #include "track.h"
 
 #include <errno.h>
@@ -324,30 +325,21 @@ void zone_reset(zone_t *z) {
  * one or two pages, and a call only when a mark is set or the block is larger
  * (tests/test_trim.c checks the invariant). */
 
-#define PAGE_WORD_BITS 64
-
-/* Mask of bits [lo, hi) of a bitmap word, 0 <= lo < hi <= 64. */
-static inline uint64_t page_bits(unsigned lo, unsigned hi) {
-  uint64_t below_hi = hi == PAGE_WORD_BITS ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1;
-  return below_hi & (~(uint64_t)0 << lo);
-}
-
 /* Clears (set = false) or sets the bits [lo, hi) of map; returns how many
  * changed. */
 static size_t pages_assign(uint64_t *map, size_t lo, size_t hi, bool set) {
   size_t changed = 0;
   while (lo < hi) {
-    size_t w = lo / PAGE_WORD_BITS;
-    unsigned b = (unsigned)(lo % PAGE_WORD_BITS);
-    unsigned top = hi - w * PAGE_WORD_BITS >= PAGE_WORD_BITS ? PAGE_WORD_BITS
-                                                           : (unsigned)(hi - w * PAGE_WORD_BITS);
-    uint64_t m = page_bits(b, top);
+    size_t w = lo / WORD_BITS;
+    unsigned b = (unsigned)(lo % WORD_BITS);
+    unsigned top = hi - w * WORD_BITS >= WORD_BITS ? WORD_BITS : (unsigned)(hi - w * WORD_BITS);
+    uint64_t m = bits_between(b, top);
     uint64_t hit = (set ? ~map[w] : map[w]) & m;
     if (hit != 0) {
       map[w] ^= hit;
       changed += (size_t)__builtin_popcountll(hit);
     }
-    lo = (w + 1) * PAGE_WORD_BITS;
+    lo = (w + 1) * WORD_BITS;
   }
   return changed;
 }
@@ -356,17 +348,17 @@ static size_t pages_assign(uint64_t *map, size_t lo, size_t hi, bool set) {
  * bits (*skip goes down by those passed), or to. */
 static size_t pages_first_clear(const uint64_t *map, size_t from, size_t to, size_t *skip) {
   while (from < to) {
-    size_t w = from / PAGE_WORD_BITS, first = w * PAGE_WORD_BITS;
-    unsigned top = to - first >= PAGE_WORD_BITS ? PAGE_WORD_BITS : (unsigned)(to - first);
-    uint64_t clear = ~map[w] & page_bits((unsigned)(from - first), top);
+    size_t w = from / WORD_BITS, first = w * WORD_BITS;
+    unsigned top = to - first >= WORD_BITS ? WORD_BITS : (unsigned)(to - first);
+    uint64_t clear = ~map[w] & bits_between((unsigned)(from - first), top);
     size_t n = (size_t)__builtin_popcountll(clear);
     if (n > *skip) {
       for (; *skip > 0; (*skip)--)
         clear &= clear - 1;
-      return first + (size_t)__builtin_ctzll(clear);
+      return first + ctz64(clear);
     }
     *skip -= n;
-    from = first + PAGE_WORD_BITS;
+    from = first + WORD_BITS;
   }
   return to;
 }
@@ -374,11 +366,11 @@ static size_t pages_first_clear(const uint64_t *map, size_t from, size_t to, siz
 /* The last clear bit in [from, to) of map, or from when there is none. */
 static size_t pages_last_clear(const uint64_t *map, size_t from, size_t to) {
   while (to > from) {
-    size_t w = (to - 1) / PAGE_WORD_BITS, first = w * PAGE_WORD_BITS;
+    size_t w = (to - 1) / WORD_BITS, first = w * WORD_BITS;
     unsigned lo = from > first ? (unsigned)(from - first) : 0;
-    uint64_t clear = ~map[w] & page_bits(lo, (unsigned)(to - first));
+    uint64_t clear = ~map[w] & bits_between(lo, (unsigned)(to - first));
     if (clear != 0)
-      return first + PAGE_WORD_BITS - 1 - (size_t)__builtin_clzll(clear);
+      return first + WORD_BITS - 1 - clz64(clear);
     to = first;
   }
   return from;
@@ -397,8 +389,8 @@ ZONE_INLINE void pages_taken(zone__extent_t *e, size_t g, size_t n) {
     return;
   size_t p0 = g >> e->page_shift, p1 = (g + n - 1) >> e->page_shift;
   if (__builtin_expect(p1 - p0 <= 1, 1) &&
-      (((map[p0 / PAGE_WORD_BITS] >> (p0 % PAGE_WORD_BITS)) |
-        (map[p1 / PAGE_WORD_BITS] >> (p1 % PAGE_WORD_BITS))) & 1) == 0)
+      (((map[p0 / WORD_BITS] >> (p0 % WORD_BITS)) |
+        (map[p1 / WORD_BITS] >> (p1 % WORD_BITS))) & 1) == 0)
     return;
   pages_reuse(e, p0, p1);
 }
@@ -638,7 +630,7 @@ static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
   if (e->returned != NULL || e->base % page != 0)
     return e->returned;
   size_t pages = (e->ngran * ZONE_G + page - 1) / page;
-  size_t len = (pages + PAGE_WORD_BITS - 1) / PAGE_WORD_BITS * sizeof(uint64_t);
+  size_t len = (pages + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
   len = (len + page - 1) / page * page;
   uint64_t *map = zone__os_map(len);
   if (map != NULL) {
