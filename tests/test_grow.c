@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static void no_failures(void) {
   zone__os_fail_after(0, false);
@@ -172,6 +174,43 @@ START_TEST(grows_upward) {
   ck_assert_ptr_eq(zalloc(z, 16), (void *)first);
   zt_assert_check(z);
   destroy_zone(z);
+}
+END_TEST
+
+/* Address space too short for a reservation (RLIMIT_AS): growth still works,
+ * each extent mapped wherever mmap puts it, and first fit still orders by
+ * address. Check runs each test in its own process, so the limit ends here. */
+START_TEST(grows_without_reservation) {
+  long vm_pages = 0;
+  FILE *statm = fopen("/proc/self/statm", "r");
+  ck_assert_ptr_nonnull(statm);
+  ck_assert_int_eq(fscanf(statm, "%ld", &vm_pages), 1);
+  fclose(statm);
+  size_t room = (size_t)256 << 20;  /* far less than a reservation (1 GiB) */
+  struct rlimit lim = {(rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + room, RLIM_INFINITY};
+  struct rlimit old;
+  ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
+  lim.rlim_max = old.rlim_max;
+  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur)
+    lim.rlim_cur = old.rlim_cur;
+  ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_ptr_null(z->reserve);  /* the reservation was refused */
+  size_t total = 0;
+  for (int k = 0; k < 6; k++) {
+    void *p = zalloc(z, 32 << 10);
+    ck_assert_ptr_nonnull(p);
+    memset(p, k, 32 << 10);
+    total += 32 << 10;
+  }
+  ck_assert_uint_gt(z->nextents, 1);
+  ck_assert_uint_ge(zone_size(z), total);
+  uintptr_t want = lowest_fit(z, 16);
+  ck_assert_ptr_eq(zalloc(z, 16), (void *)want);
+  zt_assert_check(z);
+  destroy_zone(z);
+  setrlimit(RLIMIT_AS, &old);
 }
 END_TEST
 
@@ -391,6 +430,7 @@ int main(void) {
   ZT_CASE(s, grows_many_times);
   ZT_CASE(s, first_fit_across_extents);
   ZT_CASE(s, grows_upward);
+  ZT_CASE(s, grows_without_reservation);
   ZT_CASE(s, never_grows_without_flag);
   ZT_CASE(s, system_refuses_growth);
   ZT_CASE(s, growth_fails_at_each_mapping);

@@ -15,3 +15,17 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python3 bench/run.py --quick --strict --no-charts --allocators "$allocators" --out "$out"
+
+# --extra refuses what it can't run: no NAME=, a name already taken, a missing
+# library. Each must stop the runner before any workload starts.
+for bad in "nolib" "glibc=build/shim/libzoneshim.so" "x=/nonexistent/lib.so"; do
+  if msg=$(python3 bench/run.py --quick --no-charts --no-core --allocators glibc \
+             --extra "$bad" --out "$out/extra" 2>&1); then
+    echo "bench smoke: run.py accepted --extra $bad"; exit 1
+  fi
+  case "$msg" in
+    *"--extra wants NAME=PATH"*) ;;
+    *) echo "bench smoke: run.py --extra $bad failed otherwise: $msg"; exit 1 ;;
+  esac
+done
+echo "bench smoke: --extra refuses bad arguments"
