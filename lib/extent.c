@@ -327,13 +327,14 @@ static size_t reach_next(const zone__extent_t *e, size_t w, size_t n) {
   return i;
 }
 
-/* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the root. */
+/* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the
+ * node under the root byte (the level below it has one node). */
 static inline size_t reach_first(const zone__extent_t *e, size_t n) {
-  size_t k = e->reach_levels - 1, i = 0;
+  size_t k = e->reach_levels > 1 ? e->reach_levels - 2 : 0, i = 0;
   for (;;) {
     uint64_t hit = bytes_at_least(node_load(reach_level(e, k) + i * FAN), n);
     if (hit == 0) {
-      zone_assert(k == e->reach_levels - 1 && "a reach maximum without its byte below");
+      zone_assert(k + 2 >= e->reach_levels && "a reach maximum without its byte below");
       return ZONE_NONE;
     }
     i = i * FAN + ctz64(hit) / 8;
@@ -504,7 +505,7 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
     e->reach_at[k] = reach_bytes;
     e->reach_len[k] = level_len;
     reach_bytes += round_up(level_len, FAN);
-    if (level_len <= FAN) {
+    if (level_len == 1) {
       e->reach_levels = k + 1;
       break;
     }
@@ -528,6 +529,7 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   e->dirty = (uint64_t *)(book + off_dirty);
   e->dirty_list = (uint32_t *)(book + off_list);
   e->reach = (uint8_t *)(book + off_reach);
+  e->reach_top = e->reach + e->reach_at[e->reach_levels - 1];
   e->book = book;
   e->book_len = len;
   mark_pad(e);

@@ -63,8 +63,8 @@ typedef struct zone__summary {
  *    of word w onwards, capped at 64 (leaf max, or the word's top run plus
  *    word w+1's bottom run); level k byte j = the largest of level k-1's bytes
  *    [8j, 8j + 8). Each level has reach_len[k] bytes at reach_at[k], padded
- *    with zero bytes to a multiple of 8; the top level has at most 8. Always
- *    exact.
+ *    with zero bytes to a multiple of 8; the top level is one byte, the
+ *    extent's longest run up to 64 (reach_top points at it). Always exact.
  */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
@@ -82,7 +82,8 @@ typedef struct zone__extent {
   uint8_t *reach;          /* every level of the reach index */
   size_t reach_at[ZONE_REACH_LEVELS];   /* offset of level k in reach[] */
   size_t reach_len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
-  size_t reach_levels;     /* levels; the last is the root node */
+  size_t reach_levels;     /* levels; the last is the one-byte root */
+  const uint8_t *reach_top;  /* the root byte: where take_lowest looks first */
   void *book;              /* the mapping that holds the arrays above */
   size_t book_len;
   void *map;               /* the zone memory mapping, NULL if caller-owned */
@@ -119,13 +120,10 @@ void zone__extent_give(zone__extent_t *e, size_t g, size_t n);
 size_t zone__extent_alloc(zone__extent_t *e, size_t n);
 size_t zone__extent_release(zone__extent_t *e, size_t g);
 /* False when no run of n <= ZONE_SMALL_MAX free granules exists (the reach
- * index's root), so that a full extent costs its caller no call. */
+ * index's root byte), so that a full extent costs its caller one compare: a
+ * zone grown to many extents passes over its full ones at that price. */
 static inline bool zone__extent_may_fit_small(const zone__extent_t *e, size_t n) {
-  const uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
-  for (size_t j = 0; j < ZONE_REACH_FAN; j++)
-    if (root[j] >= n)
-      return true;
-  return false;
+  return *e->reach_top >= n;
 }
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
  * needs the granules after it free). */

@@ -544,6 +544,8 @@ START_TEST(check_detects_broken_reach) {
   ck_assert(said);
   bottom[0] = saved;
   uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
+  ck_assert_uint_eq(e->reach_len[e->reach_levels - 1], 1);  /* the root is one byte */
+  ck_assert_ptr_eq(e->reach_top, root);
   saved = root[0];
   root[0] ^= 2;
   ck_assert_int_ne(check_captured(z, &said), 0);
