@@ -397,11 +397,43 @@ static int grow_find_visit(void *ptr, size_t size, bool used, void *arg) {
   return 0;
 }
 
-/* The zone grew by delta bytes during this call: finds the new extent from the
- * walk and adds its model. Returns its index. */
-static size_t learn_extent(fz_zone_t *zn, size_t delta) {
-  FZ_EXPECT(zn->next < FZ_EXTENTS, "more than %d extents", FZ_EXTENTS);
+/* Whether an item of the walk holds address `at`. */
+typedef struct grow_cover {
+  uintptr_t at;
+  bool held;
+} grow_cover_t;
+
+static int grow_cover_visit(void *ptr, size_t size, bool used, void *arg) {
+  (void)used;
+  grow_cover_t *c = arg;
+  if ((uintptr_t)ptr <= c->at && c->at - (uintptr_t)ptr < size)
+    c->held = true;
+  return c->held;
+}
+
+/* The zone grew by delta bytes during this call: finds from the walk where
+ * (right after a known extent, which grew in place, or a new extent) and
+ * updates the models. Returns the index of the extent that grew or was added,
+ * and sets *added when a new one shifted those after it up the array. */
+static size_t learn_extent(fz_zone_t *zn, size_t delta, bool *added) {
   FZ_EXPECT(delta % MODEL_G == 0, "the zone grew by %zu bytes, not whole granules", delta);
+  *added = false;
+  for (size_t k = 0; k < zn->next; k++) {
+    zone_model_t *m = &zn->ext[k];
+    grow_cover_t c = {m->base + m->ngran * MODEL_G, false};
+    zone_walk(zn->z, grow_cover_visit, &c);
+    if (!c.held)
+      continue;
+    size_t old = m->ngran;
+    FZ_EXPECT(model_extend(m, delta) == 0, "model_extend: out of memory");
+    unsigned char *sc = realloc(zn->scribbled[k], m->ngran);
+    FZ_EXPECT(sc != NULL, "out of memory");
+    memset(sc + old, 0, m->ngran - old);
+    zn->scribbled[k] = sc;
+    return k;
+  }
+  FZ_EXPECT(zn->next < FZ_EXTENTS, "more than %d extents", FZ_EXTENTS);
+  *added = true;
   grow_find_t s = {zn, 0, 0};
   zone_walk(zn->z, grow_find_visit, &s);
   FZ_EXPECT(s.lo != 0 && s.hi - s.lo == delta,
@@ -497,10 +529,11 @@ static void op_alloc(fz_zone_t *zn, enum alloc_kind kind, size_t bytes, size_t c
   if (grow) {
     FZ_EXPECT(p != NULL, "NULL (errno %d) where the zone can grow for %zu bytes", got_err, total);
     FZ_EXPECT(size_after > size_before, "a block at %p outside the model, and no growth", p);
-    size_t e = learn_extent(zn, size_after - size_before);
+    bool added;
+    size_t e = learn_extent(zn, size_after - size_before, &added);
     int merr;
     off = model_alloc_aligned(&zn->ext[e], malign, total, &merr);
-    FZ_EXPECT(off != MODEL_NONE, "the new extent at %p of %zu bytes can't hold %zu bytes",
+    FZ_EXPECT(off != MODEL_NONE, "the grown extent at %p (%zu bytes more) can't hold %zu bytes",
               (void *)zn->ext[e].base, size_after - size_before, total);
     k = (int)e;
   } else {
@@ -697,11 +730,16 @@ static void op_realloc(fz_zone_t *zn, void *p, size_t bytes) {
               got_err);
     FZ_EXPECT(after > before, "zrealloc moved %p to %p outside the model, and no growth", p,
               (void *)q);
-    size_t e = learn_extent(zn, after - before);
-    if ((int)e <= k)
+    bool added;
+    size_t e = learn_extent(zn, after - before, &added);
+    if (added && (int)e <= k)
       k++;  /* the old block's extent moved up the array */
-    dest = model_alloc(&zn->ext[e], bytes, &merr);
-    FZ_EXPECT(dest != MODEL_NONE, "the new extent can't hold %zu bytes", bytes);
+    if ((int)e == k) {  /* its own extent grew: first fit with its space free */
+      FZ_EXPECT(model_free(&zn->ext[k], off) == 0, "the model refuses to free %p", p);
+      dest = model_alloc(&zn->ext[k], bytes, &merr);
+    } else
+      dest = model_alloc(&zn->ext[e], bytes, &merr);
+    FZ_EXPECT(dest != MODEL_NONE, "the grown extent can't hold %zu bytes", bytes);
     to = (int)e;
   } else {
     FZ_EXPECT(after == before, "zrealloc grew the zone from %zu to %zu though a region fits",

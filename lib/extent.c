@@ -539,6 +539,38 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   return 0;
 }
 
+/* The extent's bookkeeping rebuilt for ngran granules (more than now): a new
+ * mapping with the old bits copied, the new granules free, the indexes built
+ * afresh; the fields zone.c keeps (memory, trim marks) carry over. 0, or
+ * ENOMEM with the extent unchanged. */
+int zone__extent_extend(zone__extent_t *e, size_t ngran) {
+  zone__extent_t ne;
+  zone_assert(ngran > e->ngran);
+  if (zone__extent_init(&ne, e->base, ngran) != 0)
+    return ENOMEM;
+  memcpy(ne.used, e->used, e->nwords * sizeof(uint64_t));
+  memcpy(ne.end, e->end, e->nwords * sizeof(uint64_t));
+  memcpy(ne.cross, e->cross, (e->nwords + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS * sizeof(uint32_t));
+  unsigned tail = (unsigned)(e->ngran % WORD_BITS);
+  if (tail != 0)  /* the old pad granules are real, free ones now */
+    ne.used[e->nwords - 1] &= bits_between(0, tail);
+  mark_pad(&ne);
+  tree_build(&ne);
+  reach_build(&ne);
+  /* The new granules extend the last free run, or start one after a block. */
+  ne.free_runs = e->free_runs + bit_test(e->used, e->ngran - 1);
+  ne.map = e->map;
+  ne.map_len = e->map_len;
+  ne.fresh = e->fresh;
+  ne.returned = e->returned;
+  ne.returned_len = e->returned_len;
+  ne.returned_reused = e->returned_reused;
+  ne.page_shift = e->page_shift;
+  zone__extent_fini(e);
+  *e = ne;
+  return 0;
+}
+
 void zone__extent_fini(zone__extent_t *e) {
   zone__os_unmap(e->book, e->book_len);
   e->book = NULL;

@@ -164,8 +164,66 @@ static void extent_unmap(zone__extent_t *e) {
   zone__os_unmap(e->map, e->map_len);
 }
 
-/* Grows a ZONE_GROW zone by an extent that can hold `need` granules: at least
- * the zone's current size, so growth doubles and the extents stay few. */
+/* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
+ * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
+static int returned_cover(zone__extent_t *e, size_t pages) {
+  size_t len = (pages + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
+  if (e->returned == NULL || len <= e->returned_len)
+    return 0;
+  size_t page = zone__os_page_size();
+  len = (len + page - 1) / page * page;
+  uint64_t *map = zone__os_map(len);
+  if (map == NULL)
+    return ENOMEM;
+  memcpy(map, e->returned, e->returned_len);
+  zone__os_unmap(e->returned, e->returned_len);
+  e->returned = map;
+  e->returned_len = len;
+  return 0;
+}
+
+/*
+ * Growth in place: the extent that ends at the reservation cursor (its guard
+ * page the last thing carved) takes `gran` more granules from the reservation,
+ * its guard page among them, and a new guard goes after them. The zone stays
+ * one extent as it doubles, so allocation has one index to search and free
+ * one range to test, whatever the zone's size (bench/core_pairs). The
+ * extent's bookkeeping is rebuilt, an O(size) cost that doubling amortizes.
+ * NULL when it can't (no such extent, the reservation too short, a mapping
+ * refused): the caller maps a new extent instead.
+ */
+static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
+  size_t page = zone__os_page_size(), add = gran * ZONE_G;
+  if (z->reserve == NULL || z->nextents == 0 || (size_t)(z->reserve_end - z->reserve) < add)
+    return NULL;
+  zone__extent_t *e = &z->extents[z->nextents - 1];
+  char *guard = (char *)e->map + e->map_len - page;
+  if (e->map == NULL || guard + page != z->reserve)
+    return NULL;
+  /* The bytes between the extent's last granule and its guard (a size that
+   * was not a whole number of pages) join it too. */
+  size_t ngran = ((uintptr_t)guard + add - e->base) / ZONE_G;
+  if (ngran > ZONE_EXTENT_MAX_GRANULES)
+    return NULL;
+  if (returned_cover(e, ngran * ZONE_G / page) != 0)
+    return NULL;
+  if (zone__os_commit(guard, add) != 0)
+    return NULL;
+  size_t old_bytes = e->ngran * ZONE_G;
+  if (zone__extent_extend(e, ngran) != 0) {
+    zone__os_guard(guard, add);
+    return NULL;
+  }
+  e->map_len += add;
+  z->reserve += add;
+  z->size += ngran * ZONE_G - old_bytes;
+  zone__track_noaccess((char *)e->base + old_bytes, ngran * ZONE_G - old_bytes);
+  return e;
+}
+
+/* Grows a ZONE_GROW zone by room for `need` granules: at least the zone's
+ * current size, so growth doubles and the extents stay few (one, while the
+ * reservation lasts). */
 static zone__extent_t *zone_grow(zone_t *z, size_t need) {
   if (!(z->flags & ZONE_GROW) || z->nextents == ZONE_MAX_EXTENTS || need == ZONE_NONE)
     return NULL;
@@ -180,6 +238,9 @@ static zone__extent_t *zone_grow(zone_t *z, size_t need) {
     gran = ZONE_EXTENT_MAX_GRANULES;
   if (gran < need)
     return NULL;
+  zone__extent_t *grown = grow_in_place(z, gran);
+  if (grown != NULL)
+    return grown;
   zone__extent_t e;
   if (extent_map(z, &e, gran) != 0)
     return NULL;

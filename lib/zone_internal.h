@@ -104,6 +104,9 @@ typedef struct zone__extent {
  * the caller's business. Returns 0 or ENOMEM. */
 int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran);
 void zone__extent_fini(zone__extent_t *e);
+/* Grows the extent to ngran granules, the new ones free (its memory is the
+ * caller's business): 0, or ENOMEM with the extent unchanged. */
+int zone__extent_extend(zone__extent_t *e, size_t ngran);
 /* Marks every granule free again (zone_reset). */
 void zone__extent_clear(zone__extent_t *e);
 /* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */

@@ -100,6 +100,17 @@ void model_fini(zone_model_t *m) {
   memset(m, 0, sizeof *m);
 }
 
+int model_extend(zone_model_t *m, size_t bytes) {
+  size_t ngran = m->ngran + bytes / MODEL_G;
+  unsigned char *map = realloc(m->map, ngran ? ngran : 1);
+  if (map == NULL)
+    return ENOMEM;
+  memset(map + m->ngran, MODEL_FREE, ngran - m->ngran);
+  m->map = map;
+  m->ngran = ngran;
+  return 0;
+}
+
 void model_reset(zone_model_t *m) {
   memset(m->map, MODEL_FREE, m->ngran);
   m->used_gran = 0;

@@ -78,6 +78,8 @@ typedef struct zone_model {
 int model_init(zone_model_t *m, uintptr_t base, size_t bytes);
 void model_fini(zone_model_t *m);
 void model_reset(zone_model_t *m);
+/* Appends `bytes` of free granules at the end (a zone that grew in place). */
+int model_extend(zone_model_t *m, size_t bytes);
 
 size_t model_alloc(zone_model_t *m, size_t bytes, int *err);
 size_t model_alloc_aligned(zone_model_t *m, size_t align, size_t bytes, int *err);

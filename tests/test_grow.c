@@ -124,7 +124,7 @@ START_TEST(first_fit_across_extents) {
     a[i] = zalloc(z, 256);  /* fills the first extent */
   char *b[16];
   for (int i = 0; i < 16; i++)
-    b[i] = zalloc(z, 256);  /* in a new extent */
+    b[i] = zalloc(z, 256);  /* in the memory a growth added */
   ck_assert_uint_gt(zone_size(z), 4096);
   /* free holes of 256 in both extents */
   for (int i = 3; i < 16; i += 4) {
@@ -323,6 +323,77 @@ START_TEST(growth_fails_at_each_mapping) {
 }
 END_TEST
 
+/* Growth in place: the zone's extent takes the new memory from its reserved
+ * address space, so the zone stays one extent and a request can span the old
+ * end: first fit puts it at the start of the free run the old end left. */
+START_TEST(grows_in_place) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_ptr_nonnull(z->reserve);
+  char *low = zalloc(z, 2048);
+  ck_assert_ptr_nonnull(low);
+  char *span = zalloc(z, 4096);  /* 2048 bytes free at the end: it grows */
+  ck_assert_ptr_eq(span, low + 2048);
+  ck_assert_uint_gt(zone_size(z), 4096);
+  ck_assert_uint_eq(z->nextents, 1);
+  memset(span, 5, 4096);
+  for (int k = 0; k < 8; k++) {  /* each a size the zone can't hold yet */
+    char *p = zalloc(z, zone_size(z));
+    ck_assert_ptr_nonnull(p);
+    memset(p, k, 4096);
+  }
+  ck_assert_uint_eq(z->nextents, 1);
+  uintptr_t want = lowest_fit(z, 16);
+  ck_assert_ptr_eq(zalloc(z, 16), (void *)want);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A zone whose size is not a whole number of pages grows in place too: the
+ * bytes up to the page boundary join it, so the next block follows the last
+ * one directly. */
+START_TEST(grows_in_place_from_odd_size) {
+  zone_t *z = create_zone_flags(1000, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_uint_eq(zone_size(z), 1008);
+  char *a = zalloc(z, 1000);
+  char *b = zalloc(z, 100);
+  ck_assert_ptr_eq(b, a + 1008);
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_gt(zone_size(z), 1008);
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Pages given back before a growth stay marked after it, and a growth past
+ * what the first bitmap of marks covers (32768 pages) gets a longer one:
+ * a take clears the marks it covers, and the next trim gives back exactly the
+ * pages not marked. */
+START_TEST(trim_marks_survive_growth) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), half = (size_t)1 << 19;
+  zone_t *z = create_zone_flags(2 * half, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  char *a = zalloc(z, half);
+  zt_fill(a, half, 9);
+  ck_assert_uint_eq(zone__trim(z, 0), half);
+  ck_assert_ptr_nonnull(z->extents[0].returned);
+  size_t big = (size_t)40000 * page;
+  char *b = zalloc(z, big);
+  ck_assert_ptr_eq(b, a + half);  /* from the returned half on: in place */
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_ge(z->extents[0].returned_len * 8, zone_size(z) / page);
+  ck_assert_int_eq(zfree(z, b), 0);
+  ck_assert_uint_eq(zone__trim(z, 0), zone_size(z) - half);
+  ck_assert_uint_eq(zone__trim(z, 0), 0);
+  ck_assert(zt_verify(a, half, 9));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* Creation itself when the system refuses: NULL, ENOMEM, no leak. */
 START_TEST(create_when_system_refuses) {
   bool succeeded = false;
@@ -434,6 +505,9 @@ int main(void) {
   ZT_CASE(s, never_grows_without_flag);
   ZT_CASE(s, system_refuses_growth);
   ZT_CASE(s, growth_fails_at_each_mapping);
+  ZT_CASE(s, grows_in_place);
+  ZT_CASE(s, grows_in_place_from_odd_size);
+  ZT_CASE(s, trim_marks_survive_growth);
   ZT_CASE(s, create_when_system_refuses);
   ZT_CASE(s, reset_grown_zone);
   ZT_CASE(s, trim_gives_back_free_pages_only);

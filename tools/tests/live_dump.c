@@ -1,6 +1,6 @@
 /*
  * live_dump.c - makes zdump output from a real zone for the zone-map tests:
- * a growable zone that fragments, grows a second and third extent, and is
+ * a growable zone that fragments, grows (in place: still one extent), and is
  * dumped after each phase (several dumps in one file, as ZONE_DUMP_EVERY
  * writes them). The pattern is fixed so the test is repeatable; the
  * addresses are whatever mmap gives.
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
   }
   zdump(z, out);
 
-  /* Phase 3: requests too big for any hole make the zone grow twice. */
+  /* Phase 3: requests too big for any hole make the zone grow. */
   void *big1 = zalloc(z, 40000);
   void *big2 = zalloc(z, 100000);
   if (big1 == NULL || big2 == NULL) {
