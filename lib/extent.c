@@ -5,8 +5,8 @@
  *
  * Why a bitmap and a summary tree rather than an address-ordered tree of free
  * regions: the bookkeeping is bounded by the zone's size whatever the pattern
- * (2 bits per 16-byte granule plus at most 24 bytes per 1 KiB of zone, under
- * 4%), it never grows a node per block or per hole, and it needs no memory of
+ * (2 bits per 16-byte granule plus about 9 bytes per 1 KiB of zone: 2.5% in
+ * all), it never grows a node per block or per hole, and it needs no memory of
  * its own when a free splits a region. The cost is linear in the size of a
  * block when it is taken or given (a bit per granule, a word per 64), which is
  * a 1/1024 fraction of the bytes a program touches anyway.
@@ -23,15 +23,19 @@
  * rewrites its byte and its predecessor's and climbs only while a maximum
  * changes: no laziness, no bounds to keep.
  *
- * Larger requests use a complete binary tree of summaries over the words, as
- * the Go runtime's page allocator keeps over its page bitmap: each node records
- * the free run at its low end, the one at its high end and its longest run. The
- * lowest fit descends from the root: left child if its longest run fits, else a
- * run across the middle (left's high-end run plus right's low-end run), else
- * the right child. A run of more than 64 granules always crosses a word edge,
- * so the tree sees each word only through its edge runs: a block taken or given
- * inside a word (most small ones) leaves the tree alone. Its updates are lazy
- * besides (a dirty list, flushed before a search reads the tree).
+ * Larger requests use a complete binary tree of summaries, as the Go runtime's
+ * page allocator keeps over its page bitmap: each node records the free run at
+ * its low end, the one at its high end and its longest run. The lowest fit
+ * descends from the root: left child if its longest run fits, else a run
+ * across the middle (left's high-end run plus right's low-end run), else the
+ * right child. A run of more than 64 granules always crosses a word edge, so
+ * the tree sees each word only through its edge runs: a block taken or given
+ * inside a word (most small ones) leaves the tree alone. Its leaves are chunks
+ * of 8 words, each summary joined from the chunk's 8 packed leaves (one cache
+ * line): 3 levels fewer than a leaf per word, and those the largest, whose
+ * nodes a random change would miss in cache; a search that reaches a chunk
+ * walks its 8 words. Updates are lazy besides (a dirty list of chunks,
+ * flushed before a search reads the tree).
  */
 #include "zone_internal.h"
 #include "bits.h"
@@ -87,21 +91,6 @@ static unsigned longest_run(uint64_t x) {
   return best;
 }
 
-/* Lowest bit b such that bits [b, b + n) of x are all set, or -1 (n <= 64). */
-static int word_fit(uint64_t x, unsigned n) {
-  if (n == WORD_BITS)
-    return x == ALL_ONES ? 0 : -1;
-  /* After each step bit b of t says bits [b, b + k) of x are all set. */
-  uint64_t t = x;
-  unsigned k = 1;
-  while (k < n && t != 0) {
-    unsigned s = k < n - k ? k : n - k;
-    t &= t >> s;
-    k += s;
-  }
-  return t != 0 ? (int)ctz64(t) : -1;
-}
-
 /* ---- summaries -------------------------------------------------------------- */
 
 static inline zone__summary_t summary_of_word(uint64_t used) {
@@ -129,12 +118,11 @@ static inline zone__summary_t leaf_edges(uint32_t v) {
 /* The packed fields the tree reads: start and end. */
 #define LEAF_EDGES 0xffffu
 
-/* Node i's summary: internal nodes from tree[], leaves (words) from leaf[]. */
-static inline zone__summary_t summary_at(const zone__extent_t *e, size_t i) {
-  if (i >= e->leaves)
-    return leaf_edges(e->leaf[i - e->leaves]);
-  return e->tree[i];
-}
+/* Node i's summary: internal nodes and chunk leaves alike live in tree[]. */
+static inline zone__summary_t summary_at(const zone__extent_t *e, size_t i) { return e->tree[i]; }
+
+#define CHUNK_WORDS ZONE_CHUNK_WORDS
+#define CHUNK_BITS ZONE_CHUNK_BITS
 
 /* Joins the summaries of two adjacent spans of `half` granules each. */
 static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {
@@ -152,35 +140,54 @@ static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
   return a.start == b.start && a.end == b.end && a.max == b.max;
 }
 
-/* Walks word w's change up the tree (its leaf is already fresh): recomputes
- * each ancestor from its two children, stopping at the first node that comes
- * out unchanged (everything above it then is too, or is another dirty word's
- * walk). */
-static void path_update(zone__extent_t *e, size_t w) {
-  size_t i = w + e->leaves;
-  if (i == 1)
-    return;
-  zone__summary_t cur = leaf_edges(e->leaf[w]), sib = leaf_edges(e->leaf[(i ^ 1) - e->leaves]);
-  uint32_t half = WORD_BITS;
+/* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
+ * used words to whole chunks): a run of free words adds up, a used granule
+ * starts over. */
+static inline zone__summary_t chunk_summary(const zone__extent_t *e, size_t c) {
+  const uint32_t *leaf = &e->leaf[c * CHUNK_WORDS];
+  zone__summary_t s = leaf_edges(leaf[0]);
+  uint32_t width = WORD_BITS;
+  for (size_t j = 1; j < CHUNK_WORDS; j++, width += WORD_BITS) {
+    zone__summary_t r = leaf_edges(leaf[j]);
+    uint32_t across = s.end + r.start;
+    if (s.start == width)
+      s.start += r.start;
+    s.end = r.end == WORD_BITS ? s.end + WORD_BITS : r.end;
+    if (r.max > s.max)
+      s.max = r.max;
+    if (across > s.max)
+      s.max = across;
+  }
+  return s;
+}
+
+/* Walks chunk c's change up the tree (its leaves are already fresh):
+ * recomputes its summary, then each ancestor from its two children, stopping
+ * at the first node that comes out unchanged (everything above it then is
+ * too, or is another dirty chunk's walk). */
+static void path_update(zone__extent_t *e, size_t c) {
+  size_t i = c + e->leaves;
+  zone__summary_t cur = chunk_summary(e, c);
+  uint32_t half = CHUNK_BITS;
   for (;;) {
-    cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
-    i >>= 1;
     if (summary_equal(cur, e->tree[i]))
       return;
     e->tree[i] = cur;
     if (i == 1)
       return;
-    sib = e->tree[i ^ 1];
+    zone__summary_t sib = e->tree[i ^ 1];
+    cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
+    i >>= 1;
     half *= 2;
   }
 }
 
-/* Brings the tree up to date with every word changed since the last flush. */
+/* Brings the tree up to date with every chunk changed since the last flush. */
 static void tree_flush(zone__extent_t *e) {
   for (size_t k = 0; k < e->ndirty; k++) {
-    size_t w = e->dirty_list[k];
-    e->dirty[w / WORD_BITS] &= ~((uint64_t)1 << (w % WORD_BITS));
-    path_update(e, w);
+    size_t c = e->dirty_list[k];
+    e->dirty[c / WORD_BITS] &= ~((uint64_t)1 << (c % WORD_BITS));
+    path_update(e, c);
   }
   e->ndirty = 0;
 }
@@ -409,13 +416,14 @@ ZONE_INLINE size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
  * are waiting, so a word changed and changed back costs one leaf, and walks
  * that share ancestors stop early. */
 static void tree_dirty(zone__extent_t *e, size_t w) {
-  uint64_t bit = (uint64_t)1 << (w % WORD_BITS);
-  if (e->dirty[w / WORD_BITS] & bit)
+  size_t c = w / CHUNK_WORDS;
+  uint64_t bit = (uint64_t)1 << (c % WORD_BITS);
+  if (e->dirty[c / WORD_BITS] & bit)
     return;
   if (e->ndirty == ZONE_DIRTY_MAX)
     tree_flush(e);
-  e->dirty[w / WORD_BITS] |= bit;
-  e->dirty_list[e->ndirty++] = (uint32_t)w;
+  e->dirty[c / WORD_BITS] |= bit;
+  e->dirty_list[e->ndirty++] = (uint32_t)c;
 }
 
 static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1);
@@ -454,8 +462,11 @@ ZONE_INLINE void words_changed(zone__extent_t *e, size_t w0, size_t w1) {
 static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1) {
   for (size_t w = w0; w <= w1; w++)
     e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
-  uint32_t half = WORD_BITS;
-  size_t lo = (w0 + e->leaves) >> 1, hi = (w1 + e->leaves) >> 1;
+  size_t c0 = w0 / CHUNK_WORDS, c1 = w1 / CHUNK_WORDS;
+  for (size_t c = c0; c <= c1; c++)
+    e->tree[c + e->leaves] = chunk_summary(e, c);
+  uint32_t half = CHUNK_BITS;
+  size_t lo = (c0 + e->leaves) >> 1, hi = (c1 + e->leaves) >> 1;
   while (lo >= 1) {
     bool changed = false;
     for (size_t i = lo; i <= hi; i++) {
@@ -477,7 +488,9 @@ static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1) {
 static void tree_build(zone__extent_t *e) {
   for (size_t w = 0; w < e->nwords; w++)
     e->leaf[w] = leaf_pack(summary_of_word(e->used[w]));
-  uint32_t half = WORD_BITS;
+  for (size_t c = 0; c < e->leaves; c++)  /* past the last chunk: fully used */
+    e->tree[c + e->leaves] = c * CHUNK_WORDS < e->nwords ? chunk_summary(e, c) : (zone__summary_t){0, 0, 0};
+  uint32_t half = CHUNK_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
     for (size_t i = level_lo; i < 2 * level_lo; i++)
       e->tree[i] = summary_join(summary_at(e, 2 * i), summary_at(e, 2 * i + 1), half);
@@ -499,20 +512,20 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES)
     return ENOMEM;
   size_t nwords = (ngran + WORD_BITS - 1) / WORD_BITS;
+  size_t nchunks = (nwords + CHUNK_WORDS - 1) / CHUNK_WORDS;
   size_t leaves = 1;
-  while (leaves < nwords)
+  while (leaves < nchunks)
     leaves *= 2;
-  size_t nchunks = (nwords + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS;
-  size_t tree_nodes = leaves < 2 ? 2 : leaves;
+  size_t tree_nodes = 2 * leaves;  /* [1, leaves) inner nodes, then a leaf per chunk */
 
   /* One mapping holds every array, each starting on an 8-byte boundary. */
   size_t off_used = 0;
   size_t off_end = off_used + nwords * sizeof(uint64_t);
   size_t off_tree = off_end + nwords * sizeof(uint64_t);
   size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
-  size_t off_cross = round_up(off_leaf + leaves * sizeof(uint32_t), 8);
+  size_t off_cross = round_up(off_leaf + nchunks * CHUNK_WORDS * sizeof(uint32_t), 8);
   size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
-  size_t off_list = off_dirty + (nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
+  size_t off_list = off_dirty + (nchunks + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
   size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
   size_t reach_bytes = 0, level_len = nwords;
   for (size_t k = 0;; k++, level_len = (level_len + FAN - 1) / FAN) {
@@ -606,10 +619,33 @@ void zone__extent_clear(zone__extent_t *e) {
 /* ---- search ------------------------------------------------------------------- */
 
 /* The lowest fit of n granules anywhere: the root-to-leaf descent. */
+/* The lowest start of n > 64 free granules in chunk c at or after granule
+ * `from`, counting `carry` free granules that end where the chunk begins, or
+ * ZONE_NONE (then *carry is the free run at the chunk's end). Such a run
+ * always crosses a word edge, so each word counts by its edge runs: the free
+ * granules at its bottom continue the run, those at its top begin the next. */
+static size_t chunk_fit(const zone__extent_t *e, size_t c, size_t n, size_t from, size_t *carry) {
+  zone_assert(n > WORD_BITS);
+  size_t run = *carry;
+  size_t w_end = (c + 1) * CHUNK_WORDS < e->nwords ? (c + 1) * CHUNK_WORDS : e->nwords;
+  for (size_t w = c * CHUNK_WORDS; w < w_end; w++) {
+    uint64_t avail = ~e->used[w];
+    size_t lo = w * WORD_BITS;
+    if (from > lo)
+      avail = from - lo >= WORD_BITS ? 0 : avail & (ALL_ONES << (from - lo));
+    unsigned bottom = avail == ALL_ONES ? WORD_BITS : ctz64(~avail);
+    if (run + bottom >= n)
+      return lo - run;
+    run = avail == ALL_ONES ? run + WORD_BITS : (avail >> 63 ? clz64(~avail) : 0);
+  }
+  *carry = w_end == (c + 1) * CHUNK_WORDS ? run : 0;  /* past nwords: used */
+  return ZONE_NONE;
+}
+
 static size_t fit_lowest(const zone__extent_t *e, size_t n) {
   if (n > e->ngran || summary_at(e, 1).max < n)
     return ZONE_NONE;
-  size_t i = 1, lo = 0, span = e->leaves * WORD_BITS;
+  size_t i = 1, lo = 0, span = e->leaves * CHUNK_BITS;
   while (i < e->leaves) {
     size_t half = span / 2;
     zone__summary_t l = summary_at(e, 2 * i);
@@ -625,10 +661,10 @@ static size_t fit_lowest(const zone__extent_t *e, size_t n) {
     lo += half;
     span = half;
   }
-  size_t w = i - e->leaves;
-  int b = word_fit(~e->used[w], (unsigned)n);
-  zone_assert(b >= 0 && "summary promised a fit in this word");
-  return w * WORD_BITS + (size_t)b;
+  size_t carry = 0;
+  size_t g = chunk_fit(e, i - e->leaves, n, 0, &carry);
+  zone_assert(g != ZONE_NONE && "summary promised a fit in this chunk");
+  return g;
 }
 
 /*
@@ -651,19 +687,8 @@ static size_t fit_scan(const zone__extent_t *e, size_t i, size_t lo, size_t span
       return ZONE_NONE;
     }
   }
-  if (i >= e->leaves) {
-    size_t w = i - e->leaves;
-    uint64_t avail = w < e->nwords ? ~e->used[w] : 0;
-    if (from > lo)
-      avail &= ALL_ONES << (from - lo);
-    if (n <= WORD_BITS) {
-      int b = word_fit(avail, (unsigned)n);
-      if (b >= 0)
-        return lo + (size_t)b;
-    }
-    *carry = avail == ALL_ONES ? *carry + WORD_BITS : (avail >> 63 ? clz64(~avail) : 0);
-    return ZONE_NONE;
-  }
+  if (i >= e->leaves)
+    return chunk_fit(e, i - e->leaves, n, from, carry);
   size_t half = span / 2;
   size_t r = fit_scan(e, 2 * i, lo, half, from, n, carry);
   if (r != ZONE_NONE)
@@ -684,7 +709,7 @@ size_t zone__extent_fit(zone__extent_t *e, size_t n, size_t from) {
   if (from >= e->ngran || n > e->ngran - from)
     return ZONE_NONE;
   size_t carry = 0;
-  size_t g = fit_scan(e, 1, 0, e->leaves * WORD_BITS, from, n, &carry);
+  size_t g = fit_scan(e, 1, 0, e->leaves * CHUNK_BITS, from, n, &carry);
   return g != ZONE_NONE && g + n <= e->ngran ? g : ZONE_NONE;
 }
 
@@ -918,9 +943,10 @@ size_t zone__extent_next_block(const zone__extent_t *e, size_t g) {
 int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
   size_t nused = 0, nblocks = 0, runs = 0;
   tree_flush(e);
-  for (size_t w = 0; w < (e->nwords + WORD_BITS - 1) / WORD_BITS; w++) {
+  size_t nchunks = (e->nwords + CHUNK_WORDS - 1) / CHUNK_WORDS;
+  for (size_t w = 0; w < (nchunks + WORD_BITS - 1) / WORD_BITS; w++) {
     if (e->dirty[w] != 0) {
-      zone__report("zone_check: extent %p: dirty words left after a flush", (void *)e->base);
+      zone__report("zone_check: extent %p: dirty chunks left after a flush", (void *)e->base);
       return 9;
     }
   }
@@ -975,14 +1001,21 @@ int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
                  e->free_runs);
     return 6;
   }
-  for (size_t w = 0; w < e->leaves; w++) {
+  for (size_t w = 0; w < nchunks * CHUNK_WORDS; w++) {
     uint32_t v = w < e->nwords ? leaf_pack(summary_of_word(e->used[w])) : 0;
     if (e->leaf[w] != v) {
       zone__report("zone_check: extent %p word %zu: leaf summary is stale", (void *)e->base, w);
       return 8;
     }
   }
-  uint32_t half = WORD_BITS;
+  for (size_t c = 0; c < e->leaves; c++) {
+    zone__summary_t s = c < nchunks ? chunk_summary(e, c) : (zone__summary_t){0, 0, 0};
+    if (!summary_equal(s, e->tree[c + e->leaves])) {
+      zone__report("zone_check: extent %p chunk %zu: summary is stale", (void *)e->base, c);
+      return 7;
+    }
+  }
+  uint32_t half = CHUNK_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
     for (size_t i = level_lo; i < 2 * level_lo; i++) {
       zone__summary_t s = summary_join(summary_at(e, 2 * i), summary_at(e, 2 * i + 1), half);

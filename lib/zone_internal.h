@@ -21,7 +21,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_WORDS 8                 /* words per chunk (see extent.c) */
 #define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
-#define ZONE_DIRTY_MAX 32                  /* words changed before the tree catches up */
+#define ZONE_DIRTY_MAX 32                  /* chunks changed before the tree catches up */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
 #define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
 #define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
@@ -49,16 +49,17 @@ typedef struct zone__summary {
  *    end(g-1)); it ends at the first end bit at or after g.
  *  - cross[c] holds the last granule of the block that starts in chunk c and
  *    ends in a later chunk, if there is one (else it is stale and unread).
- *  - leaf[w] is word w's own summary, packed (past nwords: 0, fully used),
- *    always exact.
- *  - tree[1 .. leaves-1] is a complete binary tree over the `leaves` words
- *    (a power of two; words past nwords count as fully used); node i covers
- *    the words of its subtree and summarises their free runs that touch a
- *    word edge (a word's leaf counts as {start, end, max(start, end)}): every
- *    run longer than a word's interior is one, and the tree only serves sizes
- *    above ZONE_SMALL_MAX. tree[] is exact except above the words in
- *    dirty_list, whose edge runs changed: those reach it at the next search
- *    that reads it (tree_flush).
+ *  - leaf[w] is word w's own summary, packed (past nwords, up to a whole
+ *    chunk: 0, fully used), always exact.
+ *  - tree[] is a complete binary tree over chunks of ZONE_CHUNK_WORDS words:
+ *    tree[leaves + c] summarises chunk c (chunks past the last count as fully
+ *    used), tree[1 .. leaves-1] are the inner nodes. A node summarises the
+ *    free runs of its granules that touch a word edge (a word's leaf counts as
+ *    {start, end, max(start, end)}): every run longer than a word's interior
+ *    is one, and the tree only serves sizes above ZONE_SMALL_MAX. tree[] is
+ *    exact except above the chunks in dirty_list, some of whose words' edge
+ *    runs changed: those reach it at the next search that reads it
+ *    (tree_flush).
  *  - reach index, level 0: reach[w] = the longest free run from any granule
  *    of word w onwards, capped at 64 (leaf max, or the word's top run plus
  *    word w+1's bottom run); level k byte j = the largest of level k-1's bytes
@@ -70,14 +71,14 @@ typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
   size_t ngran;            /* granules managed */
   size_t nwords;           /* bitmap words: ceil(ngran / 64) */
-  size_t leaves;           /* power of two >= nwords */
+  size_t leaves;           /* tree leaves: a power of two >= the chunks */
   uint64_t *used;
   uint64_t *end;
   uint32_t *cross;
   zone__summary_t *tree;
   uint32_t *leaf;          /* packed summary of each word (see extent.c) */
-  uint64_t *dirty;         /* words whose leaf and ancestors are stale */
-  uint32_t *dirty_list;    /* the same words, ZONE_DIRTY_MAX at most */
+  uint64_t *dirty;         /* chunks whose tree leaf and ancestors are stale */
+  uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
   size_t ndirty;
   uint8_t *reach;          /* every level of the reach index */
   size_t reach_at[ZONE_REACH_LEVELS];   /* offset of level k in reach[] */
