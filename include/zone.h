@@ -53,8 +53,9 @@ typedef struct zone zone_t;
 
 /* Creation flags.
  * ZONE_GROW: map more memory when nothing fits instead of failing; the zone
- *   reserves address space (not memory) and each growth lands above the old
- *   extents where the kernel allows, so first fit fills the oldest memory first.
+ *   reserves address space (not memory) and grows upward into it in place (one
+ *   contiguous extent) where the kernel allows, else by another extent; either
+ *   way first fit fills the oldest memory first.
  * ZONE_UNLOCKED: the caller promises one thread at a time; no locking. */
 enum { ZONE_GROW = 1u << 0, ZONE_UNLOCKED = 1u << 1 };
 
