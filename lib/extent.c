@@ -215,12 +215,14 @@ static inline uint64_t bytes_at_least(uint64_t x, size_t n) {
   return ((x | BYTES_HIGH) - n * BYTES_LOW) & BYTES_HIGH;
 }
 
+#ifndef ZONE_SSE2
 /* Bytewise maximum of a and b (bytes at most 127). */
 static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
   uint64_t a_ge = (((a | BYTES_HIGH) - b) & BYTES_HIGH) >> 7;
   uint64_t pick = a_ge * 0xff;
   return (a & pick) | (b & ~pick);
 }
+#endif
 
 /* The largest byte of a node: three byte-wise maxima of halves, with SSE2's
  * pmaxub where the target has it (every x86-64), else in a register. */
