@@ -197,8 +197,10 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   if (z->reserve == NULL || z->nextents == 0 || (size_t)(z->reserve_end - z->reserve) < add)
     return NULL;
   zone__extent_t *e = &z->extents[z->nextents - 1];
+  if (e->map == NULL)
+    return NULL;
   char *guard = (char *)e->map + e->map_len - page;
-  if (e->map == NULL || guard + page != z->reserve)
+  if (guard + page != z->reserve)
     return NULL;
   /* The bytes between the extent's last granule and its guard (a size that
    * was not a whole number of pages) join it too. */
