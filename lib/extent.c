@@ -861,8 +861,14 @@ size_t zone__extent_alloc(zone__extent_t *e, size_t n) {
   return g;
 }
 
-/* The free fast path: the block check, its length and the give in one call. */
+/* The free fast path: the block check, its length and the give in one call.
+ * The word's leaf and reach byte are fetched first: in a large zone the free
+ * misses cache on them as on the bitmap, and fetched up front their misses
+ * overlap the bitmap's instead of following it (core_pairs, 1M blocks: about
+ * 10% less time per pair; the end bitmap, in the same spot, gained nothing). */
 size_t zone__extent_release(zone__extent_t *e, size_t g) {
+  __builtin_prefetch(&e->leaf[g / WORD_BITS], 1);
+  __builtin_prefetch(&e->reach[g / WORD_BITS], 1);
   if (!block_starts(e, g))
     return 0;
   size_t n = block_len(e, g);
