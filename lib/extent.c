@@ -596,8 +596,13 @@ int zone__extent_extend(zone__extent_t *e, size_t ngran) {
   ne.returned_len = e->returned_len;
   ne.returned_reused = e->returned_reused;
   ne.page_shift = e->page_shift;
-  zone__extent_fini(e);
+  /* The old bookkeeping goes only once the new is in place: a fork from a
+   * signal handler that interrupted this leaves the child a zone it reads
+   * (the shim's frozen zone, state.c), whose blocks, all in the old range,
+   * read the same through either mapping, even halfway through the copy. */
+  zone__extent_t old = *e;
   *e = ne;
+  zone__extent_fini(&old);
   return 0;
 }
 

@@ -176,9 +176,11 @@ static int returned_cover(zone__extent_t *e, size_t pages) {
   if (map == NULL)
     return ENOMEM;
   memcpy(map, e->returned, e->returned_len);
-  zone__os_unmap(e->returned, e->returned_len);
+  uint64_t *old = e->returned;
+  size_t old_len = e->returned_len;
   e->returned = map;
   e->returned_len = len;
+  zone__os_unmap(old, old_len);
   return 0;
 }
 
