@@ -10,7 +10,13 @@
  *   lifo    allocate and at once free one block, the best case (the hole it
  *           fills is the one it leaves);
  *   malloc  the random pattern through this process's malloc, for scale.
- * Each figure is the median of seven equal slices of its timing.
+ * Each figure is the median of seven equal slices of its timing. The four
+ * zones live side by side and the random and lifo slices of the four sizes
+ * are interleaved, round by round in a rotating order: the 1M/1k ratio then
+ * compares figures taken over the same stretch of time, so a burst of load on
+ * the shared machine falls on every size alike, not on whichever size was
+ * being timed (the malloc figures, which share one heap, come after, a size
+ * at a time).
  * Bookkeeping is read white-box from the extents (book_len, plus the zone's
  * own mapping), which is why this program links the zone_core objects rather
  * than libzone.so. A last line fills a zone with 16-byte blocks, the worst
@@ -89,15 +95,40 @@ static inline __attribute__((always_inline)) double time_pairs(pattern_t pattern
   return median_slice(ns);
 }
 
-static double time_random(zone_t *z, void **p, size_t n, size_t pairs, bench_rng_t *rng) {
-  double ns = time_pairs(RANDOM, z, p, n, pairs, rng);
-  for (size_t i = 0; i < n; i++)
-    bench_check(p[i] != NULL, "zalloc failed in a growing zone");
-  return ns;
+/* One size's zone, its victims, and its slices. */
+typedef struct sized {
+  size_t n;
+  bench_rng_t rng;
+  void **p;
+  zone_t *z;
+  double random_ns[SLICES], lifo_ns[SLICES];
+} sized_t;
+
+/* ns per pair over one slice of `per` pairs of the pattern. */
+static inline __attribute__((always_inline)) double one_slice(pattern_t pattern, sized_t *sz,
+                                                             size_t per) {
+  double t0 = bench_now();
+  for (size_t k = 0; k < per; k++)
+    one_pair(pattern, sz->z, sz->p, sz->n, &sz->rng);
+  return (bench_now() - t0) * 1e9 / (double)per;
 }
 
-static double time_lifo(zone_t *z, size_t pairs, bench_rng_t *rng) {
-  return time_pairs(LIFO, z, NULL, 0, pairs, rng);
+/* The random and lifo slices of every size, interleaved (see the top). */
+static void time_zones(sized_t *sz, size_t nsizes, size_t pairs) {
+  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
+  for (int r = 0; r < SLICES; r++)
+    for (size_t k = 0; k < nsizes; k++) {
+      sized_t *one = &sz[(k + (size_t)r) % nsizes];
+      one->random_ns[r] = one_slice(RANDOM, one, per);
+    }
+  for (int r = 0; r < SLICES; r++)
+    for (size_t k = 0; k < nsizes; k++) {
+      sized_t *one = &sz[(k + (size_t)r) % nsizes];
+      one->lifo_ns[r] = one_slice(LIFO, one, per);
+    }
+  for (size_t k = 0; k < nsizes; k++)
+    for (size_t i = 0; i < sz[k].n; i++)
+      bench_check(sz[k].p[i] != NULL, "zalloc failed in a growing zone");
 }
 
 static double time_malloc(void **p, size_t n, size_t pairs, bench_rng_t *rng) {
@@ -128,27 +159,37 @@ static void full_of_granules(size_t bytes) {
 int main(int argc, char **argv) {
   double scale = bench_scale(argc, argv, NULL);
   size_t pairs = bench_scaled(FULL_PAIRS, scale, 20000);
-  size_t nsizes = sizeof live_sizes / sizeof live_sizes[0];
-  double first_random = 0, last_random = 0;
+  enum { NSIZES = sizeof live_sizes / sizeof live_sizes[0] };
+  static sized_t sz[NSIZES];
 
   printf("# core_pairs: ns per zalloc+zfree pair, locked ZONE_GROW zone from %zu KiB, "
          "sizes from the small mix, %zu pairs per timing\n", ZONE_START >> 10, pairs);
   printf("# live_blocks random_ns lifo_ns malloc_random_ns book_bytes_per_block "
          "book_pct_of_zone zone_mib extents\n");
-  for (size_t s = 0; s < nsizes; s++) {
-    size_t n = live_sizes[s];
-    bench_rng_t rng = {n};
-    void **p = malloc(n * sizeof *p);
-    bench_check(p != NULL, "malloc");
-    zone_t *z = create_zone_flags(ZONE_START, ZONE_GROW);
-    bench_check(z != NULL, "create_zone_flags");
-    for (size_t i = 0; i < n; i++) {
-      p[i] = zalloc(z, bench_size_mix(&rng));
-      bench_check(p[i] != NULL, "zalloc");
+  for (size_t s = 0; s < NSIZES; s++) {
+    sized_t *one = &sz[s];
+    one->n = live_sizes[s];
+    one->rng = (bench_rng_t){one->n};
+    one->p = malloc(one->n * sizeof *one->p);
+    bench_check(one->p != NULL, "malloc");
+    one->z = create_zone_flags(ZONE_START, ZONE_GROW);
+    bench_check(one->z != NULL, "create_zone_flags");
+    for (size_t i = 0; i < one->n; i++) {
+      one->p[i] = zalloc(one->z, bench_size_mix(&one->rng));
+      bench_check(one->p[i] != NULL, "zalloc");
     }
-    time_random(z, p, n, n, &rng);  /* warm up into a fragmented steady state */
-    double random_ns = time_random(z, p, n, pairs, &rng);
-    double lifo_ns = time_lifo(z, pairs, &rng);
+    /* warm up into a fragmented steady state */
+    time_pairs(RANDOM, one->z, one->p, one->n, one->n, &one->rng);
+  }
+  time_zones(sz, NSIZES, pairs);
+
+  double random_ns[NSIZES];
+  for (size_t s = 0; s < NSIZES; s++) {
+    sized_t *one = &sz[s];
+    size_t n = one->n;
+    random_ns[s] = median_slice(one->random_ns);
+    double lifo_ns = median_slice(one->lifo_ns);
+    zone_t *z = one->z;
     bench_check(zone_check(z) == 0, "zone_check after the timings");
     zone_stats_t st;
     zone_stats(z, &st);
@@ -156,19 +197,16 @@ int main(int argc, char **argv) {
     size_t book = bookkeeping_bytes(z);
     size_t extents = z->nextents;
     destroy_zone(z);
-    double malloc_ns = time_malloc(p, n, pairs, &rng);
-    free(p);
+    double malloc_ns = time_malloc(one->p, n, pairs, &one->rng);
+    free(one->p);
 
-    printf("%zu %.1f %.1f %.1f %.2f %.2f %.1f %zu\n", n, random_ns, lifo_ns, malloc_ns,
+    printf("%zu %.1f %.1f %.1f %.2f %.2f %.1f %zu\n", n, random_ns[s], lifo_ns, malloc_ns,
            (double)book / (double)n, 100.0 * (double)book / (double)st.size,
            (double)st.size / (1 << 20), extents);
     fflush(stdout);
-    if (s == 0)
-      first_random = random_ns;
-    last_random = random_ns;
   }
   printf("# random cost at %zu live blocks / at %zu: %.2fx (issue 2 allows 4x)\n",
-         live_sizes[nsizes - 1], live_sizes[0], last_random / first_random);
+         live_sizes[NSIZES - 1], live_sizes[0], random_ns[NSIZES - 1] / random_ns[0]);
   full_of_granules(scale < 0.1 ? (size_t)4 << 20 : (size_t)64 << 20);
   return 0;
 }
