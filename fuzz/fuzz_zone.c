@@ -424,6 +424,13 @@ static size_t learn_extent(fz_zone_t *zn, size_t delta, bool *added) {
     zone_walk(zn->z, grow_cover_visit, &c);
     if (!c.held)
       continue;
+    uintptr_t end = c.at + delta;  /* the extent must now end exactly there */
+    grow_cover_t last = {end - MODEL_G, false}, past = {end, false};
+    zone_walk(zn->z, grow_cover_visit, &last);
+    zone_walk(zn->z, grow_cover_visit, &past);
+    FZ_EXPECT(last.held && !past.held,
+              "the extent at %p grew in place by %zu bytes but the walk %s %p", (void *)m->base,
+              delta, last.held ? "goes on at" : "stops before", (void *)(last.held ? end : end - 1));
     size_t old = m->ngran;
     FZ_EXPECT(model_extend(m, delta) == 0, "model_extend: out of memory");
     unsigned char *sc = realloc(zn->scribbled[k], m->ngran);

@@ -42,9 +42,9 @@
 
 #include <errno.h>
 #include <string.h>
-/* ZONE_PORTABLE builds the plain-C fallbacks on any target (CI's ASan build
- * runs the tests over them). */
-#if defined(__SSE2__) && !defined(ZONE_PORTABLE)
+/* SSE2 on x86-64 (_mm_cvtsi64_si128 is 64-bit only); ZONE_PORTABLE builds the
+ * plain-C fallbacks on any target (CI's ASan build runs the tests over them). */
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(ZONE_PORTABLE)
 #define ZONE_SSE2 1
 #include <emmintrin.h>
 #endif
@@ -625,7 +625,6 @@ void zone__extent_clear(zone__extent_t *e) {
 
 /* ---- search ------------------------------------------------------------------- */
 
-/* The lowest fit of n granules anywhere: the root-to-leaf descent. */
 /* The lowest start of n > 64 free granules in chunk c at or after granule
  * `from`, counting `carry` free granules that end where the chunk begins, or
  * ZONE_NONE (then *carry is the free run at the chunk's end). Such a run
@@ -649,6 +648,7 @@ static size_t chunk_fit(const zone__extent_t *e, size_t c, size_t n, size_t from
   return ZONE_NONE;
 }
 
+/* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
 static size_t fit_lowest(const zone__extent_t *e, size_t n) {
   if (n > e->ngran || summary_at(e, 1).max < n)
     return ZONE_NONE;

@@ -216,6 +216,7 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   size_t old_bytes = e->ngran * ZONE_G;
   if (zone__extent_extend(e, ngran) != 0) {
     zone__os_guard(guard, add);
+    zone__track_noaccess(guard, add);  /* as before the commit, for memcheck too */
     return NULL;
   }
   e->map_len += add;
@@ -229,7 +230,7 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
  * current size, so growth doubles and the extents stay few (one, while the
  * reservation lasts). */
 static zone__extent_t *zone_grow(zone_t *z, size_t need) {
-  if (!(z->flags & ZONE_GROW) || z->nextents == ZONE_MAX_EXTENTS || need == ZONE_NONE)
+  if (!(z->flags & ZONE_GROW) || need == ZONE_NONE)
     return NULL;
   size_t page_gran = zone__os_page_size() / ZONE_G;
   size_t gran = z->size / ZONE_G;
@@ -243,7 +244,7 @@ static zone__extent_t *zone_grow(zone_t *z, size_t need) {
   if (gran < need)
     return NULL;
   zone__extent_t *grown = grow_in_place(z, gran);
-  if (grown != NULL)
+  if (grown != NULL || z->nextents == ZONE_MAX_EXTENTS)
     return grown;
   zone__extent_t e;
   if (extent_map(z, &e, gran) != 0)
