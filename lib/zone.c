@@ -97,11 +97,12 @@ static zone__extent_t *extent_insert(zone_t *z, const zone__extent_t *e) {
  * the last; first fit, which prefers low addresses, would then pull live data
  * into every new extent and leave the old ones' pages resident and half empty
  * (bench/results/PROFILE.md: churn_large, python). A ZONE_GROW zone reserves
- * address space instead (no memory) and carves its extents from it upward,
- * each above the last, so the oldest extents stay the ones filled first. A
- * reservation that runs out is followed by a larger one asked for just above
- * it; where the kernel can't oblige, an extent goes wherever mmap puts it, and
- * first fit still orders by address.
+ * address space instead (no memory) and grows upward into it: its extent
+ * grows in place (grow_in_place below), or a new extent is carved above the
+ * last, so the oldest memory stays what is filled first. A reservation that
+ * runs out is followed by a larger one asked for just above it (its first
+ * growth is a new extent); where the kernel can't oblige, an extent goes
+ * wherever mmap puts it, and first fit still orders by address.
  */
 #define RESERVE_MIN ((size_t)1 << 30)  /* address space, not memory */
 
