@@ -118,11 +118,11 @@ static inline zone__summary_t leaf_edges(uint32_t v) {
 /* The packed fields the tree reads: start and end. */
 #define LEAF_EDGES 0xffffu
 
-/* Node i's summary: internal nodes and chunk leaves alike live in tree[]. */
-static inline zone__summary_t summary_at(const zone__extent_t *e, size_t i) { return e->tree[i]; }
-
 #define CHUNK_WORDS ZONE_CHUNK_WORDS
 #define CHUNK_BITS ZONE_CHUNK_BITS
+
+/* Chunks (tree leaves in use) over nwords words. */
+static inline size_t chunks_of(size_t nwords) { return (nwords + CHUNK_WORDS - 1) / CHUNK_WORDS; }
 
 /* Joins the summaries of two adjacent spans of `half` granules each. */
 static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {
@@ -412,10 +412,10 @@ ZONE_INLINE size_t fit_small(const zone__extent_t *e, size_t n, size_t from) {
 
 /* ---- keeping the indexes current --------------------------------------------------- */
 
-/* Notes that word w changed: its leaf summary is refreshed at once (the reach
- * index reads it), the tree nodes above it lazily, and only when its edge runs
- * moved: at the next search that needs the tree or when ZONE_DIRTY_MAX words
- * are waiting, so a word changed and changed back costs one leaf, and walks
+/* Notes that word w's edge runs moved (its leaf is already fresh: the reach
+ * index reads it): its chunk's tree leaf and the nodes above are redone
+ * lazily, at the next search that needs the tree or when ZONE_DIRTY_MAX
+ * chunks are waiting, so a chunk changed many times costs one walk, and walks
  * that share ancestors stop early. */
 static void tree_dirty(zone__extent_t *e, size_t w) {
   size_t c = w / CHUNK_WORDS;
@@ -472,7 +472,7 @@ static void words_rebuild(zone__extent_t *e, size_t w0, size_t w1) {
   while (lo >= 1) {
     bool changed = false;
     for (size_t i = lo; i <= hi; i++) {
-      zone__summary_t s = summary_join(summary_at(e, 2 * i), summary_at(e, 2 * i + 1), half);
+      zone__summary_t s = summary_join(e->tree[2 * i], e->tree[2 * i + 1], half);
       if (!summary_equal(s, e->tree[i])) {
         e->tree[i] = s;
         changed = true;
@@ -495,7 +495,7 @@ static void tree_build(zone__extent_t *e) {
   uint32_t half = CHUNK_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
     for (size_t i = level_lo; i < 2 * level_lo; i++)
-      e->tree[i] = summary_join(summary_at(e, 2 * i), summary_at(e, 2 * i + 1), half);
+      e->tree[i] = summary_join(e->tree[2 * i], e->tree[2 * i + 1], half);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
@@ -514,7 +514,7 @@ int zone__extent_init(zone__extent_t *e, uintptr_t base, size_t ngran) {
   if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES)
     return ENOMEM;
   size_t nwords = (ngran + WORD_BITS - 1) / WORD_BITS;
-  size_t nchunks = (nwords + CHUNK_WORDS - 1) / CHUNK_WORDS;
+  size_t nchunks = chunks_of(nwords);
   size_t leaves = 1;
   while (leaves < nchunks)
     leaves *= 2;
@@ -580,7 +580,7 @@ int zone__extent_extend(zone__extent_t *e, size_t ngran) {
     return ENOMEM;
   memcpy(ne.used, e->used, e->nwords * sizeof(uint64_t));
   memcpy(ne.end, e->end, e->nwords * sizeof(uint64_t));
-  memcpy(ne.cross, e->cross, (e->nwords + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS * sizeof(uint32_t));
+  memcpy(ne.cross, e->cross, chunks_of(e->nwords) * sizeof(uint32_t));
   unsigned tail = (unsigned)(e->ngran % WORD_BITS);
   if (tail != 0)  /* the old pad granules are real, free ones now */
     ne.used[e->nwords - 1] &= bits_between(0, tail);
@@ -650,18 +650,18 @@ static size_t chunk_fit(const zone__extent_t *e, size_t c, size_t n, size_t from
 
 /* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
 static size_t fit_lowest(const zone__extent_t *e, size_t n) {
-  if (n > e->ngran || summary_at(e, 1).max < n)
+  if (n > e->ngran || e->tree[1].max < n)
     return ZONE_NONE;
   size_t i = 1, lo = 0, span = e->leaves * CHUNK_BITS;
   while (i < e->leaves) {
     size_t half = span / 2;
-    zone__summary_t l = summary_at(e, 2 * i);
+    zone__summary_t l = e->tree[2 * i];
     if (l.max >= n) {
       i = 2 * i;
       span = half;
       continue;
     }
-    zone__summary_t r = summary_at(e, 2 * i + 1);
+    zone__summary_t r = e->tree[2 * i + 1];
     if ((size_t)l.end + r.start >= n)
       return lo + half - l.end;
     i = 2 * i + 1;
@@ -686,7 +686,7 @@ static size_t fit_scan(const zone__extent_t *e, size_t i, size_t lo, size_t span
   if (lo + span <= from)
     return ZONE_NONE;
   if (lo >= from) {
-    zone__summary_t s = summary_at(e, i);
+    zone__summary_t s = e->tree[i];
     if (*carry + s.start >= n)
       return lo - *carry;
     if (s.max < n) {
@@ -928,7 +928,7 @@ size_t zone__extent_free_len(const zone__extent_t *e, size_t g, size_t limit) {
  * reach root has every shorter one. */
 size_t zone__extent_largest(zone__extent_t *e) {
   tree_flush(e);
-  size_t edge = summary_at(e, 1).max;
+  size_t edge = e->tree[1].max;
   size_t small = node_max(node_load(reach_level(e, e->reach_levels - 1)));
   return edge > small ? edge : small;
 }
@@ -956,7 +956,7 @@ size_t zone__extent_next_block(const zone__extent_t *e, size_t g) {
 int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
   size_t nused = 0, nblocks = 0, runs = 0;
   tree_flush(e);
-  size_t nchunks = (e->nwords + CHUNK_WORDS - 1) / CHUNK_WORDS;
+  size_t nchunks = chunks_of(e->nwords);
   for (size_t w = 0; w < (nchunks + WORD_BITS - 1) / WORD_BITS; w++) {
     if (e->dirty[w] != 0) {
       zone__report("zone_check: extent %p: dirty chunks left after a flush", (void *)e->base);
@@ -1031,7 +1031,7 @@ int zone__extent_check(zone__extent_t *e, size_t *used_gran, size_t *blocks) {
   uint32_t half = CHUNK_BITS;
   for (size_t level_lo = e->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
     for (size_t i = level_lo; i < 2 * level_lo; i++) {
-      zone__summary_t s = summary_join(summary_at(e, 2 * i), summary_at(e, 2 * i + 1), half);
+      zone__summary_t s = summary_join(e->tree[2 * i], e->tree[2 * i + 1], half);
       if (!summary_equal(s, e->tree[i])) {
         zone__report("zone_check: extent %p summary node %zu is stale", (void *)e->base, i);
         return 7;

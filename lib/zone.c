@@ -165,14 +165,19 @@ static void extent_unmap(zone__extent_t *e) {
   zone__os_unmap(e->map, e->map_len);
 }
 
+/* Bytes mapped for a bitmap of returned pages covering `pages` pages. */
+static size_t returned_len_for(size_t pages) {
+  size_t page = zone__os_page_size();
+  size_t len = (pages + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
+  return (len + page - 1) / page * page;
+}
+
 /* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
  * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
 static int returned_cover(zone__extent_t *e, size_t pages) {
-  size_t len = (pages + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
+  size_t len = returned_len_for(pages);
   if (e->returned == NULL || len <= e->returned_len)
     return 0;
-  size_t page = zone__os_page_size();
-  len = (len + page - 1) / page * page;
   uint64_t *map = zone__os_map(len);
   if (map == NULL)
     return ENOMEM;
@@ -696,9 +701,7 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
 static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
   if (e->returned != NULL || e->base % page != 0)
     return e->returned;
-  size_t pages = (e->ngran * ZONE_G + page - 1) / page;
-  size_t len = (pages + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t);
-  len = (len + page - 1) / page * page;
+  size_t len = returned_len_for((e->ngran * ZONE_G + page - 1) / page);
   uint64_t *map = zone__os_map(len);
   if (map != NULL) {
     e->returned = map;
