@@ -80,18 +80,26 @@ static inline __attribute__((always_inline)) void one_pair(pattern_t pattern, zo
   }
 }
 
+/* Pairs in one slice of a timing of `pairs`. */
+static size_t slice_pairs(size_t pairs) { return pairs / SLICES > 0 ? pairs / SLICES : 1; }
+
+/* ns per pair over one slice of `per` pairs of the pattern. */
+static inline __attribute__((always_inline)) double one_slice(pattern_t pattern, zone_t *z,
+                                                             void **p, size_t n, size_t per,
+                                                             bench_rng_t *rng) {
+  double t0 = bench_now();
+  for (size_t k = 0; k < per; k++)
+    one_pair(pattern, z, p, n, rng);
+  return (bench_now() - t0) * 1e9 / (double)per;
+}
+
 /* ns per pair of the pattern, the median of SLICES timed slices. */
 static inline __attribute__((always_inline)) double time_pairs(pattern_t pattern, zone_t *z,
                                                               void **p, size_t n, size_t pairs,
                                                               bench_rng_t *rng) {
   double ns[SLICES];
-  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
-  for (int s = 0; s < SLICES; s++) {
-    double t0 = bench_now();
-    for (size_t k = 0; k < per; k++)
-      one_pair(pattern, z, p, n, rng);
-    ns[s] = (bench_now() - t0) * 1e9 / (double)per;
-  }
+  for (int s = 0; s < SLICES; s++)
+    ns[s] = one_slice(pattern, z, p, n, slice_pairs(pairs), rng);
   return median_slice(ns);
 }
 
@@ -104,27 +112,18 @@ typedef struct sized {
   double random_ns[SLICES], lifo_ns[SLICES];
 } sized_t;
 
-/* ns per pair over one slice of `per` pairs of the pattern. */
-static inline __attribute__((always_inline)) double one_slice(pattern_t pattern, sized_t *sz,
-                                                             size_t per) {
-  double t0 = bench_now();
-  for (size_t k = 0; k < per; k++)
-    one_pair(pattern, sz->z, sz->p, sz->n, &sz->rng);
-  return (bench_now() - t0) * 1e9 / (double)per;
-}
-
 /* The random and lifo slices of every size, interleaved (see the top). */
 static void time_zones(sized_t *sz, size_t nsizes, size_t pairs) {
-  size_t per = pairs / SLICES > 0 ? pairs / SLICES : 1;
+  size_t per = slice_pairs(pairs);
   for (int r = 0; r < SLICES; r++)
     for (size_t k = 0; k < nsizes; k++) {
       sized_t *one = &sz[(k + (size_t)r) % nsizes];
-      one->random_ns[r] = one_slice(RANDOM, one, per);
+      one->random_ns[r] = one_slice(RANDOM, one->z, one->p, one->n, per, &one->rng);
     }
   for (int r = 0; r < SLICES; r++)
     for (size_t k = 0; k < nsizes; k++) {
       sized_t *one = &sz[(k + (size_t)r) % nsizes];
-      one->lifo_ns[r] = one_slice(LIFO, one, per);
+      one->lifo_ns[r] = one_slice(LIFO, one->z, one->p, one->n, per, &one->rng);
     }
   for (size_t k = 0; k < nsizes; k++)
     for (size_t i = 0; i < sz[k].n; i++)
