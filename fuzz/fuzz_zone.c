@@ -19,7 +19,7 @@
  * it the files of a corpus (any compiler, ctest zone.fuzz.corpus).
  */
 #include "zone.h"
-#include "zone_internal.h" /* zone__os_fail_after */
+#include "internal.h" /* zone__os_fail_after */
 #include "model.h"
 
 #include <errno.h>

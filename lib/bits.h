@@ -1,13 +1,15 @@
 /*
  * bits.h - word-level bit helpers shared by the core's bitmaps: the granule
- * bitmaps of extent.c and the returned-pages bitmap of zone.c.
+ * bitmaps of index.c, reach.c and tree.c, and the returned-pages bitmap of
+ * trim.c.
  */
 #ifndef ZONE_BITS_H
 #define ZONE_BITS_H
 
+#include "types.h"
+
 #include <stdint.h>
 
-#define WORD_BITS 64
 #define ALL_ONES (~(uint64_t)0)
 
 static inline unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
@@ -15,8 +17,15 @@ static inline unsigned clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); 
 
 /* Mask of bits [lo, hi) within a word, 0 <= lo < hi <= 64. */
 static inline uint64_t bits_between(unsigned lo, unsigned hi) {
-  uint64_t upper = hi == WORD_BITS ? ALL_ONES : (((uint64_t)1 << hi) - 1);
+  uint64_t upper = hi == ZONE_WORD_BITS ? ALL_ONES : (((uint64_t)1 << hi) - 1);
   return upper & (ALL_ONES << lo);
+}
+
+/* x rounded up to a multiple of `to`. */
+static inline size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+static inline bool bit_test(const uint64_t *map, size_t i) {
+  return (map[i / ZONE_WORD_BITS] >> (i % ZONE_WORD_BITS)) & 1;
 }
 
 #endif /* ZONE_BITS_H */

@@ -4,7 +4,7 @@
  * can run on the core. A test hook makes the n-th mapping fail, so that the
  * system's refusal of memory can be tested on demand.
  */
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdatomic.h>

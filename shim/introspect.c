@@ -7,7 +7,7 @@
  * uordblks = bytes in live blocks, fordblks = free bytes, keepcost = largest
  * free region; the fields about fastbins and mmapped chunks are 0 (the zone
  * has neither). mallopt accepts every parameter glibc knows and acts on
- * M_TRIM_THRESHOLD (the smallest free region given back to the OS).
+ * M_TRIM_THRESHOLD (the smallest free region given back to the OS; options.c).
  */
 #include "shim.h"
 
@@ -26,9 +26,7 @@ static void zone_snapshot(zone_stats_t *st, size_t *extents) {
     return;
   zone__shim_enter();
   zone_stats(z, st);
-  zone__lock(z);
-  *extents = z->nextents;
-  zone__unlock(z);
+  *extents = zone__extent_count(z);
   zone__shim_leave();
 }
 
@@ -120,25 +118,21 @@ ZONE_SHIM_EXPORT int malloc_info(int options, FILE *out) {
   return written < 0 ? -1 : 0;  /* the stream's error, as glibc's manual says */
 }
 
-/* mallopt: 1 for success as glibc; every parameter it knows is accepted, only
- * M_TRIM_THRESHOLD changes anything (negative: never give memory back
- * automatically). M_MXFAST keeps glibc's range check. */
-static int options_set(int param, int value) {
-  switch (param) {
-  case M_MXFAST:
-    return value >= 0 && (size_t)value <= 80 * sizeof(size_t) / 4;
-  case M_TRIM_THRESHOLD:
-    zone__shim_opt.trim_threshold = value < 0 ? 0 : (size_t)value;
-    return 1;
-  default:
-    return 1;
-  }
+/* Gives back every whole free page; 1 if any memory went back, as glibc says.
+ * glibc keeps `pad` bytes at the top of its heap; a zone has no top, and the
+ * pad is ignored. */
+ZONE_SHIM_EXPORT int malloc_trim(size_t pad) {
+  (void)pad;
+  zone_t *z = zone__shim_get();
+  if (z == NULL)
+    return 0;
+  return zone__shim_give_back(z, 0, 0) != 0;
 }
 
 ZONE_SHIM_EXPORT struct mallinfo2 mallinfo2(void) { return info2(); }
 ZONE_SHIM_EXPORT struct mallinfo mallinfo(void) { return info1(); }
-ZONE_SHIM_EXPORT int mallopt(int param, int value) { return options_set(param, value); }
+ZONE_SHIM_EXPORT int mallopt(int param, int value) { return zone__shim_mallopt(param, value); }
 ZONE_SHIM_EXPORT struct mallinfo __libc_mallinfo(void);
 ZONE_SHIM_EXPORT int __libc_mallopt(int param, int value);
 struct mallinfo __libc_mallinfo(void) { return info1(); }
-int __libc_mallopt(int param, int value) { return options_set(param, value); }
+int __libc_mallopt(int param, int value) { return zone__shim_mallopt(param, value); }

@@ -41,7 +41,7 @@ static inline void *alloc_aligned(zone_t *z, size_t align, size_t bytes) {
 /* After a successful allocation: the op count and ZONE_DUMP_EVERY. */
 static inline void *allocated(zone_t *z, void *p) {
   zone__shim_count_op(z);
-  if (zone__unlikely(zone__shim_opt.dump_every != 0))
+  if (zone__unlikely(zone__shim_dump_every() != 0))
     zone__shim_count_alloc();
   return p;
 }
@@ -64,7 +64,7 @@ static void *shim_malloc(size_t bytes) {
 }
 
 /* free of something the default zone doesn't own: a block of a frozen zone
- * (left by a fork, see state.c) stays where it is; anything else is misuse. */
+ * (left by a fork, see fork.c) stays where it is; anything else is misuse. */
 static void free_foreign(void *p, const char *call) {
   size_t usable;
   if (!zone__shim_frozen_lookup(p, &usable))
@@ -172,7 +172,7 @@ static void *shim_reallocarray(void *p, size_t count, size_t size) {
  * granule is plain malloc, one that is not a power of two is rounded up to the
  * next, one above SIZE_MAX / 2 + 1 is EINVAL. */
 static void *shim_memalign(size_t align, size_t bytes) {
-  if (align <= ZONE_G)
+  if (align <= ZONE_GRANULE)
     return shim_malloc(bytes);
   if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;

@@ -36,7 +36,7 @@ static void put_hex(char *buf, size_t cap, size_t *len, uintptr_t v) {
 }
 
 void zone__shim_misuse(const char *call, const void *p) {
-  zone__misuse_t mode = zone__shim_opt.misuse;
+  zone__misuse_t mode = zone__shim_misuse_mode();
   if (mode == ZONE_MISUSE_IGNORE)
     return;
   char line[160];

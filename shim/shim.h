@@ -2,13 +2,23 @@
  * shim.h - what the shim's files share. The shim maps the malloc family onto
  * one default zone of the core and adds what a process-wide allocator needs
  * around it: lazy start-up, options from the environment, fork handling,
- * misuse reports, memory return and exit reports. It holds no placement logic.
- * Grouped by the file that defines it.
+ * misuse reports, memory return and exit reports. It holds no placement logic
+ * and sees the core only through zone.h and zone_ext.h. Grouped by the file
+ * that defines it, from the top layer down (a file calls only files below):
+ *
+ *   malloc.c, introspect.c   the exported entry points
+ *   fork.c                   the atfork handlers and frozen zones
+ *   report.c                 ZONE_STATS and ZONE_DUMP
+ *   trim.c                   automatic memory return
+ *   misuse.c                 the report of a bad pointer
+ *   state.c                  the default zone and its start-up
+ *   options.c                every option: defaults, environment, mallopt
  */
 #ifndef ZONE_SHIM_H
 #define ZONE_SHIM_H
 
-#include "zone_internal.h"
+#include "zone.h"
+#include "zone_ext.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,37 +29,71 @@
 #define zone__likely(x) __builtin_expect(!!(x), 1)
 #define zone__unlikely(x) __builtin_expect(!!(x), 0)
 
-/* ---- state.c: the default zone, options, fork, exit ------------------------ */
+/* ---- options.c: every option ------------------------------------------------ */
 
 /* What a detected misuse does (ZONE_MISUSE). */
 typedef enum { ZONE_MISUSE_ABORT, ZONE_MISUSE_WARN, ZONE_MISUSE_IGNORE } zone__misuse_t;
 
+/* The options, read from the environment once at start-up (before any thread
+ * but the first can exist); the fields another thread may read while they
+ * change (mallopt) are atomic, and every read of them is relaxed: a value
+ * seen a little late is fine, a torn one would not be. */
 typedef struct zone__shim_options {
-  zone__misuse_t misuse;
-  bool stats;                /* ZONE_STATS: summary on stderr at exit */
-  unsigned long dump_every;  /* ZONE_DUMP_EVERY: also dump every N allocations */
-  size_t trim_threshold;     /* smallest free region given back; 0: never automatically */
-  char dump_path[4096];      /* ZONE_DUMP: zdump at exit, appended; "" for none */
+  _Atomic int misuse;               /* a zone__misuse_t */
+  _Atomic bool stats;               /* ZONE_STATS: summary on stderr at exit */
+  _Atomic unsigned long dump_every; /* ZONE_DUMP_EVERY: also dump every N allocations */
+  _Atomic size_t trim_threshold;    /* smallest free region given back; 0: never
+                                       automatically (ZONE_TRIM_THRESHOLD, mallopt) */
+  char dump_path[4096];             /* ZONE_DUMP: zdump at exit, appended; "" for none;
+                                       written once, before it is first read */
 } zone__shim_options_t;
 
 extern zone__shim_options_t zone__shim_opt;
+
+/* Reads the options from `environ` once it is set (it may not be yet at the
+ * first allocation, which ld.so makes before libc's own start-up); later
+ * calls do nothing. Not thread-safe: state.c calls it under its start-up lock. */
+void zone__shim_read_options(void);
+/* The descriptor the exit report goes to (a copy of stderr when ZONE_STATS is
+ * on: GNU tools close stderr before our report). */
+int zone__shim_stats_fd(void);
+/* mallopt: 1 for success as glibc; every parameter it knows is accepted, only
+ * M_TRIM_THRESHOLD changes anything. */
+int zone__shim_mallopt(int param, int value);
+
+static inline zone__misuse_t zone__shim_misuse_mode(void) {
+  return (zone__misuse_t)atomic_load_explicit(&zone__shim_opt.misuse, memory_order_relaxed);
+}
+static inline size_t zone__shim_trim_threshold(void) {
+  return atomic_load_explicit(&zone__shim_opt.trim_threshold, memory_order_relaxed);
+}
+static inline unsigned long zone__shim_dump_every(void) {
+  return atomic_load_explicit(&zone__shim_opt.dump_every, memory_order_relaxed);
+}
+
+/* ---- state.c: the default zone ---------------------------------------------- */
 
 /* The default zone, NULL until the first allocation creates it. */
 extern zone_t *_Atomic zone__shim_zone;
 
 /* Calls into the core currently running on this thread. Nonzero while the
  * thread may hold the zone's lock: a fork from a signal handler then must not
- * wait for that lock (see fork handling in state.c). */
+ * wait for that lock (see fork.c). */
 extern ZONE_SHIM_TLS unsigned zone__shim_depth;
 
-/* Creates the default zone (and reads the options, registers the fork
- * handlers) on first use. NULL with errno ENOMEM if the zone can't be mapped. */
+/* Creates the default zone (and reads the options) on first use. NULL with
+ * errno ENOMEM if the zone can't be mapped. */
 zone_t *zone__shim_zone_slow(void);
 
 static inline zone_t *zone__shim_get(void) {
   zone_t *z = atomic_load_explicit(&zone__shim_zone, memory_order_acquire);
   return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
 }
+
+/* A new zone as the default zone is made (for a fork child's fresh start). */
+zone_t *zone__shim_zone_new(void);
+/* In a fork child: the start-up lock as new. */
+void zone__shim_state_fork_child(void);
 
 /* Brackets a call into the core; the signal fences keep the compiler from
  * moving the marks across the call, which is all a signal handler can see. */
@@ -61,15 +105,6 @@ static inline void zone__shim_leave(void) {
   atomic_signal_fence(memory_order_seq_cst);
   zone__shim_depth--;
 }
-
-/* Counts an allocation for ZONE_DUMP_EVERY (only called when it is set). */
-void zone__shim_count_alloc(void);
-
-/* The zone created by a fork child whose parent was inside the allocator owns
- * new blocks; the parent's zone is kept, frozen, so that blocks made before the
- * fork stay readable. Whether p lies in a frozen zone; if so *usable gets the
- * bytes from p that can be read (its block, or up to its extent's end). */
-bool zone__shim_frozen_lookup(const void *p, size_t *usable);
 
 /* ---- misuse.c: reporting a bad pointer --------------------------------------- */
 
@@ -97,5 +132,21 @@ size_t zone__shim_returned_bytes(void);
 
 /* Resets the memory-return state in a fork child. */
 void zone__shim_trim_fork_child(void);
+
+/* Gives free memory back now (malloc_trim): the bytes released. */
+size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes);
+
+/* ---- report.c: ZONE_STATS and ZONE_DUMP -------------------------------------- */
+
+/* Counts an allocation for ZONE_DUMP_EVERY (only called when it is set). */
+void zone__shim_count_alloc(void);
+
+/* ---- fork.c: fork ------------------------------------------------------------- */
+
+/* The zone created by a fork child whose parent was inside the allocator owns
+ * new blocks; the parent's zone is kept, frozen, so that blocks made before the
+ * fork stay readable. Whether p lies in a frozen zone; if so *usable gets the
+ * bytes from p that can be read (its block, or up to its extent's end). */
+bool zone__shim_frozen_lookup(const void *p, size_t *usable);
 
 #endif /* ZONE_SHIM_H */

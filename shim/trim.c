@@ -42,7 +42,6 @@
 #include "shim.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdint.h>
 
 #define OPS_PER_TICK 64
@@ -66,7 +65,7 @@ static size_t times_saturated(size_t a, size_t b) {
 
 /* The core's walk over free regions, counted for ZONE_STATS; errno is kept
  * (madvise may set it) and the call is marked as inside the core. */
-static size_t give_back(zone_t *z, size_t min_region, size_t keep_bytes) {
+size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes) {
   int saved = errno;
   zone__shim_enter();
   size_t released = zone__trim_keep(z, min_region, keep_bytes);
@@ -88,13 +87,13 @@ static size_t came_back(zone_t *z) {
 
 void zone__shim_usage_tick(zone_t *z) {
   zone__shim_ops_left = OPS_PER_TICK;
-  size_t threshold = zone__shim_opt.trim_threshold;
+  size_t threshold = zone__shim_trim_threshold();
   if (threshold == 0 || atomic_flag_test_and_set_explicit(&tick_busy, memory_order_acquire))
     return;  /* off, or another thread is looking */
   if (++quiet_ticks >= QUIET_TICKS && keep != 0) {
     keep = keep / 2 < threshold ? 0 : keep / 2;  /* the swinging stopped: what was kept goes back */
     quiet_ticks = 0;
-    give_back(z, threshold, keep);
+    zone__shim_give_back(z, threshold, keep);
   }
   zone_stats_t st;
   zone__shim_enter();
@@ -109,7 +108,7 @@ void zone__shim_usage_tick(zone_t *z) {
       keep = keep < budget && since < budget - keep ? keep + since : budget;
       quiet_ticks = 0;
     }
-    give_back(z, threshold, keep);
+    zone__shim_give_back(z, threshold, keep);
     high_water = st.used;
   }
   atomic_flag_clear_explicit(&tick_busy, memory_order_release);
@@ -120,15 +119,4 @@ size_t zone__shim_returned_bytes(void) { return atomic_load(&returned_total); }
 void zone__shim_trim_fork_child(void) {
   atomic_flag_clear(&tick_busy);
   zone__shim_ops_left = OPS_PER_TICK;
-}
-
-/* Gives back every whole free page; 1 if any memory went back, as glibc says.
- * glibc keeps `pad` bytes at the top of its heap; a zone has no top, and the
- * pad is ignored. */
-ZONE_SHIM_EXPORT int malloc_trim(size_t pad) {
-  (void)pad;
-  zone_t *z = zone__shim_get();
-  if (z == NULL)
-    return 0;
-  return give_back(z, 0, 0) != 0;
 }

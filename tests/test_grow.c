@@ -7,7 +7,7 @@
  * n-th next OS mapping fail.
  */
 #include "support.h"
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -379,12 +379,12 @@ START_TEST(trim_marks_survive_growth) {
   char *a = zalloc(z, half);
   zt_fill(a, half, 9);
   ck_assert_uint_eq(zone__trim(z, 0), half);
-  ck_assert_ptr_nonnull(z->extents[0].returned);
+  ck_assert_ptr_nonnull(z->extents[0].returned.map);
   size_t big = (size_t)40000 * page;
   char *b = zalloc(z, big);
   ck_assert_ptr_eq(b, a + half);  /* from the returned half on: in place */
   ck_assert_uint_eq(z->nextents, 1);
-  ck_assert_uint_ge(z->extents[0].returned_len * 8, zone_size(z) / page);
+  ck_assert_uint_ge(z->extents[0].returned.map_len * 8, zone_size(z) / page);
   ck_assert_int_eq(zfree(z, b), 0);
   ck_assert_uint_eq(zone__trim(z, 0), zone_size(z) - half);
   ck_assert_uint_eq(zone__trim(z, 0), 0);

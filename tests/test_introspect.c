@@ -7,7 +7,7 @@
  * on stderr when the bookkeeping is deliberately broken.
  */
 #include "support.h"
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -502,7 +502,7 @@ START_TEST(check_detects_broken_bitmap) {
   char *b = zalloc(z, 64);
   (void)a;
   (void)b;
-  zone__extent_t *e = &z->extents[0];
+  zone__index_t *e = &z->extents[0].idx;
   bool said;
   /* a used bit in free space: a block nobody allocated */
   uint64_t saved = e->used[0];
@@ -533,19 +533,19 @@ END_TEST
 START_TEST(check_detects_broken_reach) {
   zone_t *z = create_zone(1 << 16);
   zalloc(z, 100);
-  zone__extent_t *e = &z->extents[0];
-  ck_assert_uint_gt(e->reach_levels, 1);
+  zone__index_t *e = &z->extents[0].idx;
+  ck_assert_uint_gt(e->reach.levels, 1);
   bool said;
   ck_assert_int_eq(check_captured(z, &said), 0);
-  uint8_t *bottom = e->reach + e->reach_at[0];
+  uint8_t *bottom = e->reach.bytes + e->reach.at[0];
   uint8_t saved = bottom[0];
   bottom[0] ^= 1;
   ck_assert_int_ne(check_captured(z, &said), 0);
   ck_assert(said);
   bottom[0] = saved;
-  uint8_t *root = e->reach + e->reach_at[e->reach_levels - 1];
-  ck_assert_uint_eq(e->reach_len[e->reach_levels - 1], 1);  /* the root is one byte */
-  ck_assert_ptr_eq(e->reach_top, root);
+  uint8_t *root = e->reach.bytes + e->reach.at[e->reach.levels - 1];
+  ck_assert_uint_eq(e->reach.len[e->reach.levels - 1], 1);  /* the root is one byte */
+  ck_assert_ptr_eq(e->reach.top, root);
   saved = root[0];
   root[0] ^= 2;
   ck_assert_int_ne(check_captured(z, &said), 0);
@@ -559,8 +559,8 @@ END_TEST
 START_TEST(check_detects_broken_summary) {
   zone_t *z = create_zone(1 << 16);  /* 4096 granules: 64 words, a real tree */
   zalloc(z, 100);
-  zone__extent_t *e = &z->extents[0];
-  ck_assert_uint_gt(e->leaves, 1);
+  zone__index_t *e = &z->extents[0].idx;
+  ck_assert_uint_gt(e->tree.leaves, 1);
   bool said;
   /* The tree may be brought up to date lazily, from the words changed since
    * it last was: a first check leaves it current, so that what follows is a
@@ -571,15 +571,15 @@ START_TEST(check_detects_broken_summary) {
   ck_assert_int_ne(check_captured(z, &said), 0);
   ck_assert(said);
   e->leaf[0] = saved_leaf;
-  zone__summary_t saved = e->tree[1];
-  e->tree[1].max ^= 1;
+  zone__summary_t saved = e->tree.node[1];
+  e->tree.node[1].max ^= 1;
   ck_assert_int_ne(check_captured(z, &said), 0);
   ck_assert(said);
-  e->tree[1] = saved;
-  e->tree[1].start += 1;
+  e->tree.node[1] = saved;
+  e->tree.node[1].start += 1;
   ck_assert_int_ne(check_captured(z, &said), 0);
   ck_assert(said);
-  e->tree[1] = saved;
+  e->tree.node[1] = saved;
   ck_assert_int_eq(check_captured(z, &said), 0);
   destroy_zone(z);
 }

@@ -11,7 +11,7 @@
  * bitmap and the zone__os_fail_after hook.
  */
 #include "support.h"
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -45,14 +45,14 @@ static size_t assert_marks_free(zone_t *z) {
   size_t page = page_size(), page_gran = page / G, marked = 0;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
-    if (e->returned == NULL)
+    if (e->returned.map == NULL)
       continue;
-    size_t pages = e->ngran / page_gran;
+    size_t pages = e->idx.ngran / page_gran;
     for (size_t p = 0; p < pages; p++) {
-      if (!((e->returned[p / 64] >> (p % 64)) & 1))
+      if (!((e->returned.map[p / 64] >> (p % 64)) & 1))
         continue;
       marked++;
-      ZT_REQUIRE(zone__extent_free_len(e, p * page_gran, page_gran) == page_gran,
+      ZT_REQUIRE(zone__index_free_len(&e->idx, p * page_gran, page_gran) == page_gran,
                  "page %zu of extent %zu is marked as given back but holds a block", p, k);
       uintptr_t a = e->base + p * page;
       ZT_REQUIRE(resident_pages(a, a + page) == 0,
@@ -352,12 +352,12 @@ START_TEST(no_map_gives_back_all) {
   zone__os_fail_after(1, false);  /* the trim's one mapping: the bitmap */
   size_t first = zone__trim(z, 0);
   zone__os_fail_after(0, false);
-  ck_assert_ptr_null(z->extents[0].returned);
+  ck_assert_ptr_null(z->extents[0].returned.map);
   ck_assert_uint_gt(first, big_bytes - page_size());
   ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)c), 0);
   /* This one maps the bitmap, knows nothing yet and gives back all again. */
   ck_assert_uint_eq(zone__trim(z, 0), first);
-  ck_assert_ptr_nonnull(z->extents[0].returned);
+  ck_assert_ptr_nonnull(z->extents[0].returned.map);
   ck_assert_uint_eq(zone__trim(z, 0), 0);
   big = zalloc(z, big_bytes);
   memset(big, 1, big_bytes);

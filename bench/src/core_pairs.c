@@ -23,7 +23,7 @@
  * case for any per-block scheme.
  */
 #include "bench_util.h"
-#include "zone_internal.h"
+#include "internal.h"
 
 #define FULL_PAIRS 2000000
 #define ZONE_START ((size_t)1 << 20)
@@ -33,7 +33,7 @@ static const size_t live_sizes[] = {1000, 10000, 100000, 1000000};
 static size_t bookkeeping_bytes(const zone_t *z) {
   size_t book = z->self_len;
   for (size_t i = 0; i < z->nextents; i++)
-    book += z->extents[i].book_len;
+    book += z->extents[i].idx.book_len;
   return book;
 }
 

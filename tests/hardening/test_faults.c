@@ -12,7 +12,7 @@
  *
  * One ctest per case: zone.faults.<case> (CK_RUN_CASE=<case>).
  */
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <check.h>
 #include <errno.h>

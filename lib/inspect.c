@@ -1,52 +1,17 @@
 /*
- * check.c - looking inside a zone: stats, the ordered walk over blocks and
+ * inspect.c - looking inside a zone: stats, the ordered walk over blocks and
  * free regions, zdump, and zone_check, which verifies every invariant of the
- * bookkeeping. The walk and the dumps release the lock between items so that a
- * visitor (or a FILE that allocates) may call back into the zone. Reports go to
- * stderr through write(2) from a stack buffer: nothing here allocates.
+ * bookkeeping (the zone's own here, each extent's in index.c). The walk and
+ * zdump release the lock between items so that a visitor (or a FILE that
+ * allocates) may call back into the zone. Reports go to stderr through
+ * report.c: nothing here allocates.
  */
-#include "zone_internal.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- reporting ------------------------------------------------------------------ */
-
-static void write_all(int fd, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return;
-    buf += n;
-    len -= (size_t)n;
-  }
-}
-
-void zone__report(const char *fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  size_t len = (size_t)n < sizeof buf - 1 ? (size_t)n : sizeof buf - 2;
-  buf[len++] = '\n';
-  int saved = errno;
-  write_all(STDERR_FILENO, buf, len);
-  errno = saved;
-}
-
-void zone__assert_fail(const char *expr, const char *file, int line) {
-  zone__report("zone: assertion failed: %s (%s:%d)", expr, file, line);
-  abort();
-}
 
 /* ---- stats ------------------------------------------------------------------------ */
 
@@ -59,10 +24,10 @@ static void stats_locked(const zone_t *z, zone_stats_t *st) {
   st->peak_used = z->peak_used;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = (zone__extent_t *)&z->extents[k];  /* the summary cache may catch up */
-    size_t largest = zone__extent_largest(e) * ZONE_G;
+    size_t largest = zone__index_largest(&e->idx) * ZONE_G;
     if (largest > st->largest_free)
       st->largest_free = largest;
-    st->free_blocks += e->free_runs;
+    st->free_blocks += e->idx.free_runs;
   }
 }
 
@@ -86,25 +51,25 @@ void zone_stats(const zone_t *z, zone_stats_t *st) {
 static bool item_at(const zone_t *z, uintptr_t at, uintptr_t *addr, size_t *bytes, bool *used) {
   for (size_t k = 0; k < z->nextents; k++) {
     const zone__extent_t *e = &z->extents[k];
-    uintptr_t end = e->base + e->ngran * ZONE_G;
+    uintptr_t end = e->base + e->idx.ngran * ZONE_G;
     if (at >= end)
       continue;
     size_t g = at <= e->base ? 0 : (at - e->base + ZONE_G - 1) / ZONE_G;
-    while (g < e->ngran) {
-      size_t nfree = zone__extent_free_len(e, g, e->ngran - g);
+    while (g < e->idx.ngran) {
+      size_t nfree = zone__index_free_len(&e->idx, g, e->idx.ngran - g);
       if (nfree > 0) {
         *addr = e->base + g * ZONE_G;
         *bytes = nfree * ZONE_G;
         *used = false;
         return true;
       }
-      if (zone__extent_is_block(e, g)) {
+      if (zone__index_is_block(&e->idx, g)) {
         *addr = e->base + g * ZONE_G;
-        *bytes = zone__extent_block_len(e, g) * ZONE_G;
+        *bytes = zone__index_block_len(&e->idx, g) * ZONE_G;
         *used = true;
         return true;
       }
-      g = zone__extent_end_after(e, g) + 1;  /* inside a block: skip to its end */
+      g = zone__index_end_after(&e->idx, g) + 1;  /* inside a block: skip to its end */
     }
   }
   return false;
@@ -167,7 +132,7 @@ static int dump_line(void *ptr, size_t size, bool used, void *arg) {
   if (t->out != NULL)
     (void)fwrite(line, 1, len, t->out);  /* zdump reports nothing: a short write shows in the file */
   else
-    write_all(t->fd, line, len);
+    zone__write_all(t->fd, line, len);
   return 0;
 }
 
@@ -191,12 +156,12 @@ int zone__dump_fd(const zone_t *z, int fd) {
   zone_stats_t st;
   zone__lock(z);
   stats_locked(z, &st);
-  write_all(fd, line, zone__format_header(line, sizeof line, &st, z->nextents));
+  zone__write_all(fd, line, zone__format_header(line, sizeof line, &st, z->nextents));
   uintptr_t at = 0, addr;
   size_t bytes;
   bool used;
   while (item_at(z, at, &addr, &bytes, &used)) {
-    write_all(fd, line, zone__format_line(line, sizeof line, addr, bytes, used));
+    zone__write_all(fd, line, zone__format_line(line, sizeof line, addr, bytes, used));
     at = addr + bytes;
   }
   zone__unlock(z);
@@ -207,34 +172,28 @@ int zone__dump_fd(const zone_t *z, int fd) {
 
 int zone__check_locked(zone_t *z) {
   size_t size = 0, used = 0, blocks = 0;
-  if (z->nextents == 0 || z->nextents > ZONE_MAX_EXTENTS) {
-    zone__report("zone_check: %zu extents", z->nextents);
-    return 10;
-  }
+  if (z->nextents == 0 || z->nextents > ZONE_MAX_EXTENTS)
+    return zone__check_fail(ZONE_CHECK_EXTENT_COUNT, "%zu extents", z->nextents);
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
-    if (e->base % ZONE_G != 0 || e->ngran == 0) {
-      zone__report("zone_check: extent %zu misaligned or empty", k);
-      return 11;
-    }
-    if (k > 0 && z->extents[k - 1].base + z->extents[k - 1].ngran * ZONE_G > e->base) {
-      zone__report("zone_check: extents %zu and %zu overlap or are out of order", k - 1, k);
-      return 12;
-    }
+    if (e->base % ZONE_G != 0 || e->idx.ngran == 0)
+      return zone__check_fail(ZONE_CHECK_EXTENT_SHAPE, "extent %zu", k);
+    const zone__extent_t *prev = &z->extents[k - (k > 0)];
+    if (k > 0 && prev->base + prev->idx.ngran * ZONE_G > e->base)
+      return zone__check_fail(ZONE_CHECK_EXTENT_ORDER, "extents %zu and %zu", k - 1, k);
     size_t u, b;
-    int err = zone__extent_check(e, &u, &b);
+    int err = zone__index_check(&e->idx, e->base, &u, &b);
     if (err != 0)
       return err;
-    size += e->ngran * ZONE_G;
+    size += e->idx.ngran * ZONE_G;
     used += u * ZONE_G;
     blocks += b;
   }
-  if (size != z->size || used != z->used || blocks != z->blocks || z->peak_used < z->used) {
-    zone__report("zone_check: accounting says size %zu used %zu blocks %zu, bitmaps say "
-                 "%zu, %zu, %zu (peak %zu)",
-                 z->size, z->used, z->blocks, size, used, blocks, z->peak_used);
-    return 13;
-  }
+  if (size != z->size || used != z->used || blocks != z->blocks || z->peak_used < z->used)
+    return zone__check_fail(ZONE_CHECK_ACCOUNTING,
+                            "the zone says size %zu used %zu blocks %zu, the bitmaps "
+                            "%zu, %zu, %zu (peak %zu)",
+                            z->size, z->used, z->blocks, size, used, blocks, z->peak_used);
   return 0;
 }
 
@@ -245,4 +204,11 @@ int zone_check(const zone_t *z) {
   int err = zone__check_locked((zone_t *)z);
   zone__unlock(z);
   return err;
+}
+
+size_t zone__extent_count(const zone_t *z) {
+  zone__lock(z);
+  size_t n = z->nextents;
+  zone__unlock(z);
+  return n;
 }

@@ -1,0 +1,56 @@
+/*
+ * zone_ext.h - the narrow internal API that the malloc shim and the tools
+ * use beside zone.h: what only a process-wide allocator needs (memory return,
+ * a dump to a file descriptor, the fork protocol, a lookup that takes no lock,
+ * the page size). Not installed, not exported from libzone.so: the shim links
+ * the core's objects directly. Nothing here exposes a struct field.
+ */
+#ifndef ZONE_EXT_H
+#define ZONE_EXT_H
+
+#include "zone.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- trim.c: memory back to the OS ---------------------------------------- */
+
+/* Gives the whole pages inside free runs of at least min_bytes back to the
+ * OS (they read as zero when next used); returns the bytes released. Pages
+ * given back by an earlier call and not taken since are skipped: they are
+ * still given back, and not counted again. */
+size_t zone__trim(zone_t *z, size_t min_bytes);
+/* As zone__trim, but the lowest keep_bytes of the pages it would give back
+ * stay: first fit takes the lowest free memory first, so they are the pages
+ * a program that grows again uses first. */
+size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes);
+/* Bytes given back by zone__trim that blocks were taken over again since, all
+ * along: how much of what was returned came back (to tell a program whose
+ * usage swings from one that shrank for good). */
+size_t zone__trim_reused(zone_t *z);
+
+/* ---- zone.c: fork and lock-free lookup -------------------------------------- */
+
+/* Around fork(): the prepare handler takes the zone's lock, the parent
+ * releases it, the child makes it new whatever state the parent left. */
+void zone__fork_lock(zone_t *z);
+void zone__fork_unlock(zone_t *z);
+void zone__fork_reinit(zone_t *z);
+/* For a zone no thread changes any more (frozen in a fork child): whether p
+ * lies inside it, and if so *usable gets the bytes from p that can be read
+ * (its block, or up to its extent's end when p starts none). Takes no lock. */
+bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
+
+/* ---- inspect.c: looking inside ---------------------------------------------- */
+
+/* Writes the zdump text to a file descriptor with no stdio and no malloc,
+ * holding the lock throughout. 0, or EINVAL for a NULL zone or bad fd. */
+int zone__dump_fd(const zone_t *z, int fd);
+/* The zone's extents (mappings) right now. */
+size_t zone__extent_count(const zone_t *z);
+
+/* ---- os.c ------------------------------------------------------------------- */
+
+size_t zone__os_page_size(void);
+
+#endif /* ZONE_EXT_H */

@@ -1,0 +1,178 @@
+/*
+ * grow.c - where a zone's memory comes from: the extents it maps, the
+ * address space a ZONE_GROW zone reserves to grow into, and growth itself
+ * (in place where the reservation allows, else a new extent). An extent's
+ * placement index is index.c's; its page-return marks are trim.c's.
+ */
+#include "internal.h"
+#include "track.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MIN_GROW_BYTES ((size_t)64 << 10)  /* smallest extent a growth maps */
+
+/* ---- extents -------------------------------------------------------------------- */
+
+/* Inserts a prepared extent keeping the array sorted by base address. */
+zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
+  size_t at = z->nextents;
+  while (at > 0 && z->extents[at - 1].base > e->base) {
+    z->extents[at] = z->extents[at - 1];
+    at--;
+  }
+  z->extents[at] = *e;
+  z->nextents++;
+  z->size += e->idx.ngran * ZONE_G;
+  return &z->extents[at];
+}
+
+/*
+ * Where a growing zone's extents go. mmap hands out addresses from the top of
+ * the address space down, so extents mapped one by one would each land below
+ * the last; first fit, which prefers low addresses, would then pull live data
+ * into every new extent and leave the old ones' pages resident and half empty
+ * (bench/results/PROFILE.md: churn_large, python). A ZONE_GROW zone reserves
+ * address space instead (no memory) and grows upward into it: its extent
+ * grows in place (grow_in_place below), or a new extent is carved above the
+ * last, so the oldest memory stays what is filled first. A reservation that
+ * runs out is followed by a larger one asked for just above it (its first
+ * growth is a new extent); where the kernel can't oblige, an extent goes
+ * wherever mmap puts it, and first fit still orders by address.
+ */
+#define RESERVE_MIN ((size_t)1 << 30)  /* address space, not memory */
+
+/* Room for len bytes at the zone's reservation cursor, or NULL (map anywhere). */
+static char *reserve_room(zone_t *z, size_t len) {
+  if ((size_t)(z->reserve_end - z->reserve) >= len)
+    return z->reserve;
+  size_t want = z->reserve_len > RESERVE_MIN / 2 ? z->reserve_len : RESERVE_MIN / 2;
+  want = want > SIZE_MAX / 2 ? SIZE_MAX : want * 2;
+  if (want / 4 < len)
+    want = len > SIZE_MAX / 4 ? len : len * 4;
+  char *r = zone__os_reserve(z->reserve_end, want);
+  if (r == NULL)
+    return NULL;
+  zone__os_unmap(z->reserve, (size_t)(z->reserve_end - z->reserve));
+  z->reserve = r;
+  z->reserve_end = r + want;
+  z->reserve_len = want;
+  return r;
+}
+
+/* Maps an extent of ngran granules followed by a guard page: the guard keeps
+ * extents from ever touching, so a free run never spans two of them, and it
+ * stops a linear overflow off the zone's end. Returns 0 or ENOMEM. */
+int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
+  size_t page = zone__os_page_size();
+  size_t bytes = ngran * ZONE_G;
+  size_t len = (bytes + page - 1) / page * page + page;
+  if (len < bytes)
+    return ENOMEM;
+  char *mem = (z->flags & ZONE_GROW) ? reserve_room(z, len) : NULL;
+  bool reserved = mem != NULL;
+  if (reserved) {
+    if (zone__os_commit(mem, len - page) != 0)  /* the guard stays reserved */
+      return ENOMEM;
+  } else {
+    mem = zone__os_map(len);
+    if (mem == NULL)
+      return ENOMEM;
+    zone__os_guard(mem + len - page, page);
+  }
+  memset(out, 0, sizeof *out);
+  if (zone__index_init(&out->idx, ngran) != 0) {
+    if (reserved)
+      zone__os_guard(mem, len - page);  /* untouched: back to address space only */
+    else
+      zone__os_unmap(mem, len);
+    return ENOMEM;
+  }
+  if (reserved)
+    z->reserve = mem + len;
+  out->base = (uintptr_t)mem;
+  out->map = mem;
+  out->map_len = len;
+  zone__track_noaccess(mem, bytes);
+  return 0;
+}
+
+void zone__extent_unmap(zone__extent_t *e) {
+  zone__returned_fini(e);
+  zone__index_fini(&e->idx);
+  zone__os_unmap(e->map, e->map_len);
+}
+
+void zone__reserve_release(zone_t *z) {
+  zone__os_unmap(z->reserve, (size_t)(z->reserve_end - z->reserve));
+  z->reserve = z->reserve_end = NULL;
+}
+
+/*
+ * Growth in place: the extent that ends at the reservation cursor (its guard
+ * page the last thing carved) takes `gran` more granules from the reservation,
+ * its guard page among them, and a new guard goes after them. The zone stays
+ * one extent as it doubles, so allocation has one index to search and free
+ * one range to test, whatever the zone's size (bench/core_pairs). The
+ * extent's bookkeeping is rebuilt, an O(size) cost that doubling amortizes.
+ * NULL when it can't (no such extent, the reservation too short, a mapping
+ * refused): the caller maps a new extent instead.
+ */
+static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
+  size_t page = zone__os_page_size(), add = gran * ZONE_G;
+  if (z->reserve == NULL || z->nextents == 0 || (size_t)(z->reserve_end - z->reserve) < add)
+    return NULL;
+  zone__extent_t *e = &z->extents[z->nextents - 1];
+  if (e->map == NULL)
+    return NULL;
+  char *guard = (char *)e->map + e->map_len - page;
+  if (guard + page != z->reserve)
+    return NULL;
+  /* The bytes between the extent's last granule and its guard (a size that
+   * was not a whole number of pages) join it too. */
+  size_t ngran = ((uintptr_t)guard + add - e->base) / ZONE_G;
+  if (ngran > ZONE_EXTENT_MAX_GRANULES)
+    return NULL;
+  if (zone__returned_cover(e, ngran * ZONE_G / page) != 0)
+    return NULL;
+  if (zone__os_commit(guard, add) != 0)
+    return NULL;
+  size_t old_bytes = e->idx.ngran * ZONE_G;
+  if (zone__index_extend(&e->idx, ngran) != 0) {
+    zone__os_guard(guard, add);
+    zone__track_noaccess(guard, add);  /* as before the commit, for memcheck too */
+    return NULL;
+  }
+  e->map_len += add;
+  z->reserve += add;
+  z->size += ngran * ZONE_G - old_bytes;
+  zone__track_noaccess((char *)e->base + old_bytes, ngran * ZONE_G - old_bytes);
+  return e;
+}
+
+/* Grows a ZONE_GROW zone by room for `need` granules: at least the zone's
+ * current size, so growth doubles and the extents stay few (one, while the
+ * reservation lasts). */
+zone__extent_t *zone__grow(zone_t *z, size_t need) {
+  if (!(z->flags & ZONE_GROW) || need == ZONE_NONE)
+    return NULL;
+  size_t page_gran = zone__os_page_size() / ZONE_G;
+  size_t gran = z->size / ZONE_G;
+  if (gran < MIN_GROW_BYTES / ZONE_G)
+    gran = MIN_GROW_BYTES / ZONE_G;
+  if (gran < need)
+    gran = need;
+  gran = (gran + page_gran - 1) / page_gran * page_gran;
+  if (gran > ZONE_EXTENT_MAX_GRANULES)
+    gran = ZONE_EXTENT_MAX_GRANULES;
+  if (gran < need)
+    return NULL;
+  zone__extent_t *grown = grow_in_place(z, gran);
+  if (grown != NULL || z->nextents == ZONE_MAX_EXTENTS)
+    return grown;
+  zone__extent_t e;
+  if (zone__extent_map(z, &e, gran) != 0)
+    return NULL;
+  return zone__extent_insert(z, &e);
+}

@@ -1,0 +1,509 @@
+/*
+ * index.c - the placement index of one extent: which granules are live, where
+ * blocks end, and the two search indexes kept over them (reach.c for small
+ * requests, tree.c for large ones). It takes and gives granules, answers the
+ * lowest fit, and checks its own invariants (types.h).
+ *
+ * Why a bitmap rather than an address-ordered tree of free regions: the
+ * bookkeeping is bounded by the zone's size whatever the pattern (2 bits per
+ * 16-byte granule plus about 9 bytes per 1 KiB of zone: 2.5% in all), it
+ * never grows a node per block or per hole, and it needs no memory of its own
+ * when a free splits a region. The cost is linear in the size of a block when
+ * it is taken or given (a bit per granule, a word per 64), which is a 1/1024
+ * fraction of the bytes a program touches anyway.
+ *
+ * Each word has a packed leaf (its bottom run, top run and longest run) that
+ * both indexes read; a change to a word refreshes its leaf here and tells the
+ * index whose view moved: the reach bytes at once, the tree lazily.
+ */
+#include "internal.h"
+#include "bits.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Bookkeeping mappings from this size up ask for huge pages (os.c). */
+#define HUGE_BOOK_BYTES ((size_t)4 << 20)
+
+/* ---- bit helpers ------------------------------------------------------------ */
+/* Sets (value = true) or clears the bits [lo, hi) of map. */
+static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
+  if (lo >= hi)
+    return;
+  size_t w0 = lo / ZONE_WORD_BITS, w1 = (hi - 1) / ZONE_WORD_BITS;
+  unsigned b0 = lo % ZONE_WORD_BITS, b1 = (unsigned)((hi - 1) % ZONE_WORD_BITS) + 1;
+  if (w0 == w1) {
+    uint64_t m = bits_between(b0, b1);
+    map[w0] = value ? map[w0] | m : map[w0] & ~m;
+    return;
+  }
+  uint64_t first = bits_between(b0, ZONE_WORD_BITS), last = bits_between(0, b1);
+  map[w0] = value ? map[w0] | first : map[w0] & ~first;
+  for (size_t w = w0 + 1; w < w1; w++)
+    map[w] = value ? ALL_ONES : 0;
+  map[w1] = value ? map[w1] | last : map[w1] & ~last;
+}
+
+/* Longest run of set bits in x. Iterates once per run. */
+static unsigned longest_run(uint64_t x) {
+  if (x == ALL_ONES)
+    return ZONE_WORD_BITS;
+  unsigned best = 0;
+  while (x != 0) {
+    x >>= ctz64(x);
+    unsigned run = ctz64(~x);  /* x != ALL_ONES here, so ~x != 0 */
+    if (run > best)
+      best = run;
+    x = run == ZONE_WORD_BITS ? 0 : x >> run;
+  }
+  return best;
+}
+
+/* Word w's leaf from its bits. */
+static inline uint32_t leaf_of_word(uint64_t used) {
+  if (used == 0)
+    return zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  return zone__leaf_pack(ctz64(used), clz64(used), longest_run(~used));
+}
+
+/* ---- keeping the indexes current --------------------------------------------------- */
+
+/* Refreshes word w's leaf; returns the fields that moved (packed). A move of
+ * its edge runs is noted for the tree. */
+ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w) {
+  uint32_t v = leaf_of_word(ix->used[w]);
+  uint32_t moved = v ^ ix->leaf[w];
+  ix->leaf[w] = v;
+  if (moved & ZONE_LEAF_EDGES)
+    zone__tree_dirty(ix, w);
+  return moved;
+}
+
+/* The long range of words_changed: leaves, tree and reach bytes at once. */
+static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
+  for (size_t w = w0; w <= w1; w++)
+    ix->leaf[w] = leaf_of_word(ix->used[w]);
+  zone__tree_rebuild(ix, w0, w1);
+  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
+}
+
+/* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
+ * is brought up to date at once, level by level. A word's reach byte reads
+ * its own leaf and the next word's start: only those moving rewrite it. */
+ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1) {
+  if (w1 - w0 < 2) {
+    uint32_t moved0 = word_changed(ix, w0), moved1 = 0;
+    if (w1 != w0) {
+      moved1 = word_changed(ix, w1);
+      if (moved1 != 0)
+        zone__reach_set(ix, w1, zone__reach_of(ix, w1));
+    }
+    if (moved0 != 0 || zone__leaf_start(moved1) != 0)
+      zone__reach_set(ix, w0, zone__reach_of(ix, w0));
+    if (w0 > 0 && zone__leaf_start(moved0) != 0)
+      zone__reach_set(ix, w0 - 1, zone__reach_of(ix, w0 - 1));
+    return;
+  }
+  words_rebuild(ix, w0, w1);
+}
+
+/* Every leaf, then both indexes, from the bitmap (init, reset, growth). */
+static void index_build(zone__index_t *ix) {
+  for (size_t w = 0; w < ix->nwords; w++)
+    ix->leaf[w] = leaf_of_word(ix->used[w]);
+  zone__tree_build(ix);
+  zone__reach_build(ix);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+/* Pad bits past ngran in the last word count as used forever. */
+static void mark_pad(zone__index_t *ix) {
+  unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
+  if (tail != 0)
+    ix->used[ix->nwords - 1] |= bits_between(tail, ZONE_WORD_BITS);
+}
+
+int zone__index_init(zone__index_t *ix, size_t ngran) {
+  memset(ix, 0, sizeof *ix);
+  if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES)
+    return ENOMEM;
+  size_t nwords = (ngran + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS;
+  size_t nchunks = zone__chunks_of(nwords);
+  size_t leaves = 1;
+  while (leaves < nchunks)
+    leaves *= 2;
+  size_t tree_nodes = 2 * leaves;  /* [1, leaves) inner nodes, then a leaf per chunk */
+
+  /* One mapping holds every array, each starting on an 8-byte boundary. */
+  size_t off_used = 0;
+  size_t off_end = off_used + nwords * sizeof(uint64_t);
+  size_t off_tree = off_end + nwords * sizeof(uint64_t);
+  size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
+  size_t off_cross = round_up(off_leaf + nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t), 8);
+  size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
+  size_t off_list = off_dirty + (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS * sizeof(uint64_t);
+  size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
+  size_t reach_bytes = zone__reach_layout(&ix->reach, nwords);
+  size_t len = round_up(off_reach + reach_bytes, zone__os_page_size());
+  char *book = zone__os_map(len);
+  if (book == NULL)
+    return ENOMEM;
+  if (len >= HUGE_BOOK_BYTES)  /* mostly written by the builds anyway */
+    zone__os_hugepage_hint(book, len);
+
+  ix->ngran = ngran;
+  ix->nwords = nwords;
+  ix->used = (uint64_t *)(book + off_used);
+  ix->end = (uint64_t *)(book + off_end);
+  ix->leaf = (uint32_t *)(book + off_leaf);
+  ix->cross = (uint32_t *)(book + off_cross);
+  ix->tree.node = (zone__summary_t *)(book + off_tree);
+  ix->tree.leaves = leaves;
+  ix->tree.dirty = (uint64_t *)(book + off_dirty);
+  ix->tree.dirty_list = (uint32_t *)(book + off_list);
+  zone__reach_attach(&ix->reach, (uint8_t *)(book + off_reach));
+  ix->book = book;
+  ix->book_len = len;
+  mark_pad(ix);
+  index_build(ix);
+  ix->free_runs = 1;
+  return 0;
+}
+
+/* A new mapping with the old bits copied, the new granules free, the indexes
+ * built afresh. The old bookkeeping goes only once the new is in place: a
+ * fork from a signal handler that interrupted this leaves the child a zone it
+ * reads (the shim's frozen zone), whose blocks, all in the old range, read
+ * the same through either mapping, even halfway through the copy. */
+int zone__index_extend(zone__index_t *ix, size_t ngran) {
+  zone__index_t nx;
+  zone_assert(ngran > ix->ngran);
+  if (zone__index_init(&nx, ngran) != 0)
+    return ENOMEM;
+  memcpy(nx.used, ix->used, ix->nwords * sizeof(uint64_t));
+  memcpy(nx.end, ix->end, ix->nwords * sizeof(uint64_t));
+  memcpy(nx.cross, ix->cross, zone__chunks_of(ix->nwords) * sizeof(uint32_t));
+  unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
+  if (tail != 0)  /* the old pad granules are real, free ones now */
+    nx.used[ix->nwords - 1] &= bits_between(0, tail);
+  mark_pad(&nx);
+  index_build(&nx);
+  /* The new granules extend the last free run, or start one after a block. */
+  nx.free_runs = ix->free_runs + bit_test(ix->used, ix->ngran - 1);
+  zone__index_t old = *ix;
+  *ix = nx;
+  zone__index_fini(&old);
+  return 0;
+}
+
+void zone__index_fini(zone__index_t *ix) {
+  zone__os_unmap(ix->book, ix->book_len);
+  ix->book = NULL;
+}
+
+void zone__index_clear(zone__index_t *ix) {
+  zone__tree_forget(ix);
+  memset(ix->used, 0, ix->nwords * sizeof(uint64_t));
+  memset(ix->end, 0, ix->nwords * sizeof(uint64_t));
+  mark_pad(ix);
+  index_build(ix);
+  ix->free_runs = 1;
+}
+
+/* ---- search ------------------------------------------------------------------- */
+
+/* Small requests ask the reach index; larger ones the tree. A search from a
+ * granule (aligned fits, trim) is the same with a start. */
+size_t zone__index_fit(zone__index_t *ix, size_t n, size_t from) {
+  if (n <= ZONE_SMALL_MAX)
+    return zone__reach_fit(ix, n, from);
+  return zone__tree_fit(ix, n, from);
+}
+
+/* The first used granule in [g, limit), or limit. */
+static size_t first_used(const zone__index_t *ix, size_t g, size_t limit) {
+  while (g < limit) {
+    size_t w = g / ZONE_WORD_BITS;
+    uint64_t u = ix->used[w] & (ALL_ONES << (g % ZONE_WORD_BITS));
+    if (u != 0) {
+      size_t hit = w * ZONE_WORD_BITS + ctz64(u);
+      return hit < limit ? hit : limit;
+    }
+    g = (w + 1) * ZONE_WORD_BITS;
+  }
+  return limit;
+}
+
+/*
+ * The lowest aligned fit: take the lowest fit at or after `from`, move up to
+ * the first aligned granule in it; if a used granule u blocks that, no aligned
+ * start up to u can work either, so continue from u + 1. Each round passes a
+ * used granule, so the loop ends; the answer is exact because every skipped
+ * start was shown not to fit.
+ */
+size_t zone__index_fit_aligned(zone__index_t *ix, uintptr_t base, size_t n, size_t align) {
+  size_t k = align / ZONE_G;  /* alignment in granules, a power of two >= 2 */
+  size_t phase = ((align - base % align) % align) / ZONE_G;  /* aligned g: g % k == phase */
+  size_t from = 0;
+  for (;;) {
+    size_t s = zone__index_fit(ix, n, from);
+    if (s == ZONE_NONE)
+      return ZONE_NONE;
+    size_t a = s + ((phase - s % k) & (k - 1));
+    if (a > ix->ngran || n > ix->ngran - a)
+      return ZONE_NONE;
+    size_t u = first_used(ix, a, a + n);
+    if (u == a + n)
+      return a;
+    from = u + 1;
+  }
+}
+
+/* ---- taking and giving granules --------------------------------------------------- */
+
+static inline bool granule_free(const zone__index_t *ix, size_t g) {
+  return g < ix->ngran && !bit_test(ix->used, g);
+}
+
+static inline size_t chunk_of(size_t g) { return g / ZONE_CHUNK_BITS; }
+
+/* Records the end of a block starting at g whose last granule is `last`. */
+static void mark_end(zone__index_t *ix, size_t g, size_t last) {
+  ix->end[last / ZONE_WORD_BITS] |= (uint64_t)1 << (last % ZONE_WORD_BITS);
+  if (chunk_of(last) != chunk_of(g))
+    ix->cross[chunk_of(g)] = (uint32_t)last;
+}
+
+static void clear_end(zone__index_t *ix, size_t last) {
+  ix->end[last / ZONE_WORD_BITS] &= ~((uint64_t)1 << (last % ZONE_WORD_BITS));
+}
+
+static inline bool block_starts(const zone__index_t *ix, size_t g) {
+  if (g >= ix->ngran || !bit_test(ix->used, g))
+    return false;
+  return g == 0 || !bit_test(ix->used, g - 1) || bit_test(ix->end, g - 1);
+}
+
+/* The block's end is the first end bit at or after g; it is searched within
+ * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
+static inline size_t block_len(const zone__index_t *ix, size_t g) {
+  size_t w = g / ZONE_WORD_BITS;
+  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+  if (stop > ix->nwords)
+    stop = ix->nwords;
+  uint64_t m = ix->end[w] & (ALL_ONES << (g % ZONE_WORD_BITS));
+  while (m == 0) {
+    if (++w == stop)
+      return (size_t)ix->cross[chunk_of(g)] - g + 1;
+    m = ix->end[w];
+  }
+  return w * ZONE_WORD_BITS + ctz64(m) - g + 1;
+}
+
+/* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
+ * free: run_take and run_give with each mask made once and the neighbours read
+ * from the words at hand (pad bits past ngran read as used). */
+ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
+  size_t last = g + n - 1, w0 = g / ZONE_WORD_BITS, w1 = last / ZONE_WORD_BITS;
+  unsigned b0 = g % ZONE_WORD_BITS, b1 = last % ZONE_WORD_BITS;
+  uint64_t *u = ix->used;
+  uint64_t m0 = ALL_ONES << b0, m1 = ALL_ONES >> (ZONE_WORD_BITS - 1 - b1);
+  if (w0 == w1)
+    m0 &= m1;
+  bool left = b0 != 0 ? !((u[w0] >> (b0 - 1)) & 1) : w0 > 0 && !(u[w0 - 1] >> 63);
+  bool right = b1 != ZONE_WORD_BITS - 1 ? !((u[w1] >> (b1 + 1)) & 1) : w1 + 1 < ix->nwords && !(u[w1 + 1] & 1);
+  if (take) {
+    ix->free_runs = ix->free_runs + left + right - 1;
+    u[w0] |= m0;
+    if (w1 != w0)
+      u[w1] |= m1;
+    mark_end(ix, g, last);
+  } else {
+    ix->free_runs = ix->free_runs + 1 - left - right;
+    u[w0] &= ~m0;
+    if (w1 != w0)
+      u[w1] &= ~m1;
+    clear_end(ix, last);
+  }
+  words_changed(ix, w0, w1);
+}
+
+ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
+  zone_assert(n > 0 && g + n <= ix->ngran);
+  zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+  if (n <= ZONE_WORD_BITS) {
+    small_flip(ix, g, n, true);
+    return;
+  }
+  bool left = g > 0 && granule_free(ix, g - 1), right = granule_free(ix, g + n);
+  ix->free_runs = ix->free_runs + left + right - 1;
+  bits_assign(ix->used, g, g + n, true);
+  mark_end(ix, g, g + n - 1);
+  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
+}
+
+ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
+  zone_assert(zone__index_is_block(ix, g) && zone__index_block_len(ix, g) == n);
+  if (n <= ZONE_WORD_BITS) {
+    small_flip(ix, g, n, false);
+    return;
+  }
+  bool left = g > 0 && granule_free(ix, g - 1), right = granule_free(ix, g + n);
+  ix->free_runs = ix->free_runs + 1 - left - right;
+  bits_assign(ix->used, g, g + n, false);
+  clear_end(ix, g + n - 1);
+  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
+}
+
+void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
+void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
+
+/* The allocation fast path, fit and take in one call. */
+size_t zone__index_alloc(zone__index_t *ix, size_t n) {
+  size_t g = n <= ZONE_SMALL_MAX ? zone__reach_fit(ix, n, 0) : zone__tree_fit(ix, n, 0);
+  if (g != ZONE_NONE)
+    run_take(ix, g, n);
+  return g;
+}
+
+/* The free fast path: the block check, its length and the give in one call.
+ * The word's leaf and reach byte are fetched first: in a large zone the free
+ * misses cache on them as on the bitmap, and fetched up front their misses
+ * overlap the bitmap's instead of following it (core_pairs, 1M blocks: about
+ * 10% less time per pair; the end bitmap, in the same spot, gained nothing). */
+size_t zone__index_release(zone__index_t *ix, size_t g) {
+  __builtin_prefetch(&ix->leaf[g / ZONE_WORD_BITS], 1);
+  __builtin_prefetch(&ix->reach.bytes[g / ZONE_WORD_BITS], 1);
+  if (!block_starts(ix, g))
+    return 0;
+  size_t n = block_len(ix, g);
+  run_give(ix, g, n);
+  return n;
+}
+
+void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n) {
+  zone_assert(zone__index_is_block(ix, g) && zone__index_block_len(ix, g) == old_n);
+  if (new_n == old_n)
+    return;
+  clear_end(ix, g + old_n - 1);
+  if (new_n < old_n) {
+    /* The tail becomes a free run, joining a free run after it if any. */
+    ix->free_runs = ix->free_runs + 1 - granule_free(ix, g + old_n);
+    bits_assign(ix->used, g + new_n, g + old_n, false);
+  } else {
+    zone_assert(first_used(ix, g + old_n, g + new_n) == g + new_n && "growing over used granules");
+    ix->free_runs = ix->free_runs - 1 + granule_free(ix, g + new_n);
+    bits_assign(ix->used, g + old_n, g + new_n, true);
+  }
+  mark_end(ix, g, g + new_n - 1);
+  size_t lo = (new_n < old_n ? g + new_n : g + old_n) - 1;
+  size_t hi = (new_n < old_n ? g + old_n : g + new_n) - 1;
+  words_changed(ix, lo / ZONE_WORD_BITS, hi / ZONE_WORD_BITS);
+}
+
+/* ---- queries -------------------------------------------------------------------- */
+
+bool zone__index_is_block(const zone__index_t *ix, size_t g) { return block_starts(ix, g); }
+size_t zone__index_block_len(const zone__index_t *ix, size_t g) { return block_len(ix, g); }
+
+size_t zone__index_end_after(const zone__index_t *ix, size_t g) {
+  for (size_t w = g / ZONE_WORD_BITS; w < ix->nwords; w++) {
+    uint64_t m = ix->end[w];
+    if (w == g / ZONE_WORD_BITS)
+      m &= ALL_ONES << (g % ZONE_WORD_BITS);
+    if (m != 0)
+      return w * ZONE_WORD_BITS + ctz64(m);
+  }
+  return ix->ngran - 1;
+}
+
+size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit) {
+  if (g >= ix->ngran)
+    return 0;
+  size_t stop = g + limit < ix->ngran ? g + limit : ix->ngran;
+  return first_used(ix, g, stop) - g;
+}
+
+/* Runs longer than 64 granules cross a word edge and the tree has them; the
+ * reach root has every shorter one. */
+size_t zone__index_largest(zone__index_t *ix) {
+  size_t edge = zone__tree_largest(ix), small = zone__reach_largest(ix);
+  return edge > small ? edge : small;
+}
+
+size_t zone__index_next_block(const zone__index_t *ix, size_t g) {
+  /* A granule starts a block when it is used and its predecessor is free or
+   * ends a block; scan words for the first such bit at or after g. */
+  while (g < ix->ngran) {
+    size_t w = g / ZONE_WORD_BITS;
+    uint64_t u = ix->used[w];
+    uint64_t prev_u = (u << 1) | (w > 0 ? ix->used[w - 1] >> 63 : 0);
+    uint64_t prev_e = (ix->end[w] << 1) | (w > 0 ? ix->end[w - 1] >> 63 : 0);
+    uint64_t starts = u & (~prev_u | prev_e) & (ALL_ONES << (g % ZONE_WORD_BITS));
+    if (w == ix->nwords - 1 && ix->ngran % ZONE_WORD_BITS != 0)
+      starts &= bits_between(0, (unsigned)(ix->ngran % ZONE_WORD_BITS));
+    if (starts != 0)
+      return w * ZONE_WORD_BITS + ctz64(starts);
+    g = (w + 1) * ZONE_WORD_BITS;
+  }
+  return ZONE_NONE;
+}
+
+/* ---- invariants ---------------------------------------------------------------- */
+
+int zone__index_check(zone__index_t *ix, uintptr_t base, size_t *used_gran, size_t *blocks) {
+  size_t nused = 0, nblocks = 0, runs = 0;
+  int err = zone__tree_check(ix, base);  /* flushes the tree first */
+  if (err != 0)
+    return err;
+  unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
+  for (size_t w = 0; w < ix->nwords; w++) {
+    uint64_t real = (w == ix->nwords - 1 && tail != 0) ? bits_between(0, tail) : ALL_ONES;
+    uint64_t u = ix->used[w], en = ix->end[w];
+    if ((u | real) != ALL_ONES)
+      return zone__check_fail(ZONE_CHECK_PAD_FREE, "extent %p word %zu", (void *)base, w);
+    if (en & ~(u & real))
+      return zone__check_fail(ZONE_CHECK_END_ON_FREE, "extent %p word %zu", (void *)base, w);
+    u &= real;
+    /* u is masked to real granules, so the last real granule has no used successor. */
+    uint64_t next_u = (u >> 1) | (w + 1 < ix->nwords ? (ix->used[w + 1] & 1) << 63 : 0);
+    uint64_t run_last = u & ~next_u;
+    if (run_last & ~en)
+      return zone__check_fail(ZONE_CHECK_RUN_WITHOUT_END, "extent %p granule %zu", (void *)base,
+                              w * ZONE_WORD_BITS + ctz64(run_last & ~en));
+    uint64_t prev_u = (u << 1) | (w > 0 ? ix->used[w - 1] >> 63 : 0);
+    uint64_t prev_e = (en << 1) | (w > 0 ? ix->end[w - 1] >> 63 : 0);
+    uint64_t starts = u & (~prev_u | prev_e);
+    uint64_t f = ~u & real;
+    uint64_t prev_f = (f << 1) | (w > 0 ? (~ix->used[w - 1] >> 63) & 1 : 0);
+    runs += (size_t)__builtin_popcountll(f & ~prev_f);
+    nused += (size_t)__builtin_popcountll(u);
+    nblocks += (size_t)__builtin_popcountll(starts);
+    for (uint64_t s = starts; s != 0; s &= s - 1) {
+      size_t g = w * ZONE_WORD_BITS + ctz64(s);
+      size_t last = g;
+      while (!bit_test(ix->end, last))
+        last++;
+      if (chunk_of(last) != chunk_of(g) && ix->cross[chunk_of(g)] != last)
+        return zone__check_fail(ZONE_CHECK_CROSS_END, "extent %p block at granule %zu ends at %zu, not %u",
+                                (void *)base, g, last, ix->cross[chunk_of(g)]);
+      if (block_len(ix, g) != last - g + 1)
+        return zone__check_fail(ZONE_CHECK_BLOCK_LENGTH, "extent %p block at granule %zu", (void *)base, g);
+    }
+  }
+  if (runs != ix->free_runs)
+    return zone__check_fail(ZONE_CHECK_FREE_RUNS, "extent %p: %zu counted, %zu recorded", (void *)base,
+                            runs, ix->free_runs);
+  for (size_t w = 0; w < zone__chunks_of(ix->nwords) * ZONE_CHUNK_WORDS; w++) {
+    uint32_t v = w < ix->nwords ? leaf_of_word(ix->used[w]) : 0;
+    if (ix->leaf[w] != v)
+      return zone__check_fail(ZONE_CHECK_LEAF_STALE, "extent %p word %zu", (void *)base, w);
+  }
+  err = zone__reach_check(ix, base);
+  if (err != 0)
+    return err;
+  *used_gran = nused;
+  *blocks = nblocks;
+  return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * internal.h - what the core's files share: the structs (types.h), the
+ * assertions, and each file's prototypes, grouped by the file that defines
+ * them, from the top layer down. Nothing here is installed or exported; the
+ * shim and the tools see only zone.h and ext/zone_ext.h.
+ *
+ * The layers (a file calls only files below it):
+ *
+ *   zone.c      lifecycle and the malloc family over one zone, fork protocol
+ *   inspect.c   stats, walk, dump, zone_check
+ *     grow.c    reservation, mapping and growth of extents
+ *     trim.c    page return: the returned-pages marks, zone__trim
+ *       index.c   bitmaps of one extent: take, give, resize, fit, queries
+ *         reach.c   the reach index: the lowest fit of a small size
+ *         tree.c    the summary tree: the lowest fit of a large size
+ *           os.c      memory from the OS
+ *           report.c  messages to stderr, assertion failures, check failures
+ *
+ * static.c compiles them as one translation unit, so that the split costs
+ * no call on the hot paths.
+ */
+#ifndef ZONE_INTERNAL_H
+#define ZONE_INTERNAL_H
+
+#include "types.h"
+#include "ext/zone_ext.h"
+
+/* ---- hot paths ------------------------------------------------------------- */
+
+/* For the few helpers of zalloc and zfree whose calls cost more than their
+ * bodies: GCC's -O2 heuristics leave them out of line. */
+#define ZONE_INLINE static inline __attribute__((always_inline))
+/* The same for a hot helper another file calls: inlined into its callers in
+ * the single-translation-unit build (static.c), an ordinary call elsewhere. */
+#define ZONE_INLINE_SHARED inline __attribute__((always_inline))
+
+/* ---- assertions ----------------------------------------------------------- */
+
+#ifndef ZONE_DEBUG
+#define ZONE_DEBUG 0
+#endif
+void zone__assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define zone__assert_at(level, expr) \
+  ((ZONE_DEBUG >= (level) && !(expr)) ? zone__assert_fail(#expr, __FILE__, __LINE__) : (void)0)
+#define zone_assert_api(expr) zone__assert_at(1, expr)
+#define zone_assert(expr) zone__assert_at(2, expr)
+/* Full validation after every change, at ZONE_DEBUG 3 (mimalloc's expensive asserts). */
+#define zone_assert_expensive(z) zone__assert_at(3, zone__check_locked(z) == 0)
+
+/* ---- zone.c: the zone and its public entry points -------------------------- */
+
+/* The extent holding address p (any byte of it), or NULL. Lock held. */
+zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
+/* The zone's lock, skipped for ZONE_UNLOCKED zones. Inline: every call pays it. */
+static inline void zone__lock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_acquire(&((zone_t *)z)->lock);
+}
+static inline void zone__unlock(const zone_t *z) {
+  if (!(z->flags & ZONE_UNLOCKED))
+    zone__lock_release(&((zone_t *)z)->lock);
+}
+
+/* ---- inspect.c: stats, walk, dump, invariants ------------------------------- */
+
+/* zone_check with the lock already held. */
+int zone__check_locked(zone_t *z);
+/* Formats one zdump line into buf (at least 96 bytes); returns its length. */
+size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used);
+/* Formats the zdump header line; returns its length. */
+size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents);
+
+/* ---- grow.c: mapping and growth ---------------------------------------------- */
+
+/* Maps an extent of ngran granules (from the zone's reservation for a
+ * ZONE_GROW zone) followed by a guard page: 0 or ENOMEM. */
+int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran);
+/* Unmaps a mapped extent with its bookkeeping and page marks. */
+void zone__extent_unmap(zone__extent_t *e);
+/* Inserts a prepared extent keeping the array sorted by base address. */
+zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e);
+/* Grows a ZONE_GROW zone by room for `need` granules; the extent that has
+ * them, or NULL when the zone can't grow. */
+zone__extent_t *zone__grow(zone_t *z, size_t need);
+/* Gives back what is left of the zone's address-space reservation. */
+void zone__reserve_release(zone_t *z);
+
+/* ---- trim.c: pages given back -------------------------------------------------- */
+
+/* Makes e's marks cover `pages` pages (the extent grows): 0 or ENOMEM. */
+int zone__returned_cover(zone__extent_t *e, size_t pages);
+/* Unmaps e's marks. */
+void zone__returned_fini(zone__extent_t *e);
+/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
+void zone__pages_reuse(zone__extent_t *e, size_t p0, size_t p1) __attribute__((noinline));
+
+/* Granules [g, g + n) of e are about to be used: their pages are no longer
+ * known to be given back. On the hot path: a NULL test until the extent's
+ * first trim, then two bit tests for a block on one or two pages, and a call
+ * only when a mark is set or the block is larger (tests/test_trim.c checks
+ * that a marked page is always free). */
+ZONE_INLINE void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
+  const uint64_t *map = e->returned.map;
+  if (map == NULL)
+    return;
+  unsigned shift = e->returned.page_shift;
+  size_t p0 = g >> shift, p1 = (g + n - 1) >> shift;
+  if (__builtin_expect(p1 - p0 <= 1, 1) &&
+      (((map[p0 / ZONE_WORD_BITS] >> (p0 % ZONE_WORD_BITS)) |
+        (map[p1 / ZONE_WORD_BITS] >> (p1 % ZONE_WORD_BITS))) & 1) == 0)
+    return;
+  zone__pages_reuse(e, p0, p1);
+}
+
+/* ---- index.c: the placement index of one extent ---------------------------- */
+
+/* Maps the bookkeeping for ngran free granules. Returns 0 or ENOMEM. */
+int zone__index_init(zone__index_t *ix, size_t ngran);
+void zone__index_fini(zone__index_t *ix);
+/* Grows the index to ngran granules, the new ones free: 0, or ENOMEM with
+ * the index unchanged. The old bookkeeping is unmapped only after the new is
+ * in place (a fork child frozen halfway reads either). */
+int zone__index_extend(zone__index_t *ix, size_t ngran);
+/* Marks every granule free again (zone_reset). */
+void zone__index_clear(zone__index_t *ix);
+/* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
+size_t zone__index_fit(zone__index_t *ix, size_t n, size_t from);
+/* Lowest granule g where n free granules start and base + g*G is a multiple
+ * of align (a power of two > G), or ZONE_NONE. */
+size_t zone__index_fit_aligned(zone__index_t *ix, uintptr_t base, size_t n, size_t align);
+/* Turns free granules [g, g+n) into one live block / frees the block at g of n. */
+void zone__index_take(zone__index_t *ix, size_t g, size_t n);
+void zone__index_give(zone__index_t *ix, size_t g, size_t n);
+/* The fast paths: the lowest fit of n granules taken at once (its granule, or
+ * ZONE_NONE); the live block starting at g freed (its length in granules, or
+ * 0 when none starts there, and nothing changes). */
+size_t zone__index_alloc(zone__index_t *ix, size_t n);
+size_t zone__index_release(zone__index_t *ix, size_t g);
+/* Resizes the live block at g from old_n to new_n granules in place (a grow
+ * needs the granules after it free). */
+void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n);
+/* The first granule at or after g where a live block starts, or ZONE_NONE. */
+size_t zone__index_next_block(const zone__index_t *ix, size_t g);
+/* The first block end at or after the used granule g. */
+size_t zone__index_end_after(const zone__index_t *ix, size_t g);
+/* Whether a live block starts at g; its length in granules (g must start one). */
+bool zone__index_is_block(const zone__index_t *ix, size_t g);
+size_t zone__index_block_len(const zone__index_t *ix, size_t g);
+/* Free granules starting at g (0 if g is used), counting at most `limit`. */
+size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit);
+/* Longest free run. */
+size_t zone__index_largest(zone__index_t *ix);
+/* 0, or the first broken invariant (described on stderr); base names the
+ * extent in the description. */
+int zone__index_check(zone__index_t *ix, uintptr_t base, size_t *used_gran, size_t *blocks);
+
+/* A word's leaf, packed in 32 bits: the free granules at its bottom (bits
+ * 0-7), at its top (8-15) and its longest free run (16-23), each at most 64. */
+static inline uint32_t zone__leaf_pack(unsigned start, unsigned end, unsigned max) {
+  return start | end << 8 | max << 16;
+}
+static inline unsigned zone__leaf_start(uint32_t leaf) { return leaf & 0xff; }
+static inline unsigned zone__leaf_end(uint32_t leaf) { return (leaf >> 8) & 0xff; }
+static inline unsigned zone__leaf_max(uint32_t leaf) { return leaf >> 16; }
+/* The fields the tree reads: start and end (a change elsewhere leaves it be). */
+#define ZONE_LEAF_EDGES 0xffffu
+
+/* Chunks (tree leaves in use) over nwords words. */
+static inline size_t zone__chunks_of(size_t nwords) {
+  return (nwords + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS;
+}
+
+/* ---- reach.c: the reach index ------------------------------------------------- */
+
+/* Lays out the levels over nwords words; returns the bytes they need. */
+size_t zone__reach_layout(zone__reach_t *r, size_t nwords);
+/* Points r at its bytes (laid out by zone__reach_layout). */
+void zone__reach_attach(zone__reach_t *r, uint8_t *bytes);
+/* Word w's reach from the leaves. */
+unsigned zone__reach_of(const zone__index_t *ix, size_t w);
+/* Sets word w's reach byte to v, carrying the change up. */
+void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
+/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* Builds every level from the leaves (init, reset). */
+void zone__reach_build(zone__index_t *ix);
+/* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
+size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
+/* The longest free run of at most ZONE_SMALL_MAX granules (the root). */
+size_t zone__reach_largest(const zone__index_t *ix);
+/* 0 or ZONE_CHECK_REACH_STALE after describing the wrong byte. */
+int zone__reach_check(const zone__index_t *ix, uintptr_t base);
+/* False when no run of n <= ZONE_SMALL_MAX free granules exists (the root
+ * byte), so that a full extent costs its caller one compare. */
+static inline bool zone__reach_may_fit(const zone__index_t *ix, size_t n) {
+  return *ix->reach.top >= n;
+}
+
+/* ---- tree.c: the summary tree --------------------------------------------------- */
+
+/* Notes that word w's edge runs moved (its leaf is already fresh). */
+void zone__tree_dirty(zone__index_t *ix, size_t w);
+/* Brings the tree up to date with every chunk changed since the last flush. */
+void zone__tree_flush(zone__index_t *ix);
+/* Forgets every pending change (the whole tree is about to be rebuilt). */
+void zone__tree_forget(zone__index_t *ix);
+/* Builds every node from the leaves (init, reset). */
+void zone__tree_build(zone__index_t *ix);
+/* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now. */
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
+/* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
+size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
+/* The longest free run that touches a word edge. */
+size_t zone__tree_largest(zone__index_t *ix);
+/* 0 or a ZONE_CHECK_* failure after describing it. */
+int zone__tree_check(zone__index_t *ix, uintptr_t base);
+
+/* ---- os.c: memory from the operating system ---------------------------------- */
+
+/* Anonymous zero-filled read/write pages, or NULL with errno ENOMEM. */
+void *zone__os_map(size_t bytes);
+void zone__os_unmap(void *p, size_t bytes);
+/* Address space only: inaccessible pages that cost no memory, placed at hint
+ * when it is free (else where the kernel likes), or NULL. Never fails by the
+ * test hook: a zone works without a reservation. */
+void *zone__os_reserve(void *hint, size_t bytes);
+/* Makes reserved pages read/write (zero-filled); 0 or ENOMEM (the test hook
+ * counts this as a mapping). */
+int zone__os_commit(void *p, size_t bytes);
+/* Makes pages inaccessible (a guard after an extent). */
+void zone__os_guard(void *p, size_t bytes);
+/* Gives pages back to the OS; they read as zero afterwards. */
+void zone__os_discard(void *p, size_t bytes);
+/* Asks for transparent huge pages over a mapping (a hint; may do nothing). */
+void zone__os_hugepage_hint(void *p, size_t bytes);
+/* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
+ * every mapping after that fails too when `sticky`. */
+void zone__os_fail_after(long n, bool sticky);
+
+/* ---- report.c: messages ----------------------------------------------------------- */
+
+/* Writes all of buf to fd with write(2), retrying on EINTR. */
+void zone__write_all(int fd, const char *buf, size_t len);
+/* Describes a broken invariant on stderr, with write(2) only. */
+void zone__report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What zone_check found broken (its nonzero return values). */
+typedef enum zone__check_failure {
+  ZONE_CHECK_PAD_FREE = 1,        /* pad granules past the end marked free */
+  ZONE_CHECK_END_ON_FREE,         /* a block end bit on a free granule */
+  ZONE_CHECK_RUN_WITHOUT_END,     /* a used run with no block end */
+  ZONE_CHECK_CROSS_END,           /* a chunk-crossing block's end misrecorded */
+  ZONE_CHECK_BLOCK_LENGTH,        /* the length lookup disagrees with the bits */
+  ZONE_CHECK_FREE_RUNS,           /* the free-run count is off */
+  ZONE_CHECK_TREE_STALE,          /* a summary tree node disagrees */
+  ZONE_CHECK_LEAF_STALE,          /* a word's leaf disagrees with its bits */
+  ZONE_CHECK_DIRTY_LEFT,          /* dirty chunks left after a flush */
+  ZONE_CHECK_EXTENT_COUNT,        /* no extents, or too many */
+  ZONE_CHECK_EXTENT_SHAPE,        /* an extent misaligned or empty */
+  ZONE_CHECK_EXTENT_ORDER,        /* extents overlapping or out of order */
+  ZONE_CHECK_ACCOUNTING,          /* size, used or blocks disagree with the bits */
+  ZONE_CHECK_REACH_STALE,         /* a reach index byte disagrees */
+} zone__check_failure_t;
+/* Describes failure f on stderr ("zone_check: <what>: <details>") and
+ * returns f. */
+int zone__check_fail(zone__check_failure_t f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* ZONE_INTERNAL_H */

@@ -1,0 +1,281 @@
+/*
+ * reach.c - the reach index: where the lowest fit of a small request (up to
+ * ZONE_SMALL_MAX granules, 1 KiB: what malloc mostly sees) starts.
+ *
+ * A byte per bitmap word holds the longest free run that starts at any of its
+ * granules (capped at 64, so a run starting in word w ends by word w + 1), and
+ * above it levels of bytes that each hold the largest of 8 bytes below. The
+ * lowest fit of n is in the lowest word whose byte is >= n; one 8-byte load
+ * and a SIMD-within-a-register compare per level find it from the root, so a
+ * zone of a million words is 7 loads deep. A change to a word rewrites its
+ * byte and its predecessor's and climbs only while a maximum changes: no
+ * laziness, no bounds to keep. It reads the index's bitmap and leaves
+ * (index.c) and owns nothing else.
+ */
+#include "internal.h"
+#include "bits.h"
+
+#include <string.h>
+/* SSE2 on x86-64 (_mm_cvtsi64_si128 is 64-bit only); ZONE_PORTABLE builds the
+ * plain-C fallbacks on any target (CI's ASan build runs the tests over them). */
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(ZONE_PORTABLE)
+#define ZONE_SSE2 1
+#include <emmintrin.h>
+#endif
+
+#define FAN ZONE_REACH_FAN
+#define BYTES_LOW 0x0101010101010101ull
+#define BYTES_HIGH 0x8080808080808080ull
+_Static_assert(FAN == sizeof(uint64_t), "a reach node is one 8-byte load");
+
+/* The node (8 bytes) at p as a word whose least significant byte is p[0]. */
+static inline uint64_t node_load(const uint8_t *p) {
+  uint64_t x;
+  memcpy(&x, p, sizeof x);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  x = __builtin_bswap64(x);
+#endif
+  return x;
+}
+
+/* Bit 8k+7 set where byte k of x is >= n. Bytes are at most 64 and n at most
+ * 64, so no byte's subtraction borrows from the next. */
+static inline uint64_t bytes_at_least(uint64_t x, size_t n) {
+  return ((x | BYTES_HIGH) - n * BYTES_LOW) & BYTES_HIGH;
+}
+
+#ifndef ZONE_SSE2
+/* Bytewise maximum of a and b (bytes at most 127). */
+static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
+  uint64_t a_ge = (((a | BYTES_HIGH) - b) & BYTES_HIGH) >> 7;
+  uint64_t pick = a_ge * 0xff;
+  return (a & pick) | (b & ~pick);
+}
+#endif
+
+/* The largest byte of a node: three byte-wise maxima of halves, with SSE2's
+ * pmaxub where the target has it (every x86-64), else in a register. */
+static inline unsigned node_max(uint64_t x) {
+#ifdef ZONE_SSE2
+  __m128i v = _mm_cvtsi64_si128((long long)x);
+  v = _mm_max_epu8(v, _mm_srli_epi64(v, 32));
+  v = _mm_max_epu8(v, _mm_srli_epi64(v, 16));
+  v = _mm_max_epu8(v, _mm_srli_epi64(v, 8));
+  return (unsigned)_mm_cvtsi128_si32(v) & 0xff;
+#else
+  x = bytes_max(x, x >> 32);
+  x = bytes_max(x, x >> 16);
+  x = bytes_max(x, x >> 8);
+  return (unsigned)(x & 0xff);
+#endif
+}
+
+static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->bytes + r->at[k]; }
+
+/* Word w's reach from the leaf summaries: the longest run inside it, or the
+ * run at its top continued by the next word's bottom run, capped at 64. */
+ZONE_INLINE_SHARED unsigned zone__reach_of(const zone__index_t *ix, size_t w) {
+  uint32_t v = ix->leaf[w];
+  unsigned best = zone__leaf_max(v), top = zone__leaf_end(v);
+  if (top != 0 && w + 1 < ix->nwords) {
+    unsigned across = top + zone__leaf_start(ix->leaf[w + 1]);
+    across = across < ZONE_WORD_BITS ? across : ZONE_WORD_BITS;
+    best = across > best ? across : best;
+  }
+  return best;
+}
+
+/* Sets word w's reach byte to v and carries the change up: a larger byte
+ * raises the maxima above it until one is as large already; a smaller one
+ * that was its node's maximum has the node's maximum recomputed. */
+void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+  zone__reach_t *r = &ix->reach;
+  unsigned old = r->bytes[w];
+  if (old == v)
+    return;
+  r->bytes[w] = (uint8_t)v;
+  for (size_t k = 1, i = w; k < r->levels; k++, i /= FAN) {
+    uint8_t *up = reach_level(r, k) + i / FAN;
+    unsigned cur = *up, next;
+    if (v > old)
+      next = v > cur ? v : cur;
+    else if (old < cur)
+      return;
+    else
+      next = node_max(node_load(reach_level(r, k - 1) + i / FAN * FAN));
+    if (next == cur)
+      return;
+    *up = (uint8_t)next;
+    old = cur;
+    v = next;
+  }
+}
+
+/* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
+ * above them. A long range goes level by level, stopping at the first level
+ * where nothing moved. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
+  if (w1 - w0 < 3) {
+    for (size_t w = w0; w <= w1; w++)
+      zone__reach_set(ix, w, zone__reach_of(ix, w));
+    return;
+  }
+  zone__reach_t *r = &ix->reach;
+  bool moved = false;
+  for (size_t w = w0; w <= w1; w++) {
+    uint8_t v = (uint8_t)zone__reach_of(ix, w);
+    moved |= r->bytes[w] != v;
+    r->bytes[w] = v;
+  }
+  for (size_t k = 1; moved && k < r->levels; k++) {
+    const uint8_t *below = reach_level(r, k - 1);
+    uint8_t *up = reach_level(r, k);
+    w0 /= FAN;
+    w1 /= FAN;
+    moved = false;
+    for (size_t j = w0; j <= w1; j++) {
+      uint8_t v = (uint8_t)node_max(node_load(below + j * FAN));
+      moved |= up[j] != v;
+      up[j] = v;
+    }
+  }
+}
+
+/* Builds every level from the leaves (init, reset). */
+void zone__reach_build(zone__index_t *ix) {
+  zone__reach_t *r = &ix->reach;
+  memset(r->bytes, 0, r->at[r->levels - 1] + FAN);
+  for (size_t w = 0; w < ix->nwords; w++)
+    r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
+  for (size_t k = 1; k < r->levels; k++)
+    for (size_t j = 0; j < r->len[k]; j++)
+      reach_level(r, k)[j] = (uint8_t)node_max(node_load(reach_level(r, k - 1) + j * FAN));
+}
+
+/* The lowest word at or after w whose reach is >= n, or ZONE_NONE: climbs
+ * while the rest of the node holds no such byte, then descends to the first. */
+static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
+  size_t k = 0, i = w;
+  uint64_t hit;
+  for (;;) {
+    if (i >= r->len[k])
+      return ZONE_NONE;
+    size_t node = i / FAN;
+    hit = bytes_at_least(node_load(reach_level(r, k) + node * FAN), n) &
+          (ALL_ONES << (i % FAN * 8));
+    if (hit != 0) {
+      i = node * FAN + ctz64(hit) / 8;
+      break;
+    }
+    if (k + 1 == r->levels)
+      return ZONE_NONE;
+    i = node + 1;
+    k++;
+  }
+  while (k-- > 0) {
+    hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
+    zone_assert(hit != 0 && "a reach maximum without its byte below");
+    i = i * FAN + ctz64(hit) / 8;
+  }
+  return i;
+}
+
+/* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the
+ * node under the root byte (the level below it has one node). */
+static inline size_t reach_first(const zone__reach_t *r, size_t n) {
+  size_t k = r->levels > 1 ? r->levels - 2 : 0, i = 0;
+  for (;;) {
+    uint64_t hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
+    if (hit == 0) {
+      zone_assert(k + 2 >= r->levels && "a reach maximum without its byte below");
+      return ZONE_NONE;
+    }
+    i = i * FAN + ctz64(hit) / 8;
+    if (k-- == 0)
+      return i;
+  }
+}
+
+/* The lowest bit b of word w, among those in `mask`, where n <= 64 free
+ * granules start (they may run into word w + 1), or -1. Visits the word's
+ * free runs in order: a word the reach index picked has a fit in it, and the
+ * runs before it are few (a word holds at most 32). */
+static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
+  uint64_t f = ~ix->used[w] & mask;
+  while (f != 0) {
+    unsigned s = ctz64(f);
+    uint64_t stop = ~(f >> s);  /* bit i: granule s + i is used or past the word */
+    unsigned len = stop == 0 ? ZONE_WORD_BITS : ctz64(stop);
+    if (s + len == ZONE_WORD_BITS) {
+      if (w + 1 < ix->nwords)
+        len += zone__leaf_start(ix->leaf[w + 1]);  /* the run goes on into the next word */
+      return len >= n ? (int)s : -1;
+    }
+    if (len >= n)
+      return (int)s;
+    f &= ALL_ONES << (s + len);
+  }
+  return -1;
+}
+
+/* The lowest fit of n <= 64 granules at or after granule `from`. */
+ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
+  size_t w;
+  if (from == 0) {
+    w = reach_first(&ix->reach, n);
+  } else {
+    if (from >= ix->ngran)
+      return ZONE_NONE;
+    w = from / ZONE_WORD_BITS;
+    int b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
+    if (b >= 0)
+      return w * ZONE_WORD_BITS + (size_t)b;
+    w = reach_next(&ix->reach, w + 1, n);
+  }
+  if (w == ZONE_NONE)
+    return ZONE_NONE;
+  int b = fit_in_word(ix, w, n, ALL_ONES);
+  zone_assert(b >= 0 && "the reach index promised a fit in this word");
+  return w * ZONE_WORD_BITS + (size_t)b;
+}
+
+/* ---- layout, the root, the check ------------------------------------------------ */
+
+size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
+  size_t bytes = 0, level_len = nwords;
+  for (size_t k = 0;; k++, level_len = (level_len + FAN - 1) / FAN) {
+    zone_assert(k < ZONE_REACH_LEVELS && "ZONE_EXTENT_MAX_GRANULES needs more reach levels");
+    r->at[k] = bytes;
+    r->len[k] = level_len;
+    bytes += round_up(level_len, FAN);
+    if (level_len == 1) {
+      r->levels = k + 1;
+      return bytes;
+    }
+  }
+}
+
+void zone__reach_attach(zone__reach_t *r, uint8_t *bytes) {
+  r->bytes = bytes;
+  r->top = bytes + r->at[r->levels - 1];
+}
+
+size_t zone__reach_largest(const zone__index_t *ix) {
+  return node_max(node_load(reach_level(&ix->reach, ix->reach.levels - 1)));
+}
+
+int zone__reach_check(const zone__index_t *ix, uintptr_t base) {
+  const zone__reach_t *r = &ix->reach;
+  for (size_t k = 0; k < r->levels; k++) {
+    const uint8_t *level = reach_level(r, k);
+    for (size_t j = 0; j < round_up(r->len[k], FAN); j++) {
+      unsigned want = j >= r->len[k] ? 0
+                      : k == 0       ? zone__reach_of(ix, j)
+                                     : node_max(node_load(reach_level(r, k - 1) + j * FAN));
+      if (level[j] != want)
+        return zone__check_fail(ZONE_CHECK_REACH_STALE, "extent %p level %zu byte %zu is %u, not %u",
+                                (void *)base, k, j, level[j], want);
+    }
+  }
+  return 0;
+}

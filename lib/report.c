@@ -1,0 +1,77 @@
+/*
+ * report.c - the lowest layer: messages on stderr for broken invariants and
+ * failed assertions, written with write(2) from a stack buffer (nothing here
+ * allocates, so the malloc shim can report from inside malloc), and the names
+ * of zone_check's failures.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void zone__write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+/* Formats into buf, ends the line and writes it to stderr; errno is kept. */
+static void report_line(char *buf, size_t cap, size_t used, const char *fmt, va_list ap) {
+  int n = vsnprintf(buf + used, cap - 1 - used, fmt, ap);
+  if (n < 0)
+    return;
+  size_t len = used + ((size_t)n < cap - 1 - used ? (size_t)n : cap - 2 - used);
+  buf[len++] = '\n';
+  int saved = errno;
+  zone__write_all(STDERR_FILENO, buf, len);
+  errno = saved;
+}
+
+void zone__report(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  report_line(buf, sizeof buf, 0, fmt, ap);
+  va_end(ap);
+}
+
+void zone__assert_fail(const char *expr, const char *file, int line) {
+  zone__report("zone: assertion failed: %s (%s:%d)", expr, file, line);
+  abort();
+}
+
+static const char *const check_messages[] = {
+  [ZONE_CHECK_PAD_FREE] = "pad granules marked free",
+  [ZONE_CHECK_END_ON_FREE] = "block end on a free granule",
+  [ZONE_CHECK_RUN_WITHOUT_END] = "used run without a block end",
+  [ZONE_CHECK_CROSS_END] = "chunk-crossing block end misrecorded",
+  [ZONE_CHECK_BLOCK_LENGTH] = "block length lookup disagrees",
+  [ZONE_CHECK_FREE_RUNS] = "free run count is off",
+  [ZONE_CHECK_TREE_STALE] = "summary tree is stale",
+  [ZONE_CHECK_LEAF_STALE] = "word leaf is stale",
+  [ZONE_CHECK_DIRTY_LEFT] = "dirty chunks left after a flush",
+  [ZONE_CHECK_EXTENT_COUNT] = "bad extent count",
+  [ZONE_CHECK_EXTENT_SHAPE] = "extent misaligned or empty",
+  [ZONE_CHECK_EXTENT_ORDER] = "extents overlap or are out of order",
+  [ZONE_CHECK_ACCOUNTING] = "accounting disagrees with the bitmaps",
+  [ZONE_CHECK_REACH_STALE] = "reach index is stale",
+};
+
+int zone__check_fail(zone__check_failure_t f, const char *fmt, ...) {
+  char buf[512];
+  int n = snprintf(buf, sizeof buf / 2, "zone_check: %s: ", check_messages[f]);
+  va_list ap;
+  va_start(ap, fmt);
+  report_line(buf, sizeof buf, n > 0 ? (size_t)n : 0, fmt, ap);
+  va_end(ap);
+  return (int)f;
+}

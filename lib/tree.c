@@ -1,0 +1,284 @@
+/*
+ * tree.c - the summary tree: where the lowest fit of a large request (above
+ * ZONE_SMALL_MAX granules) starts, in O(log n) time.
+ *
+ * A complete binary tree of summaries, as the Go runtime's page allocator
+ * keeps over its page bitmap: each node records the free run at its low end,
+ * the one at its high end and its longest run. The lowest fit descends from
+ * the root: left child if its longest run fits, else a run across the middle
+ * (left's high-end run plus right's low-end run), else the right child. A run
+ * of more than 64 granules always crosses a word edge, so the tree sees each
+ * word only through its edge runs: a block taken or given inside a word (most
+ * small ones) leaves the tree alone. Its leaves are chunks of 8 words, each
+ * summary joined from the chunk's 8 packed leaves (one cache line): 3 levels
+ * fewer than a leaf per word, and those the largest, whose nodes a random
+ * change would miss in cache; a search that reaches a chunk walks its 8
+ * words. Updates are lazy besides (a dirty list of chunks, flushed before a
+ * search reads the tree). It reads the index's bitmap and leaves (index.c)
+ * and owns zone__tree_t.
+ */
+#include "internal.h"
+#include "bits.h"
+
+/* ---- summaries -------------------------------------------------------------- */
+
+/* A word as the tree sees it: its edge runs only. */
+static inline zone__summary_t leaf_edges(uint32_t leaf) {
+  zone__summary_t s = {zone__leaf_start(leaf), zone__leaf_end(leaf), 0};
+  s.max = s.start > s.end ? s.start : s.end;
+  return s;
+}
+
+/* Joins the summaries of two adjacent spans of `half` granules each. */
+static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {
+  zone__summary_t s;
+  s.start = l.start == half ? half + r.start : l.start;
+  s.end = r.end == half ? half + l.end : r.end;
+  uint32_t across = l.end + r.start;
+  s.max = l.max > r.max ? l.max : r.max;
+  if (across > s.max)
+    s.max = across;
+  return s;
+}
+
+static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
+  return a.start == b.start && a.end == b.end && a.max == b.max;
+}
+
+/* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
+ * used words to whole chunks): a run of free words adds up, a used granule
+ * starts over. */
+static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
+  const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+  zone__summary_t s = leaf_edges(leaf[0]);
+  uint32_t width = ZONE_WORD_BITS;
+  for (size_t j = 1; j < ZONE_CHUNK_WORDS; j++, width += ZONE_WORD_BITS) {
+    zone__summary_t r = leaf_edges(leaf[j]);
+    uint32_t across = s.end + r.start;
+    if (s.start == width)
+      s.start += r.start;
+    s.end = r.end == ZONE_WORD_BITS ? s.end + ZONE_WORD_BITS : r.end;
+    if (r.max > s.max)
+      s.max = r.max;
+    if (across > s.max)
+      s.max = across;
+  }
+  return s;
+}
+
+/* ---- keeping the tree current ------------------------------------------------ */
+
+/* Walks chunk c's change up the tree (its leaves are already fresh):
+ * recomputes its summary, then each ancestor from its two children, stopping
+ * at the first node that comes out unchanged (everything above it then is
+ * too, or is another dirty chunk's walk). */
+static void path_update(zone__index_t *ix, size_t c) {
+  zone__summary_t *node = ix->tree.node;
+  size_t i = c + ix->tree.leaves;
+  zone__summary_t cur = chunk_summary(ix, c);
+  uint32_t half = ZONE_CHUNK_BITS;
+  for (;;) {
+    if (summary_equal(cur, node[i]))
+      return;
+    node[i] = cur;
+    if (i == 1)
+      return;
+    zone__summary_t sib = node[i ^ 1];
+    cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
+    i >>= 1;
+    half *= 2;
+  }
+}
+
+void zone__tree_flush(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  for (size_t k = 0; k < t->ndirty; k++) {
+    size_t c = t->dirty_list[k];
+    t->dirty[c / ZONE_WORD_BITS] &= ~((uint64_t)1 << (c % ZONE_WORD_BITS));
+    path_update(ix, c);
+  }
+  t->ndirty = 0;
+}
+
+/* The chunk's tree leaf and the nodes above are redone lazily, at the next
+ * search that needs the tree or when ZONE_DIRTY_MAX chunks are waiting, so a
+ * chunk changed many times costs one walk, and walks that share ancestors
+ * stop early. */
+void zone__tree_dirty(zone__index_t *ix, size_t w) {
+  zone__tree_t *t = &ix->tree;
+  size_t c = w / ZONE_CHUNK_WORDS;
+  uint64_t bit = (uint64_t)1 << (c % ZONE_WORD_BITS);
+  if (t->dirty[c / ZONE_WORD_BITS] & bit)
+    return;
+  if (t->ndirty == ZONE_DIRTY_MAX)
+    zone__tree_flush(ix);
+  t->dirty[c / ZONE_WORD_BITS] |= bit;
+  t->dirty_list[t->ndirty++] = (uint32_t)c;
+}
+
+void zone__tree_forget(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  for (size_t k = 0; k < t->ndirty; k++)
+    t->dirty[t->dirty_list[k] / ZONE_WORD_BITS] = 0;
+  t->ndirty = 0;
+}
+
+void zone__tree_build(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  for (size_t c = 0; c < t->leaves; c++)  /* past the last chunk: fully used */
+    t->node[c + t->leaves] =
+        c * ZONE_CHUNK_WORDS < ix->nwords ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
+  uint32_t half = ZONE_CHUNK_BITS;
+  for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
+    for (size_t i = level_lo; i < 2 * level_lo; i++)
+      t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+}
+
+/* Level by level over the range, stopping at the first level where nothing
+ * moved (a big block taken or given: cheaper at once than chunk by chunk). */
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
+  zone__tree_t *t = &ix->tree;
+  size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
+  for (size_t c = c0; c <= c1; c++)
+    t->node[c + t->leaves] = chunk_summary(ix, c);
+  uint32_t half = ZONE_CHUNK_BITS;
+  size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
+  while (lo >= 1) {
+    bool changed = false;
+    for (size_t i = lo; i <= hi; i++) {
+      zone__summary_t s = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+      if (!summary_equal(s, t->node[i])) {
+        t->node[i] = s;
+        changed = true;
+      }
+    }
+    if (!changed)
+      break;
+    lo >>= 1;
+    hi >>= 1;
+    half *= 2;
+  }
+}
+
+/* ---- search ------------------------------------------------------------------- */
+
+/* The lowest start of n > 64 free granules in chunk c at or after granule
+ * `from`, counting `carry` free granules that end where the chunk begins, or
+ * ZONE_NONE (then *carry is the free run at the chunk's end). Such a run
+ * always crosses a word edge, so each word counts by its edge runs: the free
+ * granules at its bottom continue the run, those at its top begin the next. */
+static size_t chunk_fit(const zone__index_t *ix, size_t c, size_t n, size_t from, size_t *carry) {
+  zone_assert(n > ZONE_WORD_BITS);
+  size_t run = *carry;
+  size_t w_end = (c + 1) * ZONE_CHUNK_WORDS < ix->nwords ? (c + 1) * ZONE_CHUNK_WORDS : ix->nwords;
+  for (size_t w = c * ZONE_CHUNK_WORDS; w < w_end; w++) {
+    uint64_t avail = ~ix->used[w];
+    size_t lo = w * ZONE_WORD_BITS;
+    if (from > lo)
+      avail = from - lo >= ZONE_WORD_BITS ? 0 : avail & (ALL_ONES << (from - lo));
+    unsigned bottom = avail == ALL_ONES ? ZONE_WORD_BITS : ctz64(~avail);
+    if (run + bottom >= n)
+      return lo - run;
+    run = avail == ALL_ONES ? run + ZONE_WORD_BITS : (avail >> 63 ? clz64(~avail) : 0);
+  }
+  *carry = w_end == (c + 1) * ZONE_CHUNK_WORDS ? run : 0;  /* past nwords: used */
+  return ZONE_NONE;
+}
+
+/* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
+static size_t fit_lowest(const zone__index_t *ix, size_t n) {
+  if (n > ix->ngran || ix->tree.node[1].max < n)
+    return ZONE_NONE;
+  size_t i = 1, lo = 0, span = ix->tree.leaves * ZONE_CHUNK_BITS;
+  while (i < ix->tree.leaves) {
+    size_t half = span / 2;
+    zone__summary_t l = ix->tree.node[2 * i];
+    if (l.max >= n) {
+      i = 2 * i;
+      span = half;
+      continue;
+    }
+    zone__summary_t r = ix->tree.node[2 * i + 1];
+    if ((size_t)l.end + r.start >= n)
+      return lo + half - l.end;
+    i = 2 * i + 1;
+    lo += half;
+    span = half;
+  }
+  size_t carry = 0;
+  size_t g = chunk_fit(ix, i - ix->tree.leaves, n, 0, &carry);
+  zone_assert(g != ZONE_NONE && "summary promised a fit in this chunk");
+  return g;
+}
+
+/*
+ * The lowest fit of n granules starting at or after `from`, scanning the tree
+ * left to right. `carry` is the free run ending just before node i (counting
+ * only granules >= from). Nodes wholly before `from` are skipped; a node whose
+ * summary can't hold the fit is passed over in O(1), so one descent does the
+ * work: O(log) nodes in all.
+ */
+static size_t fit_scan(const zone__index_t *ix, size_t i, size_t lo, size_t span, size_t from,
+                       size_t n, size_t *carry) {
+  if (lo + span <= from)
+    return ZONE_NONE;
+  if (lo >= from) {
+    zone__summary_t s = ix->tree.node[i];
+    if (*carry + s.start >= n)
+      return lo - *carry;
+    if (s.max < n) {
+      *carry = s.start == span ? *carry + span : s.end;
+      return ZONE_NONE;
+    }
+  }
+  if (i >= ix->tree.leaves)
+    return chunk_fit(ix, i - ix->tree.leaves, n, from, carry);
+  size_t half = span / 2;
+  size_t r = fit_scan(ix, 2 * i, lo, half, from, n, carry);
+  if (r != ZONE_NONE)
+    return r;
+  return fit_scan(ix, 2 * i + 1, lo + half, half, from, n, carry);
+}
+
+/* The lowest fit of n granules at or after `from`, the tree brought up to
+ * date first. */
+size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from) {
+  zone__tree_flush(ix);
+  if (from == 0)
+    return fit_lowest(ix, n);
+  if (from >= ix->ngran || n > ix->ngran - from)
+    return ZONE_NONE;
+  size_t carry = 0;
+  size_t g = fit_scan(ix, 1, 0, ix->tree.leaves * ZONE_CHUNK_BITS, from, n, &carry);
+  return g != ZONE_NONE && g + n <= ix->ngran ? g : ZONE_NONE;
+}
+
+size_t zone__tree_largest(zone__index_t *ix) {
+  zone__tree_flush(ix);
+  return ix->tree.node[1].max;
+}
+
+/* ---- invariants ---------------------------------------------------------------- */
+
+int zone__tree_check(zone__index_t *ix, uintptr_t base) {
+  zone__tree_t *t = &ix->tree;
+  zone__tree_flush(ix);
+  size_t nchunks = zone__chunks_of(ix->nwords);
+  for (size_t w = 0; w < (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; w++)
+    if (t->dirty[w] != 0)
+      return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
+  for (size_t c = 0; c < t->leaves; c++) {
+    zone__summary_t s = c < nchunks ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
+    if (!summary_equal(s, t->node[c + t->leaves]))
+      return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
+  }
+  uint32_t half = ZONE_CHUNK_BITS;
+  for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
+    for (size_t i = level_lo; i < 2 * level_lo; i++) {
+      zone__summary_t s = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+      if (!summary_equal(s, t->node[i]))
+        return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p node %zu", (void *)base, i);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * types.h - the core's structs, each with one owner file (named beside it);
+ * other files read the fields documented here or call the owner's functions.
+ * Nesting follows the layers: a zone (zone.c) holds extents (grow.c), an
+ * extent holds a placement index (index.c) and its page-return marks
+ * (trim.c), and an index holds the reach index (reach.c) and the summary
+ * tree (tree.c) over its bitmap words.
+ */
+#ifndef ZONE_TYPES_H
+#define ZONE_TYPES_H
+
+#include "zone.h"
+#include "lock.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- constants (one name each) ------------------------------------------- */
+
+#define ZONE_G ((size_t)ZONE_GRANULE)      /* granule in bytes */
+#define ZONE_G_SHIFT 4
+_Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on this ABI");
+
+#define ZONE_WORD_BITS 64                  /* granules per bitmap word */
+#define ZONE_CHUNK_WORDS 8                 /* words per summary-tree leaf (tree.c) */
+#define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
+#define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
+#define ZONE_DIRTY_MAX 32                  /* chunks changed before the tree catches up */
+#define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
+#define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
+#define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
+#define ZONE_NONE ((size_t)-1)             /* "no granule" */
+
+/* Largest extent: summary counters are 32-bit granule counts. */
+#define ZONE_EXTENT_MAX_GRANULES ((size_t)1 << 31)
+
+/* ---- tree.c: the summary tree, for requests above ZONE_SMALL_MAX ---------- */
+
+/* Summary of the free runs of a power-of-two span of granules. */
+typedef struct zone__summary {
+  uint32_t start;  /* free granules at the low end of the span */
+  uint32_t end;    /* free granules at the high end of the span */
+  uint32_t max;    /* longest free run inside the span */
+} zone__summary_t;
+
+/*
+ * node[] is a complete binary tree over chunks of ZONE_CHUNK_WORDS words:
+ * node[leaves + c] summarises chunk c (chunks past the last count as fully
+ * used), node[1 .. leaves-1] are the inner nodes. A node summarises the free
+ * runs of its granules that touch a word edge (a word's leaf counts as
+ * {start, end, max(start, end)}): every run longer than a word's interior is
+ * one, and the tree only serves sizes above ZONE_SMALL_MAX. node[] is exact
+ * except above the chunks in dirty_list, some of whose words' edge runs
+ * changed: those reach it at the next search that reads it (tree flush).
+ */
+typedef struct zone__tree {
+  zone__summary_t *node;
+  size_t leaves;           /* a power of two >= the chunks */
+  uint64_t *dirty;         /* a bit per chunk whose leaf and ancestors are stale */
+  uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
+  size_t ndirty;
+} zone__tree_t;
+
+/* ---- reach.c: the reach index, for requests up to ZONE_SMALL_MAX ---------- */
+
+/*
+ * Level 0: byte w = the longest free run from any granule of word w onwards,
+ * capped at 64 (the word's leaf max, or its top run plus word w+1's bottom
+ * run); level k byte j = the largest of level k-1's bytes [8j, 8j + 8). Level
+ * k has len[k] bytes at bytes + at[k], padded with zero bytes to a multiple of
+ * 8; the top level is one byte, the extent's longest run up to 64 (top points
+ * at it). Always exact.
+ */
+typedef struct zone__reach {
+  uint8_t *bytes;          /* every level */
+  size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[] */
+  size_t len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
+  size_t levels;           /* levels; the last is the one-byte root */
+  const uint8_t *top;      /* the root byte: where a small search looks first */
+} zone__reach_t;
+
+/* ---- index.c: the placement index of one extent --------------------------- */
+
+/*
+ * Granules [0, ngran) of one extent, in bitmap words of 64. Invariants
+ * (checked by zone__index_check):
+ *  - used[] has a 1 bit for each granule inside a live block, and for the pad
+ *    bits past ngran in the last word; end[] has a 1 bit on the last granule of
+ *    each live block, so block boundaries need nothing inside the zone.
+ *  - a live block starts at granule g iff used(g) and (g == 0 or !used(g-1) or
+ *    end(g-1)); it ends at the first end bit at or after g.
+ *  - cross[c] holds the last granule of the block that starts in chunk c and
+ *    ends in a later chunk, if there is one (else it is stale and unread).
+ *  - leaf[w] is word w's own summary, packed (zone__leaf_* in internal.h; past
+ *    nwords, up to a whole chunk: 0, fully used), always exact. Both the reach
+ *    index and the tree read it.
+ *  - free_runs counts the maximal free runs.
+ * Every array lives in one mapping, book.
+ */
+typedef struct zone__index {
+  size_t ngran;            /* granules managed */
+  size_t nwords;           /* bitmap words: ceil(ngran / 64) */
+  uint64_t *used;
+  uint64_t *end;
+  uint32_t *cross;
+  uint32_t *leaf;
+  size_t free_runs;
+  zone__reach_t reach;
+  zone__tree_t tree;
+  void *book;              /* the mapping that holds every array */
+  size_t book_len;
+} zone__index_t;
+
+/* ---- trim.c: pages an extent gave back ------------------------------------ */
+
+/* A bit per page that a trim gave back and no block has been taken over
+ * since: they hold no memory and read as zero. */
+typedef struct zone__returned {
+  uint64_t *map;           /* NULL until the extent's first trim */
+  size_t map_len;          /* bytes mapped for map[] */
+  size_t reused;           /* marks cleared by a take so far: pages given back
+                              that a program used again */
+  unsigned page_shift;     /* granules per page, log2 (set with map[]) */
+} zone__returned_t;
+
+/* ---- grow.c: one contiguous range of the zone ------------------------------ */
+
+/* Granules [base, base + idx.ngran * G). A mapped extent is followed by a
+ * guard page; map is NULL for caller-owned memory. */
+typedef struct zone__extent {
+  uintptr_t base;          /* address of granule 0 */
+  zone__index_t idx;       /* where blocks are (index.c) */
+  size_t fresh;            /* granules from here on were never handed out:
+                              zero in a mapping (ngran for caller memory) */
+  zone__returned_t returned;  /* pages given back (trim.c) */
+  void *map;               /* the zone memory mapping, NULL if caller-owned */
+  size_t map_len;
+} zone__extent_t;
+
+/* ---- zone.c: the zone ---------------------------------------------------- */
+
+struct zone {
+  zone__lock_t lock;
+  unsigned flags;
+  bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
+  size_t nextents;
+  zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
+  size_t size;             /* bytes managed, all extents */
+  size_t used;             /* bytes in live blocks */
+  size_t blocks;           /* live blocks */
+  size_t peak_used;
+  size_t self_len;         /* bytes mapped for this struct */
+  char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
+  char *reserve_end;       /* reserve_end) where the next extent goes (grow.c) */
+  size_t reserve_len;      /* the size of the last reservation */
+};
+
+#endif /* ZONE_TYPES_H */
