@@ -91,26 +91,10 @@ void zone__reserve_release(zone_t *z);
 int zone__returned_cover(zone__extent_t *e, size_t pages);
 /* Unmaps e's marks. */
 void zone__returned_fini(zone__extent_t *e);
-/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
-void zone__pages_reuse(zone__extent_t *e, size_t p0, size_t p1) __attribute__((noinline));
 
 /* Granules [g, g + n) of e are about to be used: their pages are no longer
- * known to be given back. On the hot path: a NULL test until the extent's
- * first trim, then two bit tests for a block on one or two pages, and a call
- * only when a mark is set or the block is larger (tests/test_trim.c checks
- * that a marked page is always free). */
-ZONE_INLINE void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
-  const uint64_t *map = e->returned.map;
-  if (map == NULL)
-    return;
-  unsigned shift = e->returned.page_shift;
-  size_t p0 = g >> shift, p1 = (g + n - 1) >> shift;
-  if (__builtin_expect(p1 - p0 <= 1, 1) &&
-      (((map[p0 / ZONE_WORD_BITS] >> (p0 % ZONE_WORD_BITS)) |
-        (map[p1 / ZONE_WORD_BITS] >> (p1 % ZONE_WORD_BITS))) & 1) == 0)
-    return;
-  zone__pages_reuse(e, p0, p1);
-}
+ * known to be given back. On the hot path (inlined in the single-TU build). */
+void zone__pages_taken(zone__extent_t *e, size_t g, size_t n);
 
 /* ---- index.c: the placement index of one extent ---------------------------- */
 

@@ -99,8 +99,25 @@ static size_t pages_last_clear(const uint64_t *map, size_t from, size_t to) {
 }
 
 /* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
-void zone__pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
+/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
+static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
   e->returned.reused += pages_assign(e->returned.map, p0, p1 + 1, false);
+}
+
+/* A NULL test until the extent's first trim, then two bit tests for a block
+ * on one or two pages, and a call only when a mark is set or the block is
+ * larger (tests/test_trim.c checks that a marked page is always free). */
+ZONE_INLINE_SHARED void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
+  const uint64_t *map = e->returned.map;
+  if (map == NULL)
+    return;
+  unsigned shift = e->returned.page_shift;
+  size_t p0 = g >> shift, p1 = (g + n - 1) >> shift;
+  if (__builtin_expect(p1 - p0 <= 1, 1) &&
+      (((map[p0 / ZONE_WORD_BITS] >> (p0 % ZONE_WORD_BITS)) |
+        (map[p1 / ZONE_WORD_BITS] >> (p1 % ZONE_WORD_BITS))) & 1) == 0)
+    return;
+  pages_reuse(e, p0, p1);
 }
 
 /* ---- giving memory back ------------------------------------------------------------- */

@@ -9,7 +9,7 @@
  * old one frozen: its blocks stay readable and reallocatable, its frees are
  * ignored.
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <pthread.h>
 

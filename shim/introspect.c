@@ -9,7 +9,7 @@
  * has neither). mallopt accepts every parameter glibc knows and acts on
  * M_TRIM_THRESHOLD (the smallest free region given back to the OS; options.c).
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <limits.h>

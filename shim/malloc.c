@@ -13,7 +13,7 @@
  * count the operation for memory return (a thread-local countdown). Nothing
  * else: options were read once at start-up.
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -23,6 +23,13 @@
 #include <unistd.h>
 
 /* ---- the core calls, bracketed -------------------------------------------------- */
+
+/* Counts an operation for memory return (trim.c): a look at the zone's
+ * usage every few hundred calls on a thread. */
+static inline void count_op(zone_t *z) {
+  if (zone__unlikely(zone__shim_ops_left-- == 0))
+    zone__shim_usage_tick(z);
+}
 
 static inline void *alloc_plain(zone_t *z, size_t bytes) {
   zone__shim_enter();
@@ -40,7 +47,7 @@ static inline void *alloc_aligned(zone_t *z, size_t align, size_t bytes) {
 
 /* After a successful allocation: the op count and ZONE_DUMP_EVERY. */
 static inline void *allocated(zone_t *z, void *p) {
-  zone__shim_count_op(z);
+  count_op(z);
   if (zone__unlikely(zone__shim_dump_every() != 0))
     zone__shim_count_alloc();
   return p;
@@ -89,7 +96,7 @@ static inline void free_as(void *p, const char *call) {
     errno = saved;
     return;
   }
-  zone__shim_count_op(z);
+  count_op(z);
 }
 
 static void shim_free(void *p) { free_as(p, "free"); }

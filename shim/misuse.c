@@ -9,7 +9,7 @@
  * The line is formatted by hand and written with write(2): we are the
  * allocator, so nothing here may allocate, and stdio might.
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <stdint.h>

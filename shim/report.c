@@ -3,7 +3,7 @@
  * summary at exit and the ZONE_DUMP dumps (at exit, and every ZONE_DUMP_EVERY
  * allocations).
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <fcntl.h>

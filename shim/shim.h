@@ -3,8 +3,10 @@
  * one default zone of the core and adds what a process-wide allocator needs
  * around it: lazy start-up, options from the environment, fork handling,
  * misuse reports, memory return and exit reports. It holds no placement logic
- * and sees the core only through zone.h and zone_ext.h. Grouped by the file
- * that defines it, from the top layer down (a file calls only files below):
+ * and sees the core only through zone.h and zone_ext.h. This header holds the
+ * types, macros and prototypes, grouped by the file that defines them; the
+ * inline helpers of the hot path are in fast.h. The files, from the top layer
+ * down (a file calls only files below it):
  *
  *   malloc.c, introspect.c   the exported entry points
  *   fork.c                   the atfork handlers and frozen zones
@@ -61,15 +63,6 @@ int zone__shim_stats_fd(void);
  * M_TRIM_THRESHOLD changes anything. */
 int zone__shim_mallopt(int param, int value);
 
-static inline zone__misuse_t zone__shim_misuse_mode(void) {
-  return (zone__misuse_t)atomic_load_explicit(&zone__shim_opt.misuse, memory_order_relaxed);
-}
-static inline size_t zone__shim_trim_threshold(void) {
-  return atomic_load_explicit(&zone__shim_opt.trim_threshold, memory_order_relaxed);
-}
-static inline unsigned long zone__shim_dump_every(void) {
-  return atomic_load_explicit(&zone__shim_opt.dump_every, memory_order_relaxed);
-}
 
 /* ---- state.c: the default zone ---------------------------------------------- */
 
@@ -82,29 +75,16 @@ extern zone_t *_Atomic zone__shim_zone;
 extern ZONE_SHIM_TLS unsigned zone__shim_depth;
 
 /* Creates the default zone (and reads the options) on first use. NULL with
- * errno ENOMEM if the zone can't be mapped. */
+ * errno ENOMEM if the zone can't be mapped. The hot path is zone__shim_get
+ * (fast.h). */
 zone_t *zone__shim_zone_slow(void);
 
-static inline zone_t *zone__shim_get(void) {
-  zone_t *z = atomic_load_explicit(&zone__shim_zone, memory_order_acquire);
-  return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
-}
 
 /* A new zone as the default zone is made (for a fork child's fresh start). */
 zone_t *zone__shim_zone_new(void);
 /* In a fork child: the start-up lock as new. */
 void zone__shim_state_fork_child(void);
 
-/* Brackets a call into the core; the signal fences keep the compiler from
- * moving the marks across the call, which is all a signal handler can see. */
-static inline void zone__shim_enter(void) {
-  zone__shim_depth++;
-  atomic_signal_fence(memory_order_seq_cst);
-}
-static inline void zone__shim_leave(void) {
-  atomic_signal_fence(memory_order_seq_cst);
-  zone__shim_depth--;
-}
 
 /* ---- misuse.c: reporting a bad pointer --------------------------------------- */
 
@@ -121,11 +101,6 @@ extern ZONE_SHIM_TLS unsigned zone__shim_ops_left;
  * mark, gives the large free regions back. Called every few hundred
  * operations per thread, never with the lock held. */
 void zone__shim_usage_tick(zone_t *z);
-
-static inline void zone__shim_count_op(zone_t *z) {
-  if (zone__unlikely(zone__shim_ops_left-- == 0))
-    zone__shim_usage_tick(z);
-}
 
 /* Bytes given back so far (for ZONE_STATS). */
 size_t zone__shim_returned_bytes(void);

@@ -48,5 +48,6 @@ __attribute__((constructor)) static void shim_start(void) {
   init_lock_take();
   zone__shim_read_options();
   init_lock_drop();
-  (void)zone__shim_get();
+  if (atomic_load_explicit(&zone__shim_zone, memory_order_acquire) == NULL)
+    (void)zone__shim_zone_slow();
 }

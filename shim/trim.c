@@ -39,7 +39,7 @@
  * The sampling is the shim's stand-in for a check the core could make exactly
  * inside zfree, which knows what it frees.
  */
-#include "shim.h"
+#include "fast.h"
 
 #include <errno.h>
 #include <stdint.h>

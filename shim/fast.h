@@ -1,0 +1,39 @@
+/*
+ * fast.h - the shim's inline helpers for the hot path: the default zone, the
+ * marks around a call into the core, the options read on every call. They
+ * read state.c's and options.c's data; those two files do not include this.
+ */
+#ifndef ZONE_SHIM_FAST_H
+#define ZONE_SHIM_FAST_H
+
+#include "shim.h"
+
+/* The default zone, made on first use. */
+static inline zone_t *zone__shim_get(void) {
+  zone_t *z = atomic_load_explicit(&zone__shim_zone, memory_order_acquire);
+  return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
+}
+
+/* Brackets a call into the core; the signal fences keep the compiler from
+ * moving the marks across the call, which is all a signal handler can see. */
+static inline void zone__shim_enter(void) {
+  zone__shim_depth++;
+  atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void zone__shim_leave(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  zone__shim_depth--;
+}
+
+/* Options another thread may change (relaxed loads: see options.c). */
+static inline zone__misuse_t zone__shim_misuse_mode(void) {
+  return (zone__misuse_t)atomic_load_explicit(&zone__shim_opt.misuse, memory_order_relaxed);
+}
+static inline size_t zone__shim_trim_threshold(void) {
+  return atomic_load_explicit(&zone__shim_opt.trim_threshold, memory_order_relaxed);
+}
+static inline unsigned long zone__shim_dump_every(void) {
+  return atomic_load_explicit(&zone__shim_opt.dump_every, memory_order_relaxed);
+}
+
+#endif /* ZONE_SHIM_FAST_H */
