@@ -1,7 +1,8 @@
-# heap-map-job.py - the Python program whose heap the README shows: it builds
-# batches of records, keeps a sliding sample of them and drops the rest, the
-# way a cache or a batch job does, so its heap fills and fragments. Fixed
-# seed: the same run every time.
+# heap-map-job.py - the Python program whose heap docs/heap-maps.md shows: it
+# builds batches of records, keeps a sliding sample of them and drops the
+# rest, the way a cache or a batch job does, so its heap fills and fragments.
+# Fixed seed: the same run every time. Run it with PYTHONMALLOC=malloc, or
+# python's small-object allocator hides most objects from the shim.
 import random
 
 random.seed(7)
