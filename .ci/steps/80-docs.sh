@@ -11,8 +11,8 @@ cmake --install build --prefix "$prefix" >/dev/null
 
 mandir=$(find "$prefix" -type d -name man -path '*/share/man' | head -n1)
 [ -n "$mandir" ] || { echo "80-docs: no share/man installed" >&2; exit 1; }
-for page in doc/man/man*/*.*; do
-  installed="$mandir/${page#doc/man/}"
+for page in docs/man/man*/*.*; do
+  installed="$mandir/${page#docs/man/}"
   cmp -s "$page" "$installed" || { echo "80-docs: $page not installed as $installed" >&2; exit 1; }
 done
 # man resolves each alias to its group page.
