@@ -8,6 +8,7 @@
 #include "track.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -36,25 +37,59 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
  * (bench/results/PROFILE.md: churn_large, python). A ZONE_GROW zone reserves
  * address space instead (no memory) and grows upward into it: its extent
  * grows in place (grow_in_place below), or a new extent is carved above the
- * last, so the oldest memory stays what is filled first. A reservation that
- * runs out is followed by a larger one asked for just above it (its first
- * growth is a new extent); where the kernel can't oblige, an extent goes
- * wherever mmap puts it, and first fit still orders by address.
+ * last, so the oldest memory stays what is filled first.
+ *
+ * The reservation is kept small, about as large again as the zone, so that a
+ * process's virtual size and its RLIMIT_AS are not spent on address space it
+ * may never use: it is extended in place at its end when it runs short. For
+ * the space above it to be free, a zone's first reservation is asked for in a
+ * region of its own, far below where mmap puts libraries and other mappings
+ * (a slot of ZONE_SLOT_BYTES among ZONE_SLOTS from ZONE_SLOT_BASE, a hint the
+ * kernel may ignore). Where the end can't be extended, a new reservation
+ * follows wherever the kernel puts it (its first growth is a new extent), and
+ * where none can be had an extent goes wherever mmap puts it; first fit still
+ * orders by address.
  */
-#define RESERVE_MIN ((size_t)1 << 30)  /* address space, not memory */
+#define RESERVE_MIN ((size_t)1 << 20)  /* address space, not memory */
+#if UINTPTR_MAX > 0xffffffffu
+#define ZONE_SLOT_BASE ((uintptr_t)1 << 44)     /* 16 TiB */
+#define ZONE_SLOT_BYTES ((uintptr_t)64 << 30)  /* 64 GiB a zone */
+#define ZONE_SLOTS 256
+#endif
 
-/* Room for len bytes at the zone's reservation cursor, or NULL (map anywhere). */
+/* Where a zone's first reservation is asked for. */
+static char *reserve_hint(void) {
+#ifdef ZONE_SLOT_BASE
+  static _Atomic unsigned next_slot;
+  unsigned slot = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) % ZONE_SLOTS;
+  return (char *)(ZONE_SLOT_BASE + slot * ZONE_SLOT_BYTES);
+#else
+  return NULL;
+#endif
+}
+
+/* Room for len bytes at the zone's reservation cursor, or NULL (map anywhere):
+ * the reservation extended at its end, else a new one. */
 static char *reserve_room(zone_t *z, size_t len) {
-  if ((size_t)(z->reserve_end - z->reserve) >= len)
+  size_t have = (size_t)(z->reserve_end - z->reserve);
+  if (have >= len)
     return z->reserve;
-  size_t want = z->reserve_len > RESERVE_MIN / 2 ? z->reserve_len : RESERVE_MIN / 2;
-  want = want > SIZE_MAX / 2 ? SIZE_MAX : want * 2;
-  if (want / 4 < len)
-    want = len > SIZE_MAX / 4 ? len : len * 4;
-  char *r = zone__os_reserve(z->reserve_end, want);
+  size_t page = zone__os_page_size();
+  size_t more = z->size > RESERVE_MIN ? z->size : RESERVE_MIN;  /* growth doubles */
+  if (len > SIZE_MAX / 2 || more > SIZE_MAX / 2)
+    return NULL;
+  size_t want = (len + more + page - 1) / page * page;
+  if (z->reserve != NULL && zone__os_reserve_at(z->reserve_end, want - have) == 0) {
+    z->reserve_end += want - have;
+    z->reserve_len += want - have;
+    return z->reserve;
+  }
+  char *r = zone__os_reserve(z->reserve != NULL ? z->reserve_end : reserve_hint(), want);
+  if (r == NULL)  /* short of address space (RLIMIT_AS): the request alone */
+    r = zone__os_reserve(NULL, want = (len + page - 1) / page * page);
   if (r == NULL)
     return NULL;
-  zone__os_unmap(z->reserve, (size_t)(z->reserve_end - z->reserve));
+  zone__os_unmap(z->reserve, have);
   z->reserve = r;
   z->reserve_end = r + want;
   z->reserve_len = want;
@@ -121,13 +156,13 @@ void zone__reserve_release(zone_t *z) {
  */
 static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   size_t page = zone__os_page_size(), add = gran * ZONE_G;
-  if (z->reserve == NULL || z->nextents == 0 || (size_t)(z->reserve_end - z->reserve) < add)
+  if (z->reserve == NULL || z->nextents == 0)
     return NULL;
   zone__extent_t *e = &z->extents[z->nextents - 1];
   if (e->map == NULL)
     return NULL;
   char *guard = (char *)e->map + e->map_len - page;
-  if (guard + page != z->reserve)
+  if (guard + page != z->reserve || reserve_room(z, add) != guard + page)
     return NULL;
   /* The bytes between the extent's last granule and its guard (a size that
    * was not a whole number of pages) join it too. */
@@ -154,6 +189,17 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
 /* Grows a ZONE_GROW zone by room for `need` granules: at least the zone's
  * current size, so growth doubles and the extents stay few (one, while the
  * reservation lasts). */
+/* Grows the zone by gran granules: in place, else a new extent. */
+static zone__extent_t *grow_by(zone_t *z, size_t gran) {
+  zone__extent_t *grown = grow_in_place(z, gran);
+  if (grown != NULL || z->nextents == ZONE_MAX_EXTENTS)
+    return grown;
+  zone__extent_t e;
+  if (zone__extent_map(z, &e, gran) != 0)
+    return NULL;
+  return zone__extent_insert(z, &e);
+}
+
 zone__extent_t *zone__grow(zone_t *z, size_t need) {
   if (!(z->flags & ZONE_GROW) || need == ZONE_NONE)
     return NULL;
@@ -166,13 +212,13 @@ zone__extent_t *zone__grow(zone_t *z, size_t need) {
   gran = (gran + page_gran - 1) / page_gran * page_gran;
   if (gran > ZONE_EXTENT_MAX_GRANULES)
     gran = ZONE_EXTENT_MAX_GRANULES;
-  if (gran < need)
+  size_t least = (need + page_gran - 1) / page_gran * page_gran;
+  if (gran < need || least > ZONE_EXTENT_MAX_GRANULES)
     return NULL;
-  zone__extent_t *grown = grow_in_place(z, gran);
-  if (grown != NULL || z->nextents == ZONE_MAX_EXTENTS)
-    return grown;
-  zone__extent_t e;
-  if (zone__extent_map(z, &e, gran) != 0)
-    return NULL;
-  return zone__extent_insert(z, &e);
+  zone__extent_t *grown = grow_by(z, gran);
+  /* Short of memory or address space (RLIMIT_AS): the request alone, so that
+   * a program gets as close to its limit as with glibc. */
+  if (grown == NULL && least < gran)
+    grown = grow_by(z, least);
+  return grown;
 }

@@ -208,6 +208,9 @@ void zone__os_unmap(void *p, size_t bytes);
  * when it is free (else where the kernel likes), or NULL. Never fails by the
  * test hook: a zone works without a reservation. */
 void *zone__os_reserve(void *hint, size_t bytes);
+/* Address space only, exactly at `at` (never over an existing mapping): 0,
+ * or ENOMEM when the range is taken or can't be had. */
+int zone__os_reserve_at(void *at, size_t bytes);
 /* Makes reserved pages read/write (zero-filled); 0 or ENOMEM (the test hook
  * counts this as a mapping). */
 int zone__os_commit(void *p, size_t bytes);

@@ -63,6 +63,20 @@ void *zone__os_reserve(void *hint, size_t bytes) {
   return p == MAP_FAILED ? NULL : p;
 }
 
+int zone__os_reserve_at(void *at, size_t bytes) {
+  if (bytes == 0)
+    return ENOMEM;
+  void *p = mmap(at, bytes, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED)
+    return ENOMEM;
+  if (p != at) {  /* a kernel older than MAP_FIXED_NOREPLACE took it as a hint */
+    munmap(p, bytes);
+    return ENOMEM;
+  }
+  return 0;
+}
+
 int zone__os_commit(void *p, size_t bytes) {
   if (bytes == 0 || injected_failure())
     return ENOMEM;

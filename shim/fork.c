@@ -8,12 +8,28 @@
  * may be halfway through a change, gets a fresh default zone and keeps the
  * old one frozen: its blocks stay readable and reallocatable, its frees are
  * ignored.
+ *
+ * Lock order. glibc's fork takes its stdio list lock before its malloc locks,
+ * and so must we: a thread in fflush(NULL) holds the list lock and waits for
+ * a FILE's lock, whose holder (in getline, say) waits for the zone's lock in
+ * realloc; a prepare handler that took the zone's lock and then waited inside
+ * fork for the list lock would close the cycle. So the prepare handler takes
+ * the list lock first (it is recursive: fork takes it again after the
+ * handlers). In the parent, fork drops its own hold before the parent
+ * handlers run and ours drops the other. In the child, glibc resets the list
+ * lock itself when the process had threads, which is the only time we take
+ * it: a process with one thread has nobody to deadlock with.
  */
 #include "fast.h"
 
 #include <pthread.h>
+#include <sys/single_threaded.h>
 
 #define MAX_FROZEN 8
+
+/* glibc's stdio list lock (exported since 2.2.5). */
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
 
 static zone_t *frozen[MAX_FROZEN];  /* written only in a fork child, single-threaded */
 static _Atomic size_t nfrozen;
@@ -26,6 +42,7 @@ static _Atomic size_t nfrozen;
  * interrupted malloc. All handlers of one fork run on the forking thread. */
 static ZONE_SHIM_TLS unsigned fork_level;
 static ZONE_SHIM_TLS unsigned fork_took;
+static ZONE_SHIM_TLS unsigned fork_took_stdio;
 
 static void fork_prepare(void) {
   unsigned level = fork_level++;
@@ -33,28 +50,40 @@ static void fork_prepare(void) {
   if (z == NULL || zone__shim_depth != 0 || level >= 32)
     return;  /* inside the core on this thread: waiting for the lock could deadlock */
   zone__shim_enter();
+  if (!__libc_single_threaded) {
+    _IO_list_lock();
+    fork_took_stdio |= 1u << level;
+  }
   zone__fork_lock(z);
   fork_took |= 1u << level;
 }
 
-/* Whether the fork now finishing (the innermost) took the lock; pops it. */
-static bool fork_finish(void) {
+/* Whether the fork now finishing (the innermost) took the zone's lock, and
+ * in *stdio whether it took the stdio list lock too; pops both. */
+static bool fork_finish(bool *stdio) {
   unsigned level = --fork_level;
+  *stdio = false;
   if (level >= 32 || !(fork_took & (1u << level)))
     return false;
+  *stdio = (fork_took_stdio >> level) & 1;
   fork_took &= ~(1u << level);
+  fork_took_stdio &= ~(1u << level);
   return true;
 }
 
 static void fork_parent(void) {
-  if (fork_finish()) {
+  bool stdio;
+  if (fork_finish(&stdio)) {
     zone__fork_unlock(atomic_load(&zone__shim_zone));
+    if (stdio)
+      _IO_list_unlock();
     zone__shim_leave();
   }
 }
 
 static void fork_child(void) {
-  bool took = fork_finish();
+  bool stdio;  /* reset by glibc in the child */
+  bool took = fork_finish(&stdio);
   zone_t *z = atomic_load(&zone__shim_zone);
   zone__shim_trim_fork_child();
   zone__shim_state_fork_child();

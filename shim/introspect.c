@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,8 +78,13 @@ ZONE_SHIM_EXPORT void malloc_stats(void) {
                    "max mmap bytes   = %10d\n",
                    st.size, st.used, st.size, st.used, 0, 0);
   int saved = errno;
+  /* write(2) is a cancellation point: a pending cancel must not stop the
+   * report halfway (glibc disables cancellation here too). */
+  int cancel_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   if (n > 0)
     (void)!write(STDERR_FILENO, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+  pthread_setcancelstate(cancel_state, NULL);
   errno = saved;
 }
 

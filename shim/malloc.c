@@ -201,13 +201,15 @@ static void *shim_memalign(size_t align, size_t bytes) {
 static int shim_posix_memalign(void **out, size_t align, size_t bytes) {
   if (align < sizeof(void *) || (align & (align - 1)) != 0)
     return EINVAL;
+  /* errno: untouched on success; on failure left as the allocation set it
+   * (ENOMEM), as glibc's posix_memalign leaves it and programs read it. */
   int saved = errno;
   void *p = shim_memalign(align, bytes);
-  int err = p != NULL ? 0 : errno;
+  if (p == NULL)
+    return errno;
   errno = saved;
-  if (p != NULL)
-    *out = p;
-  return err;
+  *out = p;
+  return 0;
 }
 
 static void *shim_valloc(size_t bytes) { return shim_memalign(zone__os_page_size(), bytes); }
@@ -258,8 +260,18 @@ ZONE_SHIM_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
 ZONE_SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t bytes) {
   return shim_posix_memalign(out, align, bytes);
 }
-ZONE_SHIM_EXPORT void *aligned_alloc(size_t align, size_t bytes) {
+/* C17 and glibc 2.38: an alignment that is not a power of two is EINVAL
+ * (memalign keeps rounding it up, as glibc's does). */
+static void *shim_aligned_alloc(size_t align, size_t bytes) {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
   return shim_memalign(align, bytes);
+}
+
+ZONE_SHIM_EXPORT void *aligned_alloc(size_t align, size_t bytes) {
+  return shim_aligned_alloc(align, bytes);
 }
 ZONE_SHIM_EXPORT void *memalign(size_t align, size_t bytes) { return shim_memalign(align, bytes); }
 ZONE_SHIM_EXPORT void *valloc(size_t bytes) { return shim_valloc(bytes); }

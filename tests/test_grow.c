@@ -181,12 +181,16 @@ END_TEST
  * each extent mapped wherever mmap puts it, and first fit still orders by
  * address. Check runs each test in its own process, so the limit ends here. */
 START_TEST(grows_without_reservation) {
+  /* Under an address-space limit lowered after start-up, a growing zone
+   * reserves no more than it can have and gets close to the limit: the
+   * reservation is about as large again as the zone, and a growth that can't
+   * double grows by the request alone. */
   long vm_pages = 0;
   FILE *statm = fopen("/proc/self/statm", "r");
   ck_assert_ptr_nonnull(statm);
   ck_assert_int_eq(fscanf(statm, "%ld", &vm_pages), 1);
   fclose(statm);
-  size_t room = (size_t)256 << 20;  /* far less than a reservation (1 GiB) */
+  size_t room = (size_t)64 << 20;
   struct rlimit lim = {(rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + room, RLIM_INFINITY};
   struct rlimit old;
   ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
@@ -196,7 +200,6 @@ START_TEST(grows_without_reservation) {
   ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
   zone_t *z = create_zone_flags(4096, ZONE_GROW);
   ck_assert_ptr_nonnull(z);
-  ck_assert_ptr_null(z->reserve);  /* the reservation was refused */
   size_t total = 0;
   for (int k = 0; k < 6; k++) {
     void *p = zalloc(z, 32 << 10);
@@ -204,7 +207,9 @@ START_TEST(grows_without_reservation) {
     memset(p, k, 32 << 10);
     total += 32 << 10;
   }
-  ck_assert_uint_gt(z->nextents, 1);
+  while (zalloc(z, 256 << 10) != NULL)
+    total += 256 << 10;
+  ck_assert_uint_ge(total, room / 2);  /* bookkeeping and copies take the rest */
   ck_assert_uint_ge(zone_size(z), total);
   uintptr_t want = lowest_fit(z, 16);
   ck_assert_ptr_eq(zalloc(z, 16), (void *)want);
