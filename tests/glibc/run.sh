@@ -127,10 +127,12 @@ fi
 shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
 tarball=${GLIBC_SOURCE_TARBALL:-}
 if [ -z "$tarball" ]; then
-  tarball=$(ls /usr/src/glibc/glibc-*.tar.xz 2>/dev/null | head -n1 || true)
+  for f in /usr/src/glibc/glibc-*.tar.xz; do [ -f "$f" ] && tarball=$f && break; done
 fi
-[ -n "$tarball" ] && [ -f "$tarball" ] ||
-  { echo "run.sh: no glibc source tarball: apt-get install glibc-source" >&2; exit 2; }
+if [ -z "$tarball" ] || [ ! -f "$tarball" ]; then
+  echo "run.sh: no glibc source tarball: apt-get install glibc-source" >&2
+  exit 2
+fi
 cc=${CC:-cc}
 factor=${TIMEOUTFACTOR:-1}
 case "$factor" in ''|*[!0-9]*|0) echo "run.sh: TIMEOUTFACTOR must be a positive integer" >&2; exit 2 ;; esac
@@ -138,7 +140,7 @@ case "$factor" in ''|*[!0-9]*|0) echo "run.sh: TIMEOUTFACTOR must be a positive 
 if [ -n "$work" ]; then
   mkdir -p "$work"
   work=$(cd "$work" && pwd)
-  rm -rf "$work/src" "$work/bin" "$work/logs" "$work/tmp"
+  rm -rf "${work:?}/src" "${work:?}/bin" "${work:?}/logs" "${work:?}/tmp"
 else
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
@@ -204,7 +206,7 @@ done
 child=$(cat "$work/tmp/selftest-5/selftest-child.pid" 2>/dev/null || true)
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st#Z}" = "$st" ]; }
 for _ in $(seq 1 50); do
-  [ -n "$child" ] && alive "$child" || break
+  if [ -z "$child" ] || ! alive "$child"; then break; fi
   sleep 0.1
 done
 if [ -z "$child" ] || alive "$child"; then
@@ -214,8 +216,9 @@ fi
 echo "support self-check: ${#selftest_expect[@]} cases as expected"
 
 # The shim must really be in the process: its exit report says so.
-if ! LD_PRELOAD="$shim" ZONE_STATS=1 TMPDIR="$work/tmp" "$work/bin/selftest-1" 2>&1 >/dev/null |
-     grep -q '^zone stats:'; then
+LD_PRELOAD="$shim" ZONE_STATS=1 TMPDIR="$work/tmp" "$work/bin/selftest-1" \
+  >/dev/null 2>"$work/logs/preload-check.log" || true
+if ! grep -q '^zone stats:' "$work/logs/preload-check.log"; then
   echo "run.sh: LD_PRELOAD=$shim did not reach the test programs" >&2
   exit 2
 fi
@@ -223,7 +226,8 @@ fi
 # ---- run ----------------------------------------------------------------------------
 # One test under one allocator; prints PASS, FAIL(...), TIMEOUT or UNSUPPORTED.
 run_one() {
-  local t=$1 alloc=$2 log="$work/logs/$t.$2.log" secs rc=0
+  local t=$1 alloc=$2 secs rc=0
+  local log="$work/logs/$t.$alloc.log"
   secs=$(sed -n 's/^#define TIMEOUT[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' "$work/src/malloc/$t.c" | head -n1)
   secs=$(( ${secs:-20} * factor ))
   local dir="$work/tmp/$t.$alloc"
