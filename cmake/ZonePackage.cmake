@@ -1,5 +1,6 @@
-# Installs libzone with its header, a pkg-config file and a CMake package
-# (find_package(zone) gives zone::zone, and zone::shim when the shim is built).
+# Installs libzone (shared and static) with its header, a pkg-config file and
+# a CMake package (find_package(zone) gives zone::zone, the shared library,
+# zone::zone_static, and zone::shim when the shim is built).
 include(CMakePackageConfigHelpers)
 
 install(TARGETS zone EXPORT zoneTargets
@@ -7,6 +8,8 @@ install(TARGETS zone EXPORT zoneTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS zone_static EXPORT zoneTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 install(EXPORT zoneTargets
   FILE zoneTargets.cmake
