@@ -1,17 +1,27 @@
-# Installs libzone with its header, a pkg-config file and a CMake package
-# (find_package(zone) gives zone::zone, and zone::shim when the shim is built).
+# Installs libzone (shared and static) with its header, a pkg-config file and
+# a CMake package (find_package(zone) gives zone::zone, the shared library,
+# zone::zone_static, and zone::shim when the shim is built), then sets up the
+# Debian packages (ZoneDeb).
+#
+# Install components, one per Debian package: runtime (libzone0: the shared
+# libraries' real files and SONAME links), dev (libzone-dev: header, libzone.so
+# link, libzone.a, CMake package, zone.pc, section 3 pages) and tools
+# (zone-tools: zone-run, zone-map, section 1 and 7 pages).
 include(CMakePackageConfigHelpers)
 
 install(TARGETS zone EXPORT zoneTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-  PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
+  PUBLIC_HEADER DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(TARGETS zone_static EXPORT zoneTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 
 install(EXPORT zoneTargets
   FILE zoneTargets.cmake
   NAMESPACE zone::
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone
+  COMPONENT dev)
 
 configure_package_config_file(cmake/zoneConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/zoneConfig.cmake
@@ -23,7 +33,8 @@ write_basic_package_version_file(
 install(FILES
   ${CMAKE_CURRENT_BINARY_DIR}/zoneConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/zoneConfigVersion.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zone
+  COMPONENT dev)
 
 # pkg-config: absolute CMAKE_INSTALL_*DIR values are used as they are.
 # Otherwise the prefix is found from the .pc file's own place (${pcfiledir}),
@@ -49,4 +60,7 @@ else()
 endif()
 configure_file(zone.pc.in ${CMAKE_CURRENT_BINARY_DIR}/zone.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/zone.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+  COMPONENT dev)
+
+include(ZoneDeb)

@@ -5,7 +5,8 @@
  * stdin, other lines skipped so a program's mixed output can be piped in),
  * laying a zone's address space out in rows, and writing the SVG (a strip of
  * maps, or an animation with --animate), or a PNG through rsvg-convert or
- * ImageMagick when --png asks for one. It depends on nothing but libc: a
+ * ImageMagick when --png asks for one. --dump and --last choose which dumps of
+ * the input are drawn. It depends on nothing but libc: a
  * picture of a zone must be possible where only the zone's dump is.
  *
  * Layout: every row stands for the same number of bytes (row_bytes, a power
@@ -70,6 +71,7 @@ struct item {
 
 /* One zdump: its lines, what its header said, and what the lines add up to. */
 struct dump {
+  size_t number;       /* its place among the input's dumps, from 1 */
   char *source;        /* "file, line N" of the header */
   char *caption;       /* the other line just before the dump, or NULL */
   struct item *items;
@@ -90,8 +92,18 @@ struct dumps {
   size_t n, cap;
 };
 
+/* The dumps --dump or --last choose, numbered from 1 as in the input; all of
+ * them when neither was given. */
+struct selection {
+  const char *spec;    /* --dump's argument, NULL without one */
+  size_t first, last;  /* --dump N-M */
+  bool to_end;         /* --dump N- */
+  bool last_only;      /* --last */
+};
+
 struct options {
   const char *output;
+  struct selection sel;
   const char *title;
   bool png;
   bool animate;
@@ -269,6 +281,7 @@ static void read_dumps(FILE *in, const char *name, struct dumps *out) {
       }
       cur = &out->v[out->n++];
       memset(cur, 0, sizeof *cur);
+      cur->number = out->n;
       char source[560];
       snprintf(source, sizeof source, "%s, line %zu", name, lineno);
       cur->source = xstrdup(source);
@@ -503,7 +516,7 @@ static void write_rect(FILE *out, const struct options *o, const struct dump *d,
  * rectangle per item and row it touches. frame_visibility: -1 outside an
  * animation, else whether the map shows when animation isn't supported. */
 static void write_map(FILE *out, const struct options *o, const struct dump *d, size_t index,
-                      size_t count, uint64_t row_bytes, int y0, int frame_visibility) {
+                      size_t inputs, uint64_t row_bytes, int y0, int frame_visibility) {
   char b[6][32];
   const int x0 = MARGIN + LABEL_W;
   const double px = (double)o->width / (double)row_bytes;  /* pixels per byte */
@@ -513,17 +526,20 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
           "data-size=\"%" PRIu64 "\" data-used=\"%" PRIu64 "\" data-free=\"%" PRIu64 "\" "
           "data-largest-free=\"%" PRIu64 "\" data-fragmentation=\"%.6f\" "
           "data-blocks=\"%" PRIu64 "\" data-free-regions=\"%" PRIu64 "\" data-extents=\"%zu\" "
-          "data-row-bytes=\"%" PRIu64 "\" data-row-px=\"%u\" data-x0=\"%d\" data-summary=\"%d\"",
+          "data-row-bytes=\"%" PRIu64 "\" data-row-px=\"%u\" data-x0=\"%d\" data-summary=\"%d\" "
+          "data-dump=\"%zu\"",
           index + 1, y0, index + 1, d->size, d->used, d->free, d->largest_free, d->fragmentation,
-          d->blocks, d->free_regions, d->extents, row_bytes, o->width, x0, d->summary ? 1 : 0);
+          d->blocks, d->free_regions, d->extents, row_bytes, o->width, x0, d->summary ? 1 : 0,
+          d->number);
   if (frame_visibility >= 0)
     fprintf(out, " visibility=\"%s\"", frame_visibility ? "visible" : "hidden");
   fputs(">\n", out);
 
   /* Label and stats. */
   fprintf(out, "<text class=\"label\" x=\"%d\" y=\"14\">", MARGIN);
-  if (count > 1)
-    fprintf(out, "dump %zu of %zu: ", index + 1, count);
+  /* Numbered as in the input: the number --dump takes. */
+  if (inputs > 1)
+    fprintf(out, "dump %zu of %zu: ", d->number, inputs);
   put_escaped(out, o->captions && d->caption != NULL ? d->caption : d->source);
   fputs("</text>\n", out);
   double pct = d->size ? 100.0 * (double)d->used / (double)d->size : 0.0;
@@ -629,7 +645,8 @@ static void write_animation(FILE *out, size_t index, size_t count, unsigned fram
             num(b, t1));
 }
 
-static void write_svg(FILE *out, const struct options *o, const struct dumps *ds) {
+/* inputs: how many dumps the input held, of which ds are drawn. */
+static void write_svg(FILE *out, const struct options *o, const struct dumps *ds, size_t inputs) {
   uint64_t row_bytes = o->row_bytes ? o->row_bytes : choose_row_bytes(ds, o->width, o->max_rows);
   for (size_t k = 0; k < ds->n; k++) {
     uint64_t rows = rows_for(&ds->v[k], row_bytes);
@@ -668,7 +685,7 @@ static void write_svg(FILE *out, const struct options *o, const struct dumps *ds
   for (size_t k = 0; k < ds->n; k++) {
     const struct dump *d = &ds->v[k];
     int visibility = o->animate && ds->n > 1 ? k + 1 == ds->n : -1;
-    write_map(out, o, d, k, ds->n, row_bytes, y, visibility);
+    write_map(out, o, d, k, inputs, row_bytes, y, visibility);
     if (o->animate)
       write_animation(out, k, ds->n, o->frame_ms);
     fputs("</g>\n", out);
@@ -756,10 +773,14 @@ static void usage(FILE *to) {
           "Draws zdump output (FILE, or stdin when none or \"-\") as an SVG heap map.\n"
           "Several dumps in sequence become a strip of maps, or an animation.\n\n"
           "  -o, --output FILE   write to FILE instead of stdout\n"
-          "      --png           write PNG (needs rsvg-convert or ImageMagick)\n"
+          "      --png           write PNG (needs rsvg-convert or ImageMagick); not to\n"
+          "                      a terminal: use -o FILE or a pipe\n"
           "      --animate       one map at a time, in a loop (SVG only)\n"
           "      --frame-ms N    milliseconds per map when animated (default 600)\n"
-          "      --every K       draw every K-th dump, and the last one\n"
+          "      --dump N        draw only the N-th dump of the input (from 1); N-M\n"
+          "                      draws dumps N to M, N- dumps N to the last\n"
+          "      --last          draw only the last dump\n"
+          "      --every K       draw every K-th dump (of those chosen), and the last\n"
           "      --width PX      width of a row in pixels (default 1024)\n"
           "      --rows N        aim for at most N rows per map (default 32)\n"
           "      --row-bytes N   bytes per row, instead of choosing\n"
@@ -781,6 +802,75 @@ static unsigned long long number_arg(const char *opt, const char *s, unsigned lo
   if (errno != 0 || end == s || *end != '\0' || v < min || s[0] == '-')
     die_usage("%s wants a number of at least %llu, not \"%s\"", opt, min, s);
   return v;
+}
+
+/* One dump number of a --dump selection: decimal, from 1. Returns the
+ * character after it, or NULL. */
+static const char *selection_number(const char *s, size_t *out) {
+  if (*s < '0' || *s > '9')
+    return NULL;
+  size_t v = 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (v > (SIZE_MAX - 9) / 10)
+      return NULL;
+    v = v * 10 + (size_t)(*s - '0');
+  }
+  *out = v;
+  return s;
+}
+
+/* --dump N, N-M or N-: the syntax, and that it names dumps from 1 up. */
+static void parse_selection(const char *spec, struct selection *sel) {
+  const char *p = selection_number(spec, &sel->first);
+  bool ok = p != NULL;
+  if (ok && *p == '\0') {
+    sel->last = sel->first;
+  } else if (ok && *p == '-' && p[1] == '\0') {
+    sel->to_end = true;
+  } else if (ok && *p == '-') {
+    p = selection_number(p + 1, &sel->last);
+    ok = p != NULL && *p == '\0';
+  } else {
+    ok = false;
+  }
+  if (!ok)
+    die_usage("--dump wants N, N-M or N- (dumps are numbered from 1), not \"%s\"", spec);
+  if (sel->first == 0 || (!sel->to_end && sel->last == 0))
+    die_usage("--dump %s: dumps are numbered from 1", spec);
+  if (!sel->to_end && sel->last < sel->first)
+    die_usage("--dump %s runs backwards: N-M wants N <= M", spec);
+  sel->spec = spec;
+}
+
+/* Narrows the input's dumps to the selection, or says which numbers exist. */
+static void apply_selection(const struct selection *sel, struct dumps *all) {
+  size_t first = 1, last = all->n;
+  if (sel->last_only) {
+    first = all->n;
+  } else if (sel->spec != NULL) {
+    first = sel->first;
+    last = sel->to_end ? all->n : sel->last;
+    if (first > all->n || last > all->n) {
+      if (all->n == 1)
+        fprintf(stderr, "%s: --dump %s is out of range: the input holds 1 dump, number 1\n",
+                progname, sel->spec);
+      else
+        fprintf(stderr,
+                "%s: --dump %s is out of range: the input holds %zu dumps, numbered 1 to %zu\n",
+                progname, sel->spec, all->n, all->n);
+      exit(2);
+    }
+  }
+  /* The dumps left out are freed; the rest move to the front. */
+  for (size_t k = 0; k < all->n; k++) {
+    if (k + 1 < first || k + 1 > last) {
+      free(all->v[k].items);
+      free(all->v[k].source);
+      free(all->v[k].caption);
+    }
+  }
+  memmove(all->v, all->v + (first - 1), (last - first + 1) * sizeof *all->v);
+  all->n = last - first + 1;
 }
 
 int main(int argc, char **argv) {
@@ -831,6 +921,14 @@ int main(int argc, char **argv) {
       o.max_items = (size_t)number_arg("--max-items", val, 0);
     else if (WANTS_VALUE("--title"))
       o.title = val;
+    else if (WANTS_VALUE("--dump") || strcmp(a, "--last") == 0) {
+      if (o.sel.spec != NULL || o.sel.last_only)
+        die_usage("--dump and --last choose the dumps to draw: give one of them, once");
+      if (val != NULL)
+        parse_selection(val, &o.sel);
+      else
+        o.sel.last_only = true;
+    }
     else {
       fprintf(stderr, "%s: unknown option %s\n", progname, a);
       usage(stderr);
@@ -842,6 +940,11 @@ int main(int argc, char **argv) {
     die_usage("--width, --rows or --frame-ms is out of range");
   if (o.png && o.animate)
     die_usage("a PNG can't be animated: drop --animate for a strip of maps, or --png for SVG");
+  /* Checked before the input is read, which may be a terminal too. */
+  if (o.png && o.output == NULL && isatty(STDOUT_FILENO)) {
+    fprintf(stderr, "%s: won't write a PNG to a terminal: use -o FILE or a pipe\n", progname);
+    return 2;
+  }
 
   struct dumps all = {0};
   if (nfiles == 0)
@@ -857,8 +960,10 @@ int main(int argc, char **argv) {
   }
   if (all.n == 0)
     die("no zdump in the input (a dump starts with a line \"zone size=...\")");
+  size_t inputs = all.n;
+  apply_selection(&o.sel, &all);
 
-  /* Keep every K-th dump and the last. */
+  /* Of the chosen dumps, keep every K-th and the last. */
   struct dumps ds = {0};
   ds.v = xrealloc(NULL, all.n * sizeof *ds.v);
   for (size_t k = 0; k < all.n; k++)
@@ -884,7 +989,7 @@ int main(int argc, char **argv) {
   } else if (o.output != NULL && (out = fopen(o.output, "w")) == NULL) {
     die("%s: %s", o.output, strerror(errno));
   }
-  write_svg(out, &o, &ds);
+  write_svg(out, &o, &ds, inputs);
   bool ok = fflush(out) == 0 && !ferror(out);
   if (!ok)
     fprintf(stderr, "%s: writing the map: %s\n", progname, strerror(errno));

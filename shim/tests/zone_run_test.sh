@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
 # zone_run_test.sh CASE ZONE_RUN MISUSE_PROGRAM - the launcher's behaviour,
 # one case per ctest: options become the shim's environment, the program's
-# exit status comes back, mistakes on the command line are refused.
+# exit status comes back, each mistake on the command line is refused with
+# its own message and env(1)'s exit status (125, 126 or 127).
 set -euo pipefail
 case_name=$1 zone_run=$2 misuse=$3
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+
+# expect STATUS MESSAGE ARGS...: zone-run ARGS, started in an empty directory,
+# exits with STATUS, writes exactly MESSAGE (one line) on stderr and nothing on
+# stdout, and leaves the directory empty.
+expect() {
+  local want_status=$1 want=$2 status
+  shift 2
+  rm -rf "$tmp/cwd"
+  mkdir "$tmp/cwd"
+  set +e
+  (cd "$tmp/cwd" && "$zone_run" "$@") >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  set -e
+  echo "zone-run $*: status $status: $(cat "$tmp/err")"
+  [ "$status" -eq "$want_status" ] || fail "status $status, wanted $want_status"
+  [ "$(cat "$tmp/err")" = "$want" ] || fail "stderr is not the one line: $want"
+  [ ! -s "$tmp/out" ] || fail "wrote on stdout: $(cat "$tmp/out")"
+  [ -z "$(ls -A "$tmp/cwd")" ] || fail "left files behind: $(ls -A "$tmp/cwd")"
+}
 
 case $case_name in
   stats)
@@ -48,18 +68,111 @@ case $case_name in
     set -e
     [ "$status" -eq 134 ] || fail "status $status, wanted 134 (SIGABRT)"
     ;;
-  bad_usage)
-    for args in "--misuse crash -- true" "--dump-every 5 -- true" "--dump-every x --dump f -- true" \
-                "--frobnicate -- true" "--"; do
-      set +e
+  help)
+    "$zone_run" --help >"$tmp/out"
+    grep -q '^usage: zone-run' "$tmp/out" || fail "--help has no usage line"
+    tr '\n' ' ' <"$tmp/out" | grep -q 'Exit status: .*125 when zone-run itself fails.* 126 when the program is found but can.t be executed; 127 when it is not found' ||
+      fail "--help does not give the exit statuses"
+    ;;
+  # Each bad command line: its own message on one line, env(1)'s exit status.
+  bad_dump_no_dir)
+    expect 125 "zone-run: --dump: can't create /nonexistent/dir/x.txt: no directory /nonexistent/dir (FILE must be in an existing, writable directory)" \
+      --dump /nonexistent/dir/x.txt -- true
+    ;;
+  bad_dump_unwritable)
+    # sysfs refuses to create or open this for writing, even for root.
+    [ -d /sys/kernel ] || { echo "skip: no /sys/kernel"; exit 77; }
+    expect 125 "zone-run: --dump: can't write /sys/kernel/notes (FILE must be in an existing, writable directory)" \
+      --dump /sys/kernel/notes -- true
+    ;;
+  bad_dump_directory)
+    mkdir "$tmp/dir"
+    expect 125 "zone-run: --dump: $tmp/dir is a directory (FILE must name a file)" --dump "$tmp/dir" -- true
+    ;;
+  bad_dump_too_long)
+    long=$tmp/$(printf '%04100d' 0)
+    expect 125 "zone-run: --dump: the path of FILE is ${#long} bytes long (at most 4095)" --dump "$long" -- true
+    ;;
+  bad_dump_no_value)
+    # `--dump -- true` must not write a file named --: expect checks that the
+    # directory it runs in stays empty.
+    expect 125 "zone-run: --dump needs FILE after it, not the option -- (a name starting with - is written ./--)" \
+      --dump -- true
+    ;;
+  bad_dump_at_end)
+    expect 125 "zone-run: --dump needs FILE after it" --dump
+    ;;
+  bad_dump_empty)
+    expect 125 "zone-run: --dump needs FILE after it, not an empty string" --dump= -- true
+    ;;
+  bad_program_missing)
+    # Nothing is written when the program is missing: no heap.txt.
+    expect 127 "zone-run: /no/such/prog: no such file (give a command on PATH or the path of an executable file)" \
+      --dump heap.txt -- /no/such/prog
+    ;;
+  bad_command_missing)
+    expect 127 "zone-run: zone-run-no-such-command: command not found on PATH (give a command on PATH or the path of an executable file)" \
+      -- zone-run-no-such-command arg
+    ;;
+  bad_program_not_executable)
+    printf 'echo hello\n' >"$tmp/script.sh"
+    chmod 644 "$tmp/script.sh"
+    expect 126 "zone-run: $tmp/script.sh: not executable (chmod +x it, or name its interpreter first, e.g. zone-run -- sh $tmp/script.sh)" \
+      -- "$tmp/script.sh"
+    ;;
+  bad_command_not_executable)
+    mkdir "$tmp/bin"
+    printf 'echo hello\n' >"$tmp/bin/zone-run-script"
+    chmod 644 "$tmp/bin/zone-run-script"
+    PATH=$tmp/bin:$PATH expect 126 \
+      "zone-run: zone-run-script: found on PATH as $tmp/bin/zone-run-script, which is not an executable file" \
+      -- zone-run-script
+    ;;
+  bad_program_directory)
+    mkdir "$tmp/dir"
+    expect 126 "zone-run: $tmp/dir: is a directory, not a program" -- "$tmp/dir"
+    ;;
+  bad_interpreter_missing)
+    printf '#!/no/such/interpreter -x\necho hello\n' >"$tmp/script"
+    chmod 755 "$tmp/script"
+    expect 127 "zone-run: $tmp/script: its #! interpreter /no/such/interpreter does not exist" -- "$tmp/script"
+    ;;
+  bad_interpreter_not_executable)
+    printf 'not a program\n' >"$tmp/interpreter"
+    chmod 644 "$tmp/interpreter"
+    printf '#!%s\necho hello\n' "$tmp/interpreter" >"$tmp/script"
+    chmod 755 "$tmp/script"
+    expect 126 "zone-run: $tmp/script: its #! interpreter $tmp/interpreter is not an executable file" -- "$tmp/script"
+    ;;
+  bad_option)
+    expect 125 "zone-run: unknown option --frobnicate (the options are --stats, --dump FILE, --dump-every N, --misuse MODE, --print-shim, --help, --version)" \
+      --frobnicate -- true
+    ;;
+  bad_no_program)
+    for args in "" "--" "--stats" "--dump heap.txt --"; do
       # shellcheck disable=SC2086
-      "$zone_run" $args >"$tmp/out" 2>"$tmp/err"
-      status=$?
-      set -e
-      [ "$status" -eq 125 ] || fail "zone-run $args: status $status, wanted 125"
-      grep -q '^zone-run: ' "$tmp/err" || fail "zone-run $args: no message"
+      expect 125 "zone-run: no program to run (usage: zone-run [options] [--] program [args...])" $args
     done
-    "$zone_run" --help | grep -q '^usage: zone-run' || fail "--help"
+    ;;
+  bad_misuse)
+    expect 125 "zone-run: --misuse takes abort, warn or ignore, not crash" --misuse crash -- true
+    ;;
+  bad_misuse_at_end)
+    expect 125 "zone-run: --misuse needs a MODE (abort, warn or ignore) after it" --misuse
+    ;;
+  bad_dump_every_alone)
+    expect 125 "zone-run: --dump-every needs --dump FILE too" --dump-every 5 -- true
+    ;;
+  bad_dump_every_count)
+    for count in x 0 -1x 1.5; do
+      expect 125 "zone-run: --dump-every needs a count of at least 1, not $count" --dump-every="$count" --dump f -- true
+    done
+    expect 125 "zone-run: --dump-every 99999999999999999999 is too large (the count is at most 9223372036854775807)" \
+      --dump f --dump-every 99999999999999999999 -- true
+    ;;
+  bad_dump_every_no_value)
+    expect 125 "zone-run: --dump-every needs a count N after it, not the option -- (a name starting with - is written ./--)" \
+      --dump f --dump-every -- true
     ;;
   installed)
     # zone_run_test.sh installed CMAKE BUILD_DIR: the installed launcher finds
@@ -68,7 +181,7 @@ case $case_name in
     "$cmake" --install "$build" --prefix "$tmp/prefix" >/dev/null
     mv "$tmp/prefix" "$tmp/moved"
     shim=$("$tmp/moved/bin/zone-run" --print-shim)
-    case $shim in "$tmp"/moved/*/libzoneshim.so) ;; *) fail "installed zone-run found $shim" ;; esac
+    case $shim in "$tmp"/moved/*/libzoneshim.so.*) ;; *) fail "installed zone-run found $shim" ;; esac
     out=$("$tmp/moved/bin/zone-run" --stats -- ls -d /usr 2>"$tmp/err")
     [ "$out" = /usr ] || fail "installed zone-run: output $out"
     grep -q '^zone stats: ' "$tmp/err" || fail "installed zone-run: the shim was not loaded"

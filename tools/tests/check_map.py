@@ -7,8 +7,10 @@ dump's lines add up to; one rectangle per block or free region and row it
 touches, in address order, each at the x and of the width its bytes give
 (widths proportional to sizes), in the colour of its kind, the colours being
 the legend's; the largest free region marked once; a gap marker between
-extents. --expect pins numbers known by construction, so the test does not
-only compare the tool with a second copy of its own arithmetic.
+extents; each map's data-dump naming the dump that --dump, --last and
+--every should have chosen. --expect pins numbers known by construction, so
+the test does not only compare the tool with a second copy of its own
+arithmetic.
 
 usage: check_map.py ZONE_MAP INPUT [options] [-- zone-map args...]
   --stdin               feed INPUT on stdin instead of naming it
@@ -18,6 +20,9 @@ usage: check_map.py ZONE_MAP INPUT [options] [-- zone-map args...]
   --maps N              the picture holds N maps
   --header-consistent   the dump headers agree with their lines
   --fail REGEX          zone-map must fail with REGEX on stderr
+  --status N            ... and exit with status N
+  --tty                 run zone-map with its stdout on a terminal (a pty),
+                        which must receive nothing
   --png                 the output is a PNG (exit 77, a skip, with no
                         converter installed)
   --path DIRS           run zone-map with PATH=DIRS
@@ -26,10 +31,12 @@ Exits 0 when every check passes, 1 with the first failure, 77 to skip.
 """
 import math
 import os
+import pty
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -53,7 +60,7 @@ def parse_dumps(text):
         if re.match(r"zone\s", s) and "size=" in s:
             fields = dict(kv.split("=", 1) for kv in s.split()[1:] if "=" in kv)
             dumps.append({"header": {k: int(v) for k, v in fields.items() if v.isdigit()},
-                          "items": []})
+                          "items": [], "number": len(dumps) + 1})
         elif s.lower().startswith("0x"):
             addr, size, kind = s.split()[:3]
             item = [int(addr, 16), int(size), kind == "used"]
@@ -97,6 +104,8 @@ def has_class(el, name):
 
 def check_map(g, dump, index, legend_fills):
     items = dump["items"]
+    require(g.get("data-dump") == str(dump["number"]),
+            f"map {index}: data-dump={g.get('data-dump')}, expected dump {dump['number']}")
     want = stats_of(items)
     for key, value in want.items():
         got = g.get("data-" + key)
@@ -220,8 +229,8 @@ def main(argv):
     if "--" in rest:
         tool_args = rest[rest.index("--") + 1:]
         rest = rest[:rest.index("--")]
-    use_stdin = header_consistent = png = False
-    expects, maps, fail, path, labels = [], None, None, None, []
+    use_stdin = header_consistent = png = tty = False
+    expects, maps, fail, path, labels, status = [], None, None, None, [], None
     i = 0
     while i < len(rest):
         a = rest[i]
@@ -231,7 +240,9 @@ def main(argv):
             header_consistent = True
         elif a == "--png":
             png = True
-        elif a in ("--expect", "--maps", "--fail", "--path", "--label"):
+        elif a == "--tty":
+            tty = True
+        elif a in ("--expect", "--maps", "--fail", "--path", "--label", "--status"):
             i += 1
             if a == "--expect":
                 m = re.fullmatch(r"(\d+):([a-z-]+)(>=|<=|=)(.+)", rest[i])
@@ -241,6 +252,8 @@ def main(argv):
                 maps = int(rest[i])
             elif a == "--path":
                 path = rest[i]
+            elif a == "--status":
+                status = int(rest[i])
             elif a == "--label":
                 m, _, regex = rest[i].partition(":")
                 labels.append((int(m), regex))
@@ -261,10 +274,41 @@ def main(argv):
     env = dict(os.environ)
     if path is not None:
         env["PATH"] = path
-    proc = subprocess.run(cmd, input=data if use_stdin else b"", capture_output=True, env=env)
+    if tty:
+        # stdout on a pty, read as the tool runs (a full terminal would block
+        # it); stdin and stderr through files.
+        try:
+            master, slave = pty.openpty()
+        except OSError as e:
+            print(f"skip: no pseudo-terminal: {e}")
+            return 77
+        with tempfile.TemporaryFile() as stdin_file, tempfile.TemporaryFile() as stderr_file:
+            stdin_file.write(data if use_stdin else b"")
+            stdin_file.seek(0)
+            child = subprocess.Popen(cmd, stdin=stdin_file, stdout=slave, stderr=stderr_file,
+                                     env=env)
+            os.close(slave)
+            on_terminal = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: no process holds the terminal any more
+                    break
+                if not chunk:
+                    break
+                on_terminal += chunk
+            os.close(master)
+            child.wait()
+            stderr_file.seek(0)
+            proc = subprocess.CompletedProcess(cmd, child.returncode, None, stderr_file.read())
+        require(on_terminal == b"", f"zone-map wrote {len(on_terminal)} bytes to the terminal")
+    else:
+        proc = subprocess.run(cmd, input=data if use_stdin else b"", capture_output=True, env=env)
     stderr = proc.stderr.decode(errors="replace")
     if fail is not None:
         require(proc.returncode != 0, f"zone-map succeeded, expected a failure /{fail}/")
+        require(status is None or proc.returncode == status,
+                f"zone-map exited {proc.returncode}, expected {status}")
         require(re.search(fail, stderr), f"zone-map's error {stderr!r} does not match /{fail}/")
         print(f"ok: failed as expected: {stderr.strip()}")
         return 0
@@ -283,6 +327,17 @@ def main(argv):
     root = ET.fromstring(out)
     require(root.tag == SVG + "svg", "the output is not SVG")
     dumps = parse_dumps(data.decode())
+    # The dumps zone-map should draw: --last or --dump N, N-M, N- first,
+    # then every K-th of those and the last.
+    if "--last" in tool_args:
+        dumps = dumps[-1:]
+    elif "--dump" in tool_args:
+        spec = tool_args[tool_args.index("--dump") + 1]
+        m = re.fullmatch(r"(\d+)(-(\d*))?", spec)
+        require(m, f"check_map.py can't read --dump {spec}")
+        first = int(m[1])
+        last = first if m[2] is None else int(m[3]) if m[3] else len(dumps)
+        dumps = dumps[first - 1:last]
     every = 1
     if "--every" in tool_args:
         every = int(tool_args[tool_args.index("--every") + 1])
