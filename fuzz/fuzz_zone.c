@@ -182,23 +182,26 @@ static void verify_all_blocks(const fz_zone_t *zn, const char *when) {
     verify_block(&zn->blk[i], zn->blk[i].size, when);
 }
 
-/* ---- the multi-extent model ---------------------------------------------------- */
+/* ---- the multi-extent model ----------------------------------------------------
+ * One model (tests/model.h) per extent, in address order; these add them up. */
 
-static size_t model_size(const fz_zone_t *zn) {
+static size_t fz_size(const fz_zone_t *zn) {
   size_t s = 0;
   for (size_t k = 0; k < zn->next; k++)
     s += zn->ext[k].ngran * MODEL_G;
   return s;
 }
 
-static size_t model_used(const fz_zone_t *zn) {
+static size_t fz_used(const fz_zone_t *zn) {
   size_t s = 0;
   for (size_t k = 0; k < zn->next; k++)
     s += zn->ext[k].used_gran * MODEL_G;
   return s;
 }
 
-static void model_stats_all(const fz_zone_t *zn, zone_stats_t *st) {
+/* What zone_stats must say: the extents' figures added up, the largest free
+ * region of any, and the zone-wide high-water mark (the fuzzer's own). */
+static void fz_stats(const fz_zone_t *zn, zone_stats_t *st) {
   memset(st, 0, sizeof *st);
   for (size_t k = 0; k < zn->next; k++) {
     zone_stats_t e;
@@ -214,102 +217,35 @@ static void model_stats_all(const fz_zone_t *zn, zone_stats_t *st) {
   st->peak_used = zn->peak;
 }
 
-/* The extent holding address a, or -1. */
-static int ext_of(const fz_zone_t *zn, uintptr_t a) {
+/* Whether address a lies in one of the extents. */
+static bool in_extents(const fz_zone_t *zn, uintptr_t a) {
   for (size_t k = 0; k < zn->next; k++)
-    if (a >= zn->ext[k].base && a - zn->ext[k].base < zn->ext[k].ngran * MODEL_G)
-      return (int)k;
-  return -1;
+    if (a >= zn->ext[k].base && a < model_end(&zn->ext[k]))
+      return true;
+  return false;
 }
 
 /* Extent and granule of the live block starting at p in the model, or -1. */
-static int model_block_at(const fz_zone_t *zn, const void *p, size_t *off) {
-  int k = ext_of(zn, (uintptr_t)p);
-  if (k < 0)
-    return -1;
-  *off = model_off(&zn->ext[k], p);
-  if (*off == MODEL_NONE || model_block_size(&zn->ext[k], *off) == 0)
-    return -1;
-  return k;
-}
-
-static bool model_run_free(const zone_model_t *m, size_t g, size_t n) {
-  if (g > m->ngran || n > m->ngran - g)
-    return false;
-  for (size_t i = g; i < g + n; i++)
-    if (m->map[i] != MODEL_FREE)
-      return false;
-  return true;
+static int fz_block_at(const fz_zone_t *zn, const void *p, size_t *off) {
+  for (size_t k = 0; k < zn->next; k++)
+    if ((*off = model_block_at(&zn->ext[k], p)) != MODEL_NONE)
+      return (int)k;
+  return -1;
 }
 
 /* Granules for a request as the contract rounds it; 0 when it can never fit
  * any extent (larger than the largest extent there can be). */
 static size_t granules(size_t bytes) {
-  if (bytes == 0)
-    return 1;
-  if (bytes > FZ_EXTENT_MAX)
-    return 0;
-  return (bytes + MODEL_G - 1) / MODEL_G;
+  return bytes > FZ_EXTENT_MAX ? 0 : model_granules(bytes);
 }
 
 /* ---- checking a whole zone ----------------------------------------------------- */
 
-typedef struct walk_cmp {
-  const fz_zone_t *zn;
-  size_t k, g;   /* the model's next item: extent k, granule g */
-  char why[256];
-  bool bad;
-} walk_cmp_t;
-
-static bool model_item(const fz_zone_t *zn, size_t *k, size_t *g, uintptr_t *addr, size_t *len,
-                       bool *used) {
-  while (*k < zn->next) {
-    size_t n;
-    if (model_next(&zn->ext[*k], *g, &n, used)) {
-      *addr = zn->ext[*k].base + *g * MODEL_G;
-      *len = n * MODEL_G;
-      return true;
-    }
-    (*k)++;
-    *g = 0;
-  }
-  return false;
-}
-
-static int walk_cmp_visit(void *ptr, size_t size, bool used, void *arg) {
-  walk_cmp_t *s = arg;
-  uintptr_t addr;
-  size_t len;
-  bool mused;
-  if (!model_item(s->zn, &s->k, &s->g, &addr, &len, &mused)) {
-    snprintf(s->why, sizeof s->why, "walk visits %p %zu %s past the model's last item", ptr, size,
-             used ? "used" : "free");
-    s->bad = true;
-    return 1;
-  }
-  if ((uintptr_t)ptr != addr || size != len || used != mused) {
-    snprintf(s->why, sizeof s->why, "walk visits %p %zu %s, the model has %p %zu %s", ptr, size,
-             used ? "used" : "free", (void *)addr, len, mused ? "used" : "free");
-    s->bad = true;
-    return 1;
-  }
-  s->g += len / MODEL_G;
-  return 0;
-}
-
 static void check_stats(const fz_zone_t *zn, const zone_stats_t *got) {
   zone_stats_t want;
-  model_stats_all(zn, &want);
-#define FZ_FIELD(f) \
-  FZ_EXPECT(got->f == want.f, "zone_stats." #f " is %zu, the model says %zu", got->f, want.f)
-  FZ_FIELD(size);
-  FZ_FIELD(used);
-  FZ_FIELD(free);
-  FZ_FIELD(largest_free);
-  FZ_FIELD(blocks);
-  FZ_FIELD(free_blocks);
-  FZ_FIELD(peak_used);
-#undef FZ_FIELD
+  char why[160];
+  fz_stats(zn, &want);
+  FZ_EXPECT(model_compare_stats(got, &want, why, sizeof why) == 0, "%s", why);
 }
 
 /* The caller's buffer holds exactly what the fuzzer wrote into it. */
@@ -326,22 +262,15 @@ static void check_buffer(const fz_zone_t *zn, const char *what) {
 /* zone_check, the walk, stats, zone_size and the caller buffer's bytes. */
 static void check_zone(fz_zone_t *zn) {
   FZ_EXPECT(zone_check(zn->z) == 0, "zone_check fails (description above)");
-  walk_cmp_t s = {.zn = zn};
-  int rc = zone_walk(zn->z, walk_cmp_visit, &s);
-  FZ_EXPECT(!s.bad, "%s", s.why);
-  FZ_EXPECT(rc == 0, "zone_walk returned %d", rc);
-  uintptr_t addr;
-  size_t len;
-  bool used;
-  FZ_EXPECT(!model_item(zn, &s.k, &s.g, &addr, &len, &used),
-            "walk ended before the model's item %p %zu", (void *)addr, len);
+  char why[256];
+  FZ_EXPECT(model_compare_walk(zn->ext, zn->next, zn->z, why, sizeof why) == 0, "%s", why);
   zone_stats_t st;
   zone_stats(zn->z, &st);
   check_stats(zn, &st);
   FZ_EXPECT(zone_size(zn->z) == st.size, "zone_size %zu, stats say %zu", zone_size(zn->z), st.size);
   if (zn->buf != NULL)
     check_buffer(zn, "the caller's buffer changed outside the blocks handed out");
-  if (model_used(zn) <= FZ_VERIFY_ALL)
+  if (fz_used(zn) <= FZ_VERIFY_ALL)
     verify_all_blocks(zn, "after the call");
 }
 
@@ -360,7 +289,7 @@ static void table_remove(fz_zone_t *zn, fz_block_t *b) {
 }
 
 static void note_peak(fz_zone_t *zn) {
-  size_t used = model_used(zn);
+  size_t used = fz_used(zn);
   if (used > zn->peak)
     zn->peak = used;
 }
@@ -389,7 +318,7 @@ static int grow_find_visit(void *ptr, size_t size, bool used, void *arg) {
   (void)used;
   grow_find_t *s = arg;
   uintptr_t a = (uintptr_t)ptr;
-  if (ext_of(s->zn, a) >= 0)
+  if (in_extents(s->zn, a))
     return 0;
   if (s->lo == 0)
     s->lo = a;
@@ -420,7 +349,7 @@ static size_t learn_extent(fz_zone_t *zn, size_t delta, bool *added) {
   *added = false;
   for (size_t k = 0; k < zn->next; k++) {
     zone_model_t *m = &zn->ext[k];
-    grow_cover_t c = {m->base + m->ngran * MODEL_G, false};
+    grow_cover_t c = {model_end(m), false};
     zone_walk(zn->z, grow_cover_visit, &c);
     if (!c.held)
       continue;
@@ -486,7 +415,7 @@ static bool expect_growth(const fz_zone_t *zn, size_t bytes) {
 
 /* Growth the fuzzer does not let happen: past FZ_GROW_CAP in all. */
 static bool growth_too_big(const fz_zone_t *zn, size_t bytes) {
-  return bytes > FZ_GROW_CAP || model_size(zn) >= FZ_GROW_CAP;
+  return bytes > FZ_GROW_CAP || fz_size(zn) >= FZ_GROW_CAP;
 }
 
 static void op_alloc(fz_zone_t *zn, enum alloc_kind kind, size_t bytes, size_t count,
@@ -601,7 +530,7 @@ static void *pick_pointer(fz_zone_t *zn, void *heap) {
     return heap;
   case 7: {
     const zone_model_t *m = &zn->ext[pick % zn->next];
-    return (void *)(m->base + m->ngran * MODEL_G + MODEL_G * (take8() % 4));
+    return (void *)(model_end(m) + MODEL_G * (take8() % 4));
   }
   case 8: {
     const zone_model_t *m = &zn->ext[pick % zn->next];
@@ -626,7 +555,7 @@ static void *pick_pointer(fz_zone_t *zn, void *heap) {
  * there, else EINVAL and nothing changed. */
 static void op_free_ptr(fz_zone_t *zn, void *p) {
   size_t off;
-  int k = model_block_at(zn, p, &off);
+  int k = fz_block_at(zn, p, &off);
   fz_block_t *b = k >= 0 ? table_find(zn, p) : NULL;
   if (b != NULL)
     verify_block(b, b->size, "before zfree");
@@ -651,7 +580,7 @@ static void op_free_ptr(fz_zone_t *zn, void *p) {
 /* What zone_owns and zone_block_size say of any pointer. */
 static void op_query_ptr(fz_zone_t *zn, void *p) {
   size_t off;
-  int k = model_block_at(zn, p, &off);
+  int k = fz_block_at(zn, p, &off);
   size_t want = k >= 0 ? model_block_size(&zn->ext[k], off) : 0;
   FZ_EXPECT(zone_block_size(zn->z, p) == want, "zone_block_size(%p) is %zu, the model says %zu",
             p, zone_block_size(zn->z, p), want);
@@ -667,7 +596,7 @@ static void op_realloc(fz_zone_t *zn, void *p, size_t bytes) {
     return;
   }
   size_t off;
-  int k = model_block_at(zn, p, &off);
+  int k = fz_block_at(zn, p, &off);
   if (k < 0) {
     size_t before = zone_size(zn->z);
     errno = 0;
@@ -697,8 +626,7 @@ static void op_realloc(fz_zone_t *zn, void *p, size_t bytes) {
   int to = -1;     /* extent of the model's answer */
   size_t dest = MODEL_NONE;
   bool grow = false;
-  if (n != 0 && n <= m->ngran &&
-      (n * MODEL_G <= old || model_run_free(m, off + old / MODEL_G, n - old / MODEL_G))) {
+  if (model_realloc_stays(m, off, bytes)) {
     dest = model_realloc(m, off, bytes, &merr);
     FZ_EXPECT(dest == off, "the model did not resize %p in place", p);
     to = k;
@@ -776,7 +704,7 @@ static size_t pick_size(const fz_zone_t *zn) {
   uint8_t c = take8();
   zone_stats_t st = {0};
   if (c % 8 == 5 || c % 8 == 6)
-    model_stats_all(zn, &st);  /* a scan of every granule: only when needed */
+    fz_stats(zn, &st);  /* a scan of every granule: only when needed */
   static const long deltas[] = {-16, -1, 0, 1, 16};
   long d = deltas[take8() % 5];
   switch (c % 8) {
@@ -832,9 +760,7 @@ static void op_create(fz_zone_t *zn) {
     zn->buf_len = bytes;
     memset(zn->buf, take8(), bytes);
     memcpy(zn->shadow, zn->buf, bytes);
-    base = ((uintptr_t)zn->buf + MODEL_G - 1) & ~(uintptr_t)(MODEL_G - 1);
-    uintptr_t end = ((uintptr_t)zn->buf + bytes) & ~(uintptr_t)(MODEL_G - 1);
-    ngran = end > base ? (end - base) / MODEL_G : 0;
+    ngran = model_whole_granules(zn->buf, bytes, &base);
     zn->z = create_zone_in(zn->buf, bytes, flags);
     if (ngran != 0 && !fz.fault)
       FZ_EXPECT(zn->z != NULL, "create_zone_in(%p, %zu) failed, errno %d", (void *)zn->buf,
@@ -855,7 +781,7 @@ static void op_create(fz_zone_t *zn) {
       return;
     }
   } else {
-    ngran = (bytes + MODEL_G - 1) / MODEL_G;
+    ngran = model_granules(bytes);
     zn->z = mode % 3 == 0 ? create_zone(bytes) : create_zone_flags(bytes, flags);
     if (mode % 3 == 0)
       flags = 0;
@@ -903,7 +829,7 @@ static void op_scribble(fz_zone_t *zn) {
   if (zn->buf != NULL && pick & 0x80) {
     /* the bytes before and after the whole granules of a caller's buffer */
     zone_write(zn, zn->buf, byte, (size_t)((unsigned char *)m->base - zn->buf));
-    unsigned char *end = (unsigned char *)(m->base + m->ngran * MODEL_G);
+    unsigned char *end = (unsigned char *)model_end(m);
     zone_write(zn, end, byte, (size_t)(zn->buf + zn->buf_len - end));
   }
   for (size_t g = 0; model_next(m, g, &n, &used); g += n) {
@@ -968,7 +894,7 @@ static void op_dump(fz_zone_t *zn) {
             "zdump header: %.120s", text);
   check_stats(zn, &st);
   FZ_EXPECT(extents == zn->next, "zdump says %zu extents, the model has %zu", extents, zn->next);
-  size_t k = 0, g = 0;
+  model_cursor_t c = {0, 0};
   char *line = strchr(text, '\n');
   while (line != NULL && line[1] != '\0') {
     line++;
@@ -978,18 +904,18 @@ static void op_dump(fz_zone_t *zn) {
     bool mused;
     FZ_EXPECT(sscanf(line, "0x%" SCNxPTR " %zu %7s", &addr, &size, state) == 3,
               "zdump line: %.80s", line);
-    FZ_EXPECT(model_item(zn, &k, &g, &maddr, &mlen, &mused), "zdump has an extra line %.80s", line);
+    FZ_EXPECT(model_walk_next(zn->ext, zn->next, &c, &maddr, &mlen, &mused),
+              "zdump has an extra line %.80s", line);
     FZ_EXPECT(addr == maddr && size == mlen && strcmp(state, mused ? "used" : "free") == 0,
               "zdump line %.80s, the model has %p %zu %s", line, (void *)maddr, mlen,
               mused ? "used" : "free");
-    g += mlen / MODEL_G;
     line = strchr(line, '\n');
   }
   uintptr_t maddr;
   size_t mlen;
   bool mused;
-  FZ_EXPECT(!model_item(zn, &k, &g, &maddr, &mlen, &mused), "zdump misses the item %p",
-            (void *)maddr);
+  FZ_EXPECT(!model_walk_next(zn->ext, zn->next, &c, &maddr, &mlen, &mused),
+            "zdump misses the item %p", (void *)maddr);
   free(text);
 }
 
@@ -1011,7 +937,7 @@ static void op_bad_args(fz_zone_t *zn) {
   memset(&st, 0xff, sizeof st);
   zone_stats(NULL, &st);
   FZ_EXPECT(st.size == 0 && st.used == 0 && st.blocks == 0, "zone_stats(NULL) does not zero");
-  FZ_EXPECT(zone_walk(NULL, walk_cmp_visit, NULL) == EINVAL, "zone_walk(NULL zone)");
+  FZ_EXPECT(zone_walk(NULL, grow_cover_visit, NULL) == EINVAL, "zone_walk(NULL zone)");
   FZ_EXPECT(zone_walk(zn->z, NULL, NULL) == EINVAL, "zone_walk(NULL visitor)");
   FZ_EXPECT(zone_check(NULL) == EINVAL, "zone_check(NULL)");
   zdump(NULL, stderr);
@@ -1173,8 +1099,8 @@ static void run_op(uint8_t opbyte) {
     size_t min = (size_t)take8() * 1024;
     size_t released = zone__trim(zn->z, min);
     fz_trace("z%d zone__trim(%zu) released %zu bytes", ZN(zn), min, released);
-    FZ_EXPECT(released <= model_size(zn) - model_used(zn), "zone__trim released %zu bytes of %zu free",
-              released, model_size(zn) - model_used(zn));
+    FZ_EXPECT(released <= fz_size(zn) - fz_used(zn), "zone__trim released %zu bytes of %zu free",
+              released, fz_size(zn) - fz_used(zn));
     if (zn->buf != NULL)
       FZ_EXPECT(released == 0, "zone__trim released %zu bytes of a caller's buffer", released);
     verify_all_blocks(zn, "after zone__trim");

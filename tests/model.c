@@ -13,13 +13,24 @@
 
 /* ---- granule arithmetic ------------------------------------------------- */
 
-/* Granules for a request, or MODEL_NONE when it can never fit in m. Computed
- * without rounding bytes up first, so SIZE_MAX does not wrap to a small n. */
-static size_t granules_for(const zone_model_t *m, size_t bytes) {
+/* Computed without rounding bytes up first, so SIZE_MAX does not wrap to a
+ * small n. */
+size_t model_granules(size_t bytes) {
   size_t n = bytes / MODEL_G + (bytes % MODEL_G != 0);
-  if (n == 0)
-    n = 1;
+  return n == 0 ? 1 : n;
+}
+
+/* Granules for a request, or MODEL_NONE when it can never fit in m. */
+static size_t granules_for(const zone_model_t *m, size_t bytes) {
+  size_t n = model_granules(bytes);
   return n > m->ngran ? MODEL_NONE : n;
+}
+
+size_t model_whole_granules(const void *mem, size_t bytes, uintptr_t *base) {
+  uintptr_t lo = ((uintptr_t)mem + MODEL_G - 1) & ~(uintptr_t)(MODEL_G - 1);
+  uintptr_t hi = ((uintptr_t)mem + bytes) & ~(uintptr_t)(MODEL_G - 1);
+  *base = lo;
+  return hi > lo ? (hi - lo) / MODEL_G : 0;
 }
 
 static bool run_is_free(const zone_model_t *m, size_t g, size_t n) {
@@ -40,6 +51,12 @@ static size_t block_len(const zone_model_t *m, size_t g) {
 
 static bool is_block(const zone_model_t *m, size_t off) {
   return off < m->ngran && m->map[off] == MODEL_START;
+}
+
+/* Whether the block of old granules at off can become n granules where it is:
+ * a shrink (or the same size), or the granules right after it are free. */
+static bool stays(const zone_model_t *m, size_t off, size_t old, size_t n) {
+  return n <= old || run_is_free(m, off + old, n - old);
 }
 
 static void mark_block(zone_model_t *m, size_t g, size_t n) {
@@ -157,7 +174,7 @@ size_t model_realloc(zone_model_t *m, size_t off, size_t bytes, int *err) {
   if (n == MODEL_NONE)
     return fail(err, ENOMEM);
   *err = 0;
-  if (n <= old || run_is_free(m, off + old, n - old)) {
+  if (stays(m, off, old, n)) {
     clear_block(m, off, old);
     mark_block(m, off, n);
     return off;
@@ -180,6 +197,13 @@ int model_free(zone_model_t *m, size_t off) {
     return EINVAL;
   clear_block(m, off, block_len(m, off));
   return 0;
+}
+
+bool model_realloc_stays(const zone_model_t *m, size_t off, size_t bytes) {
+  if (!is_block(m, off) || bytes == 0)
+    return false;
+  size_t n = granules_for(m, bytes);
+  return n != MODEL_NONE && stays(m, off, block_len(m, off), n);
 }
 
 /* ---- queries -------------------------------------------------------------- */
@@ -222,6 +246,20 @@ void model_stats(const zone_model_t *m, zone_stats_t *st) {
   }
 }
 
+bool model_walk_next(const zone_model_t *ext, size_t n, model_cursor_t *c, uintptr_t *addr,
+                     size_t *bytes, bool *used) {
+  for (; c->k < n; c->k++, c->g = 0) {
+    size_t len;
+    if (model_next(&ext[c->k], c->g, &len, used)) {
+      *addr = ext[c->k].base + c->g * MODEL_G;
+      *bytes = len * MODEL_G;
+      c->g += len;
+      return true;
+    }
+  }
+  return false;
+}
+
 void *model_addr(const zone_model_t *m, size_t off) {
   return off == MODEL_NONE ? NULL : (void *)(m->base + off * MODEL_G);
 }
@@ -232,6 +270,15 @@ size_t model_off(const zone_model_t *m, const void *p) {
     return MODEL_NONE;
   size_t off = (a - m->base) / MODEL_G;
   return off < m->ngran ? off : MODEL_NONE;
+}
+
+size_t model_block_at(const zone_model_t *m, const void *p) {
+  size_t off = model_off(m, p);
+  return off != MODEL_NONE && is_block(m, off) ? off : MODEL_NONE;
+}
+
+uintptr_t model_end(const zone_model_t *m) {
+  return m->base + m->ngran * MODEL_G;
 }
 
 /* ---- comparing a real zone ------------------------------------------------ */
@@ -248,68 +295,73 @@ uintptr_t model_zone_base(const zone_t *z) {
   return zone_walk(z, first_visit, &base) == 1 ? base : 0;
 }
 
+/* Writes the first difference into why (when there is room); returns 1. */
+static int say(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int say(char *why, size_t cap, const char *fmt, ...) {
+  if (cap == 0)
+    return 1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, cap, fmt, ap);
+  va_end(ap);
+  return 1;
+}
+
 typedef struct compare_state {
-  const zone_model_t *m;
-  size_t g;              /* the model's next granule */
+  const zone_model_t *ext;
+  size_t n;
+  model_cursor_t c;      /* the models' next item */
   char *why;
   size_t cap;
   int bad;
 } compare_state_t;
 
-static void say(compare_state_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(compare_state_t *s, const char *fmt, ...) {
-  s->bad = 1;
-  if (s->cap == 0)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->why, s->cap, fmt, ap);
-  va_end(ap);
-}
-
 static int compare_visit(void *ptr, size_t size, bool used, void *arg) {
   compare_state_t *s = arg;
+  uintptr_t want;
   size_t len;
   bool mused;
-  uintptr_t want = s->m->base + s->g * MODEL_G;
-  if (!model_next(s->m, s->g, &len, &mused)) {
-    say(s, "zone_walk visits %p size %zu %s past the model's end (granule %zu)", ptr, size,
-        used ? "used" : "free", s->g);
+  if (!model_walk_next(s->ext, s->n, &s->c, &want, &len, &mused)) {
+    s->bad = say(s->why, s->cap, "zone_walk visits %p size %zu %s past the model's end", ptr,
+                 size, used ? "used" : "free");
     return 1;
   }
-  if ((uintptr_t)ptr != want || size != len * MODEL_G || used != mused) {
-    say(s, "zone_walk visits %p size %zu %s where the model has %p size %zu %s (granule %zu)",
-        ptr, size, used ? "used" : "free", (void *)want, len * MODEL_G, mused ? "used" : "free",
-        s->g);
+  if ((uintptr_t)ptr != want || size != len || used != mused) {
+    s->bad = say(s->why, s->cap,
+                 "zone_walk visits %p size %zu %s where the model has %p size %zu %s (extent "
+                 "%zu, granule %zu)",
+                 ptr, size, used ? "used" : "free", (void *)want, len, mused ? "used" : "free",
+                 s->c.k, s->c.g - len / MODEL_G);
     return 1;
   }
-  s->g += len;
   return 0;
 }
 
-int model_compare(const zone_model_t *m, const zone_t *z, char *why, size_t cap) {
-  compare_state_t s = {m, 0, why, cap, 0};
+int model_compare_walk(const zone_model_t *ext, size_t n, const zone_t *z, char *why, size_t cap) {
+  compare_state_t s = {ext, n, {0, 0}, why, cap, 0};
   if (cap)
     why[0] = '\0';
   int rc = zone_walk(z, compare_visit, &s);
   if (s.bad)
     return 1;
-  if (rc != 0) {
-    say(&s, "zone_walk returned %d", rc);
-    return 1;
-  }
-  if (s.g != m->ngran) {
-    say(&s, "zone_walk ended at granule %zu, the model has %zu", s.g, m->ngran);
-    return 1;
-  }
-  zone_stats_t got, want;
-  model_stats(m, &want);
-  zone_stats(z, &got);
-#define COMPARE_FIELD(f)                                                            \
-  if (got.f != want.f) {                                                            \
-    say(&s, "zone_stats." #f " is %zu, the model says %zu", got.f, want.f);         \
-    return 1;                                                                       \
-  }
+  if (rc != 0)
+    return say(why, cap, "zone_walk returned %d", rc);
+  uintptr_t addr;
+  size_t len;
+  bool used;
+  if (model_walk_next(ext, n, &s.c, &addr, &len, &used))
+    return say(why, cap, "zone_walk ended before the model's %p size %zu %s", (void *)addr, len,
+               used ? "used" : "free");
+  return 0;
+}
+
+int model_compare_stats(const zone_stats_t *got, const zone_stats_t *want, char *why,
+                        size_t cap) {
+  if (cap)
+    why[0] = '\0';
+#define COMPARE_FIELD(f)                                                                  \
+  if (got->f != want->f)                                                                  \
+    return say(why, cap, "zone_stats." #f " is %zu, the model says %zu", got->f, want->f);
   COMPARE_FIELD(size)
   COMPARE_FIELD(used)
   COMPARE_FIELD(free)
@@ -319,4 +371,13 @@ int model_compare(const zone_model_t *m, const zone_t *z, char *why, size_t cap)
   COMPARE_FIELD(peak_used)
 #undef COMPARE_FIELD
   return 0;
+}
+
+int model_compare(const zone_model_t *m, const zone_t *z, char *why, size_t cap) {
+  if (model_compare_walk(m, 1, z, why, cap))
+    return 1;
+  zone_stats_t got, want;
+  model_stats(m, &want);
+  zone_stats(z, &got);
+  return model_compare_stats(&got, &want, why, cap);
 }

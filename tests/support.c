@@ -96,6 +96,13 @@ void zt_snapshot_assert_equal(const zt_snapshot_t *a, const zt_snapshot_t *b, co
                 what);
 }
 
+void zt_assert_unchanged(const zone_t *z, const zt_snapshot_t *before, const char *what) {
+  zt_snapshot_t now;
+  zt_snapshot_take(z, &now);
+  zt_snapshot_assert_equal(before, &now, what);
+  zt_snapshot_free(&now);
+}
+
 static int first_visit(void *ptr, size_t size, bool used, void *arg) {
   (void)size;
   (void)used;

@@ -10,6 +10,7 @@
 #include "zone.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,11 +53,22 @@ void zt_snapshot_take(const zone_t *z, zt_snapshot_t *snap);
 void zt_snapshot_free(zt_snapshot_t *snap);
 /* Fails the running test (with a description) unless a and b are equal. */
 void zt_snapshot_assert_equal(const zt_snapshot_t *a, const zt_snapshot_t *b, const char *what);
+/* Takes a snapshot of z now and fails the running test unless it equals
+ * before: "the zone did not change" (zt_snapshot_assert_equal's checks). */
+void zt_assert_unchanged(const zone_t *z, const zt_snapshot_t *before, const char *what);
 
 /* The zone's first address (its first walk entry). */
 uintptr_t zt_base(const zone_t *z);
 /* Fails the running test unless zone_check(z) == 0. */
 #define zt_assert_check(z) ZT_REQUIRE(zone_check(z) == 0, "zone_check(" #z ") failed")
+/* Clears errno, then fails the running test unless `call` returns NULL and
+ * leaves errno == err (two checks: ck_assert_ptr_null, ck_assert_int_eq). */
+#define zt_assert_fails(call, err)    \
+  do {                                \
+    errno = 0;                        \
+    ck_assert_ptr_null(call);         \
+    ck_assert_int_eq(errno, (err));   \
+  } while (0)
 
 /* Like ck_assert_msg, but silent when it holds: Check records every passing
  * ck_assert with a write to its log, which dominates tight loops. */

@@ -29,9 +29,7 @@ START_TEST(size_is_rounded_and_all_usable) {
     ck_assert_msg(p != NULL, "zone of %zu: a block of all %zu bytes", sizes[i], zone_size(z));
     ck_assert_uint_eq(zone_block_size(z, p), zone_size(z));
     memset(p, 0xab, zone_size(z));
-    errno = 0;
-    ck_assert_ptr_null(zalloc(z, 0));
-    ck_assert_int_eq(errno, ENOMEM);
+    zt_assert_fails(zalloc(z, 0), ENOMEM);
     zt_assert_check(z);
     destroy_zone(z);
   }
@@ -39,15 +37,9 @@ START_TEST(size_is_rounded_and_all_usable) {
 END_TEST
 
 START_TEST(zero_bytes_is_einval) {
-  errno = 0;
-  ck_assert_ptr_null(create_zone(0));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_flags(0, 0));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_flags(0, ZONE_GROW));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone(0), EINVAL);
+  zt_assert_fails(create_zone_flags(0, 0), EINVAL);
+  zt_assert_fails(create_zone_flags(0, ZONE_GROW), EINVAL);
 }
 END_TEST
 
@@ -60,9 +52,7 @@ START_TEST(unmappable_size_is_enomem) {
     errno = 0;
     ck_assert_msg(create_zone(sizes[i]) == NULL, "create_zone(%zu) succeeded", sizes[i]);
     ck_assert_msg(errno == ENOMEM, "create_zone(%zu): errno %d", sizes[i], errno);
-    errno = 0;
-    ck_assert_ptr_null(create_zone_flags(sizes[i], ZONE_GROW));
-    ck_assert_int_eq(errno, ENOMEM);
+    zt_assert_fails(create_zone_flags(sizes[i], ZONE_GROW), ENOMEM);
   }
 }
 END_TEST
@@ -83,16 +73,10 @@ START_TEST(flags_accepted) {
 END_TEST
 
 START_TEST(unknown_flags_einval) {
-  errno = 0;
-  ck_assert_ptr_null(create_zone_flags(4096, 1u << 7));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_flags(4096, ZONE_GROW | (1u << 31)));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_flags(4096, 1u << 7), EINVAL);
+  zt_assert_fails(create_zone_flags(4096, ZONE_GROW | (1u << 31)), EINVAL);
   alignas(16) static unsigned char buf[256];
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf, sizeof buf, 1u << 4));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_in(buf, sizeof buf, 1u << 4), EINVAL);
 }
 END_TEST
 
@@ -112,28 +96,18 @@ END_TEST
 /* ---- create_zone_in --------------------------------------------------------- */
 
 START_TEST(in_null_memory_einval) {
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(NULL, 4096, 0));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_in(NULL, 4096, 0), EINVAL);
 }
 END_TEST
 
 /* No whole granule inside [memory, memory + bytes): EINVAL. */
 START_TEST(in_no_whole_granule_einval) {
   alignas(16) static unsigned char buf[64];
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf, 0, 0));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf, G - 1, 0));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_in(buf, 0, 0), EINVAL);
+  zt_assert_fails(create_zone_in(buf, G - 1, 0), EINVAL);
   /* G bytes, but starting off a granule boundary: no whole granule inside. */
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf + 1, G, 0));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf + 5, 2 * G - 6, 0));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_in(buf + 1, G, 0), EINVAL);
+  zt_assert_fails(create_zone_in(buf + 5, 2 * G - 6, 0), EINVAL);
   /* One more byte and the granule at buf + G is whole. */
   zone_t *z = create_zone_in(buf + 5, 2 * G - 5, 0);
   ck_assert_ptr_nonnull(z);
@@ -145,12 +119,8 @@ END_TEST
 
 START_TEST(in_grow_einval) {
   alignas(16) static unsigned char buf[1024];
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf, sizeof buf, ZONE_GROW));
-  ck_assert_int_eq(errno, EINVAL);
-  errno = 0;
-  ck_assert_ptr_null(create_zone_in(buf, sizeof buf, ZONE_GROW | ZONE_UNLOCKED));
-  ck_assert_int_eq(errno, EINVAL);
+  zt_assert_fails(create_zone_in(buf, sizeof buf, ZONE_GROW), EINVAL);
+  zt_assert_fails(create_zone_in(buf, sizeof buf, ZONE_GROW | ZONE_UNLOCKED), EINVAL);
   zone_t *z = create_zone_in(buf, sizeof buf, ZONE_UNLOCKED);
   ck_assert_ptr_nonnull(z);
   ck_assert_uint_eq(zone_size(z), sizeof buf);
@@ -175,9 +145,7 @@ START_TEST(in_trims_to_whole_granules) {
       void *p = zalloc(z, hi - lo);
       ck_assert_ptr_eq(p, (void *)lo);
       memset(p, 0x5a, hi - lo);
-      errno = 0;
-      ck_assert_ptr_null(zalloc(z, 1));
-      ck_assert_int_eq(errno, ENOMEM);
+      zt_assert_fails(zalloc(z, 1), ENOMEM);
       zt_assert_check(z);
       destroy_zone(z);
     }
