@@ -27,9 +27,10 @@
 
 #define MAX_FROZEN 8
 
-/* glibc's stdio list lock (exported since 2.2.5). */
-extern void _IO_list_lock(void);
-extern void _IO_list_unlock(void);
+/* glibc's stdio list lock (exported since 2.2.5, declared in no public
+ * header): its own names, reserved for the implementation, are the point. */
+extern void _IO_list_lock(void);    // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp)
+extern void _IO_list_unlock(void);  // NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp)
 
 static zone_t *frozen[MAX_FROZEN];  /* written only in a fork child, single-threaded */
 static _Atomic size_t nfrozen;
