@@ -149,14 +149,20 @@ void zdump(const zone_t *z, FILE *out) {
 
 /* The shim's dump: write(2) never allocates, so the lock is held throughout
  * and the lines agree with their header even while other threads allocate. */
-int zone__dump_fd(const zone_t *z, int fd) {
+int zone__dump_fd(const zone_t *z, int fd, const char *tag) {
   if (z == NULL || fd < 0)
     return EINVAL;
-  char line[256];
+  char line[512];
   zone_stats_t st;
   zone__lock(z);
   stats_locked(z, &st);
-  zone__write_all(fd, line, zone__format_header(line, sizeof line, &st, z->nextents));
+  size_t len = zone__format_header(line, sizeof line / 2, &st, z->nextents);
+  if (tag != NULL && len > 0) {  /* " tag" before the newline */
+    int n = snprintf(line + len - 1, sizeof line - len, " %s\n", tag);
+    if (n > 0)
+      len += (size_t)n < sizeof line - len ? (size_t)n - 1 : sizeof line - len - 1;
+  }
+  zone__write_all(fd, line, len);
   uintptr_t at = 0, addr;
   size_t bytes;
   bool used;

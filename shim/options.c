@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -52,30 +53,100 @@ static bool parse_count(const char *s, unsigned long *out) {
   return true;
 }
 
-static void option_warning(const char *name, const char *value) {
-  char line[256];
-  int n = snprintf(line, sizeof line, "zone: ignoring %s=%.120s (see the README)\n", name, value);
+/*
+ * One rule for every variable: a value that its kind does not accept is
+ * ignored (the default stays) with one warning that names the variable, the
+ * value, the values it takes and where they are documented. The warning is
+ * printed once per process tree: the first process that warns leaves
+ * ZONE_WARNED=1 in its environment (zone__shim_options_settle), which its
+ * children inherit, so `bash -c 'ls; ls'` warns once, not three times.
+ */
+typedef enum { KIND_FLAG, KIND_COUNT, KIND_MISUSE, KIND_PATH } option_kind_t;
+
+typedef struct option_spec {
+  const char *name;
+  option_kind_t kind;
+  const char *valid;  /* the values it takes, for the warning */
+} option_spec_t;
+
+enum { OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_COUNT_ };
+
+static const option_spec_t specs[OPT_COUNT_] = {
+  [OPT_MISUSE] = {"ZONE_MISUSE", KIND_MISUSE, "abort, warn or ignore"},
+  [OPT_STATS] = {"ZONE_STATS", KIND_FLAG, "0 or 1"},
+  [OPT_DUMP] = {"ZONE_DUMP", KIND_PATH, "the path of a file it can create or append to"},
+  [OPT_DUMP_EVERY] = {"ZONE_DUMP_EVERY", KIND_COUNT, "a count of allocations (0: at exit only)"},
+  [OPT_TRIM_THRESHOLD] = {"ZONE_TRIM_THRESHOLD", KIND_COUNT, "a count of bytes (0: never)"},
+  [OPT_REPORT_PID] = {"ZONE_REPORT_PID", KIND_COUNT, "a process id"},
+};
+
+static bool warned_here;
+
+static void option_warning(const option_spec_t *spec, const char *value, const char *why) {
+  static const char marker[] = "ZONE_WARNED";
+  if (warned_here || env_value(marker) != NULL)
+    return;
+  warned_here = true;
+  char line[512];
+  int n = snprintf(line, sizeof line, "zone: ignoring %s=%.160s: %sit takes %s (see libzoneshim(7))\n",
+                   spec->name, value, why, spec->valid);
   if (n > 0)
     (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Whether value is one the spec's kind takes; *count gets a count's value. */
+static bool option_parse(const option_spec_t *spec, const char *v, unsigned long *count) {
+  switch (spec->kind) {
+  case KIND_FLAG:
+    *count = v[0] == '1';
+    return (v[0] == '0' || v[0] == '1') && v[1] == '\0';
+  case KIND_COUNT:
+    return parse_count(v, count);
+  case KIND_MISUSE:
+    *count = strcmp(v, "abort") == 0 ? ZONE_MISUSE_ABORT
+             : strcmp(v, "warn") == 0 ? ZONE_MISUSE_WARN
+                                      : ZONE_MISUSE_IGNORE;
+    return strcmp(v, "abort") == 0 || strcmp(v, "warn") == 0 || strcmp(v, "ignore") == 0;
+  case KIND_PATH:
+    return strlen(v) < sizeof zone__shim_opt.dump_path;
+  }
+  return false;
+}
+
+/* The value of option k when set and valid (warning otherwise), else NULL. */
+static const char *option_value(int k, unsigned long *count) {
+  const char *v = env_value(specs[k].name);
+  if (v == NULL || *v == '\0')  /* set to nothing: as if unset */
+    return NULL;
+  if (!option_parse(&specs[k], v, count)) {
+    option_warning(&specs[k], v, "");
+    return NULL;
+  }
+  return v;
+}
+
+/* Whether the dump file can be written: opened for append (and created) now,
+ * so that a bad path is said at start-up rather than silently at exit. */
+static bool dump_path_writable(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return false;
+  close(fd);
+  return true;
 }
 
 void zone__shim_read_options(void) {
   if (options_read || environ == NULL)
     return;
-  const char *v;
-  if ((v = env_value("ZONE_MISUSE")) != NULL) {
-    if (strcmp(v, "abort") == 0)
-      atomic_store(&zone__shim_opt.misuse, ZONE_MISUSE_ABORT);
-    else if (strcmp(v, "warn") == 0)
-      atomic_store(&zone__shim_opt.misuse, ZONE_MISUSE_WARN);
-    else if (strcmp(v, "ignore") == 0)
-      atomic_store(&zone__shim_opt.misuse, ZONE_MISUSE_IGNORE);
-    else
-      option_warning("ZONE_MISUSE", v);
-  }
-  bool stats = false;
-  if ((v = env_value("ZONE_STATS")) != NULL)
-    stats = *v != '\0' && strcmp(v, "0") != 0;
+  unsigned long n;
+  if (option_value(OPT_MISUSE, &n) != NULL)
+    atomic_store(&zone__shim_opt.misuse, (int)n);
+  /* Reports (ZONE_STATS, ZONE_DUMP) come from one process only when
+   * ZONE_REPORT_PID names it (zone-run names the program it runs). */
+  bool reports = true;
+  if (option_value(OPT_REPORT_PID, &n) != NULL)
+    reports = (unsigned long)getpid() == n;
+  bool stats = option_value(OPT_STATS, &n) != NULL && n == 1 && reports;
   if (stats) {
     /* GNU tools close stderr at exit, before our report: keep a copy, out of
      * the way of the descriptors programs expect to get. */
@@ -86,27 +157,23 @@ void zone__shim_read_options(void) {
   atomic_store(&zone__shim_opt.stats, stats);
   /* A set-user-ID program must not write files where its caller says. */
   bool secure = getauxval(AT_SECURE) != 0;
-  if ((v = env_value("ZONE_DUMP")) != NULL && *v != '\0' && !secure) {
-    size_t len = strlen(v);
-    if (len < sizeof zone__shim_opt.dump_path)
-      memcpy(zone__shim_opt.dump_path, v, len + 1);
+  const char *v = option_value(OPT_DUMP, &n);
+  if (v != NULL && reports && !secure) {
+    if (dump_path_writable(v))
+      memcpy(zone__shim_opt.dump_path, v, strlen(v) + 1);
     else
-      option_warning("ZONE_DUMP", v);
+      option_warning(&specs[OPT_DUMP], v, "can't open it for writing; ");
   }
-  unsigned long n;
-  if ((v = env_value("ZONE_DUMP_EVERY")) != NULL) {
-    if (parse_count(v, &n))
-      atomic_store(&zone__shim_opt.dump_every, zone__shim_opt.dump_path[0] != '\0' ? n : 0);
-    else
-      option_warning("ZONE_DUMP_EVERY", v);
-  }
-  if ((v = env_value("ZONE_TRIM_THRESHOLD")) != NULL) {
-    if (parse_count(v, &n))
-      atomic_store(&zone__shim_opt.trim_threshold, n);
-    else
-      option_warning("ZONE_TRIM_THRESHOLD", v);
-  }
+  if (option_value(OPT_DUMP_EVERY, &n) != NULL)
+    atomic_store(&zone__shim_opt.dump_every, zone__shim_opt.dump_path[0] != '\0' ? n : 0);
+  if (option_value(OPT_TRIM_THRESHOLD, &n) != NULL)
+    atomic_store(&zone__shim_opt.trim_threshold, n);
   options_read = true;
+}
+
+void zone__shim_options_settle(void) {
+  if (warned_here)
+    (void)setenv("ZONE_WARNED", "1", 0);
 }
 
 int zone__shim_stats_fd(void) { return stats_fd; }

@@ -20,8 +20,10 @@ static void dump_now(zone_t *z) {
   int fd = open(zone__shim_opt.dump_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd >= 0) {
     flock(fd, LOCK_EX);
+    char tag[160];
+    snprintf(tag, sizeof tag, "pid=%ld prog=%.100s", (long)getpid(), program_invocation_short_name);
     zone__shim_enter();
-    zone__dump_fd(z, fd);
+    zone__dump_fd(z, fd, tag);
     zone__shim_leave();
     flock(fd, LOCK_UN);
     close(fd);

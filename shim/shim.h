@@ -56,6 +56,10 @@ extern zone__shim_options_t zone__shim_opt;
  * first allocation, which ld.so makes before libc's own start-up); later
  * calls do nothing. Not thread-safe: state.c calls it under its start-up lock. */
 void zone__shim_read_options(void);
+/* After start-up, outside every lock (it may allocate): leaves the mark that
+ * keeps the children of a process that warned about an option from warning
+ * again. */
+void zone__shim_options_settle(void);
 /* The descriptor the exit report goes to (a copy of stderr when ZONE_STATS is
  * on: GNU tools close stderr before our report). */
 int zone__shim_stats_fd(void);

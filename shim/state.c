@@ -50,4 +50,5 @@ __attribute__((constructor)) static void shim_start(void) {
   init_lock_drop();
   if (atomic_load_explicit(&zone__shim_zone, memory_order_acquire) == NULL)
     (void)zone__shim_zone_slow();
+  zone__shim_options_settle();
 }

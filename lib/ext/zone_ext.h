@@ -44,8 +44,9 @@ bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
 /* ---- inspect.c: looking inside ---------------------------------------------- */
 
 /* Writes the zdump text to a file descriptor with no stdio and no malloc,
- * holding the lock throughout. 0, or EINVAL for a NULL zone or bad fd. */
-int zone__dump_fd(const zone_t *z, int fd);
+ * holding the lock throughout; tag (NULL for none), such as "pid=1 prog=ls",
+ * ends the header line. 0, or EINVAL for a NULL zone or bad fd. */
+int zone__dump_fd(const zone_t *z, int fd, const char *tag);
 /* The zone's extents (mappings) right now. */
 size_t zone__extent_count(const zone_t *z);
 

@@ -45,7 +45,7 @@ case $case_name in
     ;;
   dump)
     # A relative dump path, and a program that changes directory.
-    (cd "$tmp" && "$zone_run" --dump heap.txt --dump-every 200 -- sh -c 'cd / && ls -l /usr/bin >/dev/null')
+    (cd "$tmp" && "$zone_run" --all --dump heap.txt --dump-every 200 -- sh -c 'cd / && ls -l /usr/bin >/dev/null')
     dumps=$(grep -c '^zone ' "$tmp/heap.txt")
     echo "$dumps dumps in the file"
     [ "$dumps" -ge 2 ] || fail "wanted periodic dumps and the exit dump, got $dumps"
@@ -145,7 +145,7 @@ case $case_name in
     expect 126 "zone-run: $tmp/script: its #! interpreter $tmp/interpreter is not an executable file" -- "$tmp/script"
     ;;
   bad_option)
-    expect 125 "zone-run: unknown option --frobnicate (the options are --stats, --dump FILE, --dump-every N, --misuse MODE, --print-shim, --help, --version)" \
+    expect 125 "zone-run: unknown option --frobnicate (the options are --stats, --dump FILE, --dump-every N, --all, --misuse MODE, --print-shim, --help, --version)" \
       --frobnicate -- true
     ;;
   bad_no_program)
@@ -173,6 +173,52 @@ case $case_name in
   bad_dump_every_no_value)
     expect 125 "zone-run: --dump-every needs a count N after it, not the option -- (a name starting with - is written ./--)" \
       --dump f --dump-every -- true
+    ;;
+  stats_program_only)
+    # By default only the program zone-run starts reports, not its helpers.
+    "$zone_run" --stats -- bash -c 'ls / >/dev/null; ls / >/dev/null' 2>"$tmp/err"
+    cat "$tmp/err"
+    [ "$(grep -c '^zone stats: ' "$tmp/err")" -eq 1 ] || fail "wanted one stats line"
+    grep -q '^zone stats: pid=[0-9]* prog=bash ' "$tmp/err" || fail "the line is not bash's"
+    ;;
+  stats_all)
+    "$zone_run" --all --stats -- bash -c 'ls / >/dev/null; ls / >/dev/null' 2>"$tmp/err"
+    cat "$tmp/err"
+    [ "$(grep -c '^zone stats: ' "$tmp/err")" -eq 3 ] || fail "wanted bash's and both ls's lines"
+    [ "$(grep -c '^zone stats: pid=[0-9]* prog=ls ' "$tmp/err")" -eq 2 ] || fail "wanted two ls lines"
+    ;;
+  stats_through_exec)
+    # A wrapper script that execs the program: the program reports.
+    printf '#!/bin/sh\nexec ls / "$@"\n' >"$tmp/wrapper"
+    chmod +x "$tmp/wrapper"
+    "$zone_run" --stats -- "$tmp/wrapper" >/dev/null 2>"$tmp/err"
+    cat "$tmp/err"
+    [ "$(grep -c '^zone stats: pid=[0-9]* prog=ls ' "$tmp/err")" -eq 1 ] || fail "wanted ls's line only"
+    ;;
+  dump_tagged)
+    "$zone_run" --all --dump "$tmp/heap.txt" -- bash -c 'ls / >/dev/null; true'
+    grep '^zone ' "$tmp/heap.txt"
+    [ "$(grep -c '^zone size=.* pid=[0-9][0-9]* prog=bash$' "$tmp/heap.txt")" -eq 1 ] || fail "no dump tagged prog=bash"
+    [ "$(grep -c '^zone size=.* pid=[0-9][0-9]* prog=ls$' "$tmp/heap.txt")" -eq 1 ] || fail "no dump tagged prog=ls"
+    ;;
+  option_*)
+    # A bad value of each ZONE_* variable: one warning for the whole process
+    # tree, naming the variable, the value, what it takes and the man page.
+    shim=$("$zone_run" --print-shim)
+    case $case_name in
+      option_stats) var=ZONE_STATS value=banana takes='0 or 1' ;;
+      option_misuse) var=ZONE_MISUSE value=crash takes='abort, warn or ignore' ;;
+      option_trim) var=ZONE_TRIM_THRESHOLD value=-5 takes='a count of bytes (0: never)' ;;
+      option_dump_every) var=ZONE_DUMP_EVERY value=10x takes='a count of allocations (0: at exit only)' ;;
+      option_report_pid) var=ZONE_REPORT_PID value=me takes='a process id' ;;
+      option_dump_unwritable) var=ZONE_DUMP value=/nonexistent/dir/x.txt
+        takes='the path of a file it can create or append to' why="can't open it for writing; " ;;
+      *) fail "no such case $case_name" ;;
+    esac
+    env "$var=$value" LD_PRELOAD="$shim" bash -c 'ls / >/dev/null; ls / >/dev/null' 2>"$tmp/err"
+    cat "$tmp/err"
+    want="zone: ignoring $var=$value: ${why:-}it takes $takes (see libzoneshim(7))"
+    [ "$(cat "$tmp/err")" = "$want" ] || fail "wanted exactly one line: $want"
     ;;
   installed)
     # zone_run_test.sh installed CMAKE BUILD_DIR: the installed launcher finds
