@@ -77,8 +77,9 @@ struct dump {
   struct item *items;
   size_t nitems, cap;
   /* the header, as written (0 where a field was missing) */
-  uint64_t h_size, h_used, h_largest, h_blocks, h_free_regions, h_peak, h_extents;
+  uint64_t h_size, h_used, h_largest, h_blocks, h_free_regions, h_peak, h_extents, h_pid;
   bool has_peak;
+  char prog[64];       /* prog= of the header (the shim's dumps), or "" */
   /* from the lines */
   uint64_t size, used, free, largest_free, blocks, free_regions;
   size_t extents;
@@ -187,12 +188,16 @@ static void parse_header(struct dump *d, const char *line) {
       {"free_regions", offsetof(struct dump, h_free_regions)},
       {"peak_used", offsetof(struct dump, h_peak)},
       {"extents", offsetof(struct dump, h_extents)},
+      {"pid", offsetof(struct dump, h_pid)},
   };
   const char *p = line + 5;
   while (*p != '\0') {
     p += strspn(p, " \t");
     size_t klen = strcspn(p, "= \t\n");
-    if (p[klen] == '=') {
+    if (p[klen] == '=' && klen == 4 && strncmp(p, "prog", 4) == 0) {
+      size_t vlen = strcspn(p + 5, " \t\n");
+      snprintf(d->prog, sizeof d->prog, "%.*s", (int)vlen, p + 5);
+    } else if (p[klen] == '=') {
       uint64_t v;
       const char *end;
       if (parse_u64(p + klen + 1, 10, &v, &end)) {
@@ -541,6 +546,11 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
   if (inputs > 1)
     fprintf(out, "dump %zu of %zu: ", d->number, inputs);
   put_escaped(out, o->captions && d->caption != NULL ? d->caption : d->source);
+  if (d->prog[0] != '\0') {  /* which process wrote it */
+    fputs(" \xc2\xb7 ", out);
+    put_escaped(out, d->prog);
+    fprintf(out, " (pid %" PRIu64 ")", d->h_pid);
+  }
   fputs("</text>\n", out);
   double pct = d->size ? 100.0 * (double)d->used / (double)d->size : 0.0;
   fprintf(out,
