@@ -132,6 +132,10 @@ def workloads(build, py):
         subprocess.run([py, os.path.join(HERE, "workloads", "sqlite_gen.py"),
                         os.path.join(work, "sqlite.sql")] + size, check=True)
 
+    def sort_prepare(size, work):
+        subprocess.run([py, os.path.join(HERE, "workloads", "sort_gen.py"),
+                        os.path.join(work, "sort.txt")] + size, check=True)
+
     def gxx_argv(size, work):
         flags = ["-O0", "-DBENCH_N=1"] if "--quick" in size else ["-O2", "-DBENCH_N=3"]
         return ["g++", "-std=c++17"] + flags + ["-c", os.path.join(HERE, "workloads", "templates.cpp"),
@@ -151,6 +155,9 @@ def workloads(build, py):
                  lambda size, work: ["sqlite3", ":memory:", ".read %s" % os.path.join(work, "sqlite.sql")],
                  needs=("sqlite3",), prepare=sqlite_prepare, comm="sqlite3"),
         Workload("g++", "g++ -O2 on a template-heavy file", gxx_argv, needs=("g++",), comm="cc1plus"),
+        Workload("sort", "GNU sort of a 60 MB text file, LC_ALL=C, output to /dev/null",
+                 lambda size, work: ["sort", "-o", "/dev/null", os.path.join(work, "sort.txt")],
+                 needs=("sort",), env={"LC_ALL": "C"}, prepare=sort_prepare, comm="sort"),
         Workload("redis", "redis-server under redis-benchmark (server CPU time)",
                  lambda size, work: [py, os.path.join(HERE, "workloads", "redis_bench.py")] + size,
                  needs=("redis-server", "redis-benchmark"), server=True, comm="redis-server"),
