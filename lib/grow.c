@@ -52,7 +52,7 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
  */
 #define RESERVE_MIN ((size_t)1 << 20)  /* address space, not memory */
 #if UINTPTR_MAX > 0xffffffffu
-#define ZONE_SLOT_BASE ((uintptr_t)1 << 44)     /* 16 TiB */
+#define ZONE_SLOT_BASE ((uintptr_t)1 << 45)     /* 32 TiB: above ASan's shadow too */
 #define ZONE_SLOT_BYTES ((uintptr_t)64 << 30)  /* 64 GiB a zone */
 #define ZONE_SLOTS 256
 #endif
