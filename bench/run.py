@@ -18,7 +18,7 @@ Markdown (results.md), raw numbers (raw.csv), a chart of the ratios
 (ratios.png) and, from bench/core_pairs, a plot of the core's cost per
 zalloc+zfree pair against live blocks (core_pairs.png, core_pairs.txt).
 
-    bench/run.py                       # full suite, 3 runs each, ~15 minutes
+    bench/run.py                       # full suite, 3 runs each, ~20-30 minutes
     bench/run.py --quick               # CI size: each workload once, seconds
     bench/run.py --runs 5 --workloads churn_small,frag --allocators glibc,shim
     bench/run.py --profile /tmp/prof --allocators glibc,shim   # perf flat profiles
