@@ -18,7 +18,7 @@ Markdown (results.md), raw numbers (raw.csv), a chart of the ratios
 (ratios.png) and, from bench/core_pairs, a plot of the core's cost per
 zalloc+zfree pair against live blocks (core_pairs.png, core_pairs.txt).
 
-    bench/run.py                       # full suite, 3 runs each, ~15 minutes
+    bench/run.py                       # full suite, 3 runs each, ~20-30 minutes
     bench/run.py --quick               # CI size: each workload once, seconds
     bench/run.py --runs 5 --workloads churn_small,frag --allocators glibc,shim
     bench/run.py --profile /tmp/prof --allocators glibc,shim   # perf flat profiles
@@ -125,8 +125,23 @@ class Workload:
 def workloads(build, py):
     bench_bin = os.path.join(build, "bench")
 
-    def program(name):
-        return lambda size, work: [os.path.join(bench_bin, name)] + size
+    def program(name, *args):
+        return lambda size, work: [os.path.join(bench_bin, name)] + list(args) + size
+
+    # The multithreaded programs, each at 2, 4 and 8 threads (the machine this
+    # suite is sized for has 2 cores): fixed work in all, split over the threads.
+    threaded = []
+    for prog, what in (
+            ("larson", "larson server: %d threads x 2k live blocks of 16-1024 B, 60M frees+mallocs "
+                       "in all, each thread handing its blocks to a new one 15 times"),
+            ("xmalloc", "xmalloc: %d threads, half producers, half consumers; 24M messages in "
+                        "batches, every free cross-thread"),
+            ("mstress", "memory stress: %d threads x 8 rounds, random lifetimes, 16 B-1 MiB, "
+                        "written in full, blocks change threads"),
+            ("false_sharing", "%d threads incrementing 8-64 B blocks of their own: cache lines "
+                              "shared between threads show as time")):
+        for n in (2, 4, 8):
+            threaded.append(Workload("%s-%d" % (prog, n), what % n, program(prog, "--threads", str(n))))
 
     def sqlite_prepare(size, work):
         subprocess.run([py, os.path.join(HERE, "workloads", "sqlite_gen.py"),
@@ -148,6 +163,7 @@ def workloads(build, py):
         Workload("realloc", "realloc growth of 2000 buffers", program("realloc_growth")),
         Workload("tiny", "4.5M tiny long-lived C++ objects", program("tiny_objects")),
         Workload("frag", "mixed lifetimes, drifting sizes", program("frag")),
+    ] + threaded + [
         Workload("python", "python3 allocation-heavy script, PYTHONMALLOC=malloc",
                  lambda size, work: [py, os.path.join(HERE, "workloads", "py_alloc.py")] + size,
                  env={"PYTHONMALLOC": "malloc"}, comm="python3"),
@@ -250,7 +266,7 @@ def run_suite(args, allocs, chosen, work, notes):
                 results.append(r)
                 done += 1
                 status = "ok" if r["ok"] else ("TIMEOUT" if r["timed_out"] else "FAILED exit %s" % r["exit"])
-                print("[%3d/%d] run %d %-12s %-9s %8.2fs %8.1f MiB  %s" % (
+                print("[%3d/%d] run %d %-15s %-9s %8.2fs %8.1f MiB  %s" % (
                     done, total, rep + 1, w.name, alloc, r["time_s"], r["rss_kb"] / 1024.0, status),
                     flush=True)
                 if not r["ok"]:
@@ -385,8 +401,8 @@ def write_markdown(path, args, allocs, chosen, med, ratios, geo, notes, meta, co
         if which == 2:
             add("CPU time counts what the processes ran, not what they waited for the core, so it moves less")
             add("with load from elsewhere; for single-threaded workloads on a quiet machine it is close to the")
-            add("wall time. It is higher than wall time for prodcons (two cores) and includes the redis")
-            add("server only.")
+            add("wall time. It is higher than wall time for prodcons and the multithreaded workloads (two")
+            add("cores) and includes the redis server only.")
             add("")
     add("## Workloads")
     add("")

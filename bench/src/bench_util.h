@@ -110,6 +110,31 @@ static inline double bench_scale(int argc, char **argv, const char *usage) {
   return scale;
 }
 
+/*
+ * The multithreaded programs' thread count: takes "--threads N" (1 <= N <=
+ * max) out of argv, so that bench_scale sees only its own options, and
+ * returns N, or `dflt` when the option is absent. Call it before bench_scale.
+ */
+static inline int bench_threads(int *argc, char **argv, int dflt, int max) {
+  int n = dflt;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--threads") != 0)
+      continue;
+    char *end = NULL;
+    long v = i + 1 < *argc ? strtol(argv[i + 1], &end, 10) : 0;
+    if (end == NULL || *end != '\0' || v < 1 || v > max) {
+      fprintf(stderr, "%s: --threads wants a whole number from 1 to %d\n", argv[0], max);
+      exit(2);
+    }
+    n = (int)v;
+    for (int k = i; k + 2 <= *argc; k++)  /* drop the pair, keep argv[argc] == NULL */
+      argv[k] = argv[k + 2];
+    *argc -= 2;
+    i--;
+  }
+  return n;
+}
+
 /* n scaled, at least `floor`. */
 static inline size_t bench_scaled(size_t n, double scale, size_t floor) {
   double v = (double)n * scale;
