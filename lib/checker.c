@@ -25,7 +25,9 @@
  * mappings that memcheck thinks defined as a possible pointer, so three
  * things would keep a lost block "still reachable": the zone's own record,
  * which holds each extent's base (the address of its first block), is
- * registered as a range the scan skips; a pointer to the end of the mapping
+ * registered as a range the scan skips (at exit, where memcheck would warn
+ * of such a range still in force, the base words are marked undefined
+ * instead, which the scan skips too); a pointer to the end of the mapping
  * just below an extent (ld.so keeps some) would be one to the extent's first
  * block, so under memcheck each mapping keeps a page of its own before its
  * first byte (zone__checker_lead); and the record itself is registered as a
@@ -225,6 +227,50 @@ static size_t req_remember(zone__checker_t *c, const void *p, size_t bytes, size
   return bytes;
 }
 
+/* ---- the zones alive under memcheck ----------------------------------------------------- */
+
+/* ~(the first live zone's record), each linking to the next by check.next,
+ * complemented so that no word of the list looks like a pointer to a record
+ * (a zone never destroyed is a lost block). Memcheck only: natively empty. */
+static uintptr_t live_zones;
+static zone__lock_t live_lock;
+
+static void live_add(zone_t *z) {
+  zone__lock_acquire(&live_lock);
+  z->check.next = live_zones;
+  live_zones = ~(uintptr_t)z;
+  zone__lock_release(&live_lock);
+}
+
+static void live_remove(const zone_t *z) {
+  zone__lock_acquire(&live_lock);
+  for (uintptr_t *link = &live_zones; *link != 0; link = &((zone_t *)~*link)->check.next)
+    if ((zone_t *)~*link == z) {
+      *link = z->check.next;
+      break;
+    }
+  zone__lock_release(&live_lock);
+}
+
+/* After the program's own destructors and atexit handlers (priority 101 runs
+ * after the default ones), before memcheck's leak check at exit: the record
+ * of each zone still alive is scanned again, so that memcheck does not warn of
+ * skipped ranges left in force, and only the words that point to each
+ * extent's first block are hidden from the scan, by making them undefined. A
+ * zone call after this point would be reported as using undefined values. */
+__attribute__((destructor(101))) static void zone__checker_at_exit(void) {
+  if (live_zones == 0)
+    return;
+  zone__lock_acquire(&live_lock);
+  for (uintptr_t at = live_zones; at != 0; at = ((zone_t *)~at)->check.next) {
+    zone_t *z = (zone_t *)~at;
+    zone__track_heed(z, sizeof *z);
+    for (size_t k = 0; k < z->nextents; k++)
+      zone__track_undefined(&z->extents[k].base, sizeof z->extents[k].base);
+  }
+  zone__lock_release(&live_lock);
+}
+
 /* ---- the zone's record ----------------------------------------------------------------- */
 
 zone_t *zone__checker_record_new(unsigned kind, size_t len) {
@@ -243,6 +289,7 @@ zone_t *zone__checker_record_new(unsigned kind, size_t len) {
     zone__os_guard(mem, lead);
     zone__track_alloc(z, sizeof *z, true);
     zone__track_ignore(z, sizeof *z);
+    live_add(z);
   }
   return z;
 }
@@ -258,6 +305,7 @@ void zone__checker_record_free(zone_t *z) {
   }
   size_t lead = zone__checker_lead(kind);
   if (kind == ZONE_CHECKER_MEMCHECK) {
+    live_remove(z);
     zone__track_heed(z, sizeof *z);
     zone__track_free(z);
   }

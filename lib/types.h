@@ -159,6 +159,7 @@ typedef struct zone__checker {
   unsigned bits;           /* log2 of the slot count, while slots is mapped */
   zone__req_slot_t *slots;
   size_t count;            /* slots in use */
+  uintptr_t next;          /* memcheck: ~(the next live zone), 0 for none */
 } zone__checker_t;
 
 /* ---- zone.c: the zone ---------------------------------------------------- */

@@ -13,6 +13,7 @@
  *   leak_zone    a zone never destroyed, its pointer lost
  *   uninit       a branch on a byte never written
  *   usable       zone_block_size, then the whole rounded block written
+ *   kept         a zone and a block still pointed to at exit, never freed
  *   clean        the calls used as they should be, everything freed
  */
 #include <zone.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 
 static zone_t *volatile kept;  /* a zone the program still points to at exit */
+static char *volatile kept_block;
 static volatile unsigned char sink;
 
 /* Forgets what the calls below left on the stack, where a copy of a lost
@@ -110,6 +112,10 @@ int main(int argc, char **argv) {
     char *p = zalloc(z, 16);
     if (p[3] == 7)
       puts("seven");
+  } else if (strcmp(mode, "kept") == 0) {
+    kept = z;  /* alive at exit, as a program's long-lived zone may be */
+    kept_block = zalloc(z, 100);
+    return 0;
   } else if (strcmp(mode, "usable") == 0) {
     char *p = zalloc(z, 100);
     size_t n = zone_block_size(z, p);
