@@ -17,6 +17,12 @@
  *
  * Threads: every call may be made concurrently on the same zone unless the
  * zone was created with ZONE_UNLOCKED.
+ *
+ * Heap checkers: under valgrind's memcheck, or in a program built with
+ * -fsanitize=address (libzone need not be), a block is checked like a
+ * malloc'd one: only the bytes asked for may be used until zone_block_size
+ * is asked, freed blocks and free space are off limits, and memcheck reports
+ * lost blocks and zones never destroyed (ASan: zones never destroyed).
  */
 #ifndef ZONE_H
 #define ZONE_H
@@ -127,7 +133,10 @@ ZONE_API int zfree(zone_t *zone, void *ptr);
 
 /* ---- queries ----------------------------------------------------------- */
 
-/* The rounded size of the live block starting at ptr; 0 for anything else. */
+/* The usable size of the live block starting at ptr: its request rounded up
+ * to ZONE_GRANULE, all of which the program may use (as malloc_usable_size
+ * for malloc); 0 for anything else. Under memcheck or ASan the bytes past the
+ * request become usable by this call. */
 ZONE_API size_t zone_block_size(const zone_t *zone, const void *ptr);
 
 /* Bytes the zone manages (grows with ZONE_GROW); 0 for NULL. */

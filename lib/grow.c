@@ -5,7 +5,6 @@
  * placement index is index.c's; its page-return marks are trim.c's.
  */
 #include "internal.h"
-#include "track.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -98,22 +97,27 @@ static char *reserve_room(zone_t *z, size_t len) {
 
 /* Maps an extent of ngran granules followed by a guard page: the guard keeps
  * extents from ever touching, so a free run never spans two of them, and it
- * stops a linear overflow off the zone's end. Returns 0 or ENOMEM. */
+ * stops a linear overflow off the zone's end. Under memcheck a page before
+ * the granules is kept inaccessible too (checker.c's lead). The heap checker
+ * is told that the whole mapping is off limits. Returns 0 or ENOMEM. */
 int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
   size_t page = zone__os_page_size();
+  size_t lead = zone__checker_lead(z->check.kind);
   size_t bytes = ngran * ZONE_G;
-  size_t len = (bytes + page - 1) / page * page + page;
+  size_t len = lead + (bytes + page - 1) / page * page + page;
   if (len < bytes)
     return ENOMEM;
   char *mem = (z->flags & ZONE_GROW) ? reserve_room(z, len) : NULL;
   bool reserved = mem != NULL;
   if (reserved) {
-    if (zone__os_commit(mem, len - page) != 0)  /* the guard stays reserved */
+    if (zone__os_commit(mem + lead, len - lead - page) != 0)  /* lead and guard stay reserved */
       return ENOMEM;
   } else {
     mem = zone__os_map(len);
     if (mem == NULL)
       return ENOMEM;
+    if (lead != 0)
+      zone__os_guard(mem, lead);
     zone__os_guard(mem + len - page, page);
   }
   memset(out, 0, sizeof *out);
@@ -126,10 +130,10 @@ int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
   }
   if (reserved)
     z->reserve = mem + len;
-  out->base = (uintptr_t)mem;
+  out->base = (uintptr_t)(mem + lead);
   out->map = mem;
   out->map_len = len;
-  zone__track_noaccess(mem, bytes);
+  zone__checker_fresh(z, mem, len);
   return 0;
 }
 
@@ -176,13 +180,14 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   size_t old_bytes = e->idx.ngran * ZONE_G;
   if (zone__index_extend(&e->idx, ngran) != 0) {
     zone__os_guard(guard, add);
-    zone__track_noaccess(guard, add);  /* as before the commit, for memcheck too */
+    if (z->check.kind == ZONE_CHECKER_MEMCHECK)
+      zone__checker_fresh(z, guard, add);  /* as before the commit (ASan's view never changed) */
     return NULL;
   }
   e->map_len += add;
   z->reserve += add;
   z->size += ngran * ZONE_G - old_bytes;
-  zone__track_noaccess((char *)e->base + old_bytes, ngran * ZONE_G - old_bytes);
+  zone__checker_fresh(z, guard, add + page);  /* the old guard, the new granules and guard */
   return e;
 }
 

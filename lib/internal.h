@@ -10,6 +10,7 @@
  *   inspect.c   stats, walk, dump, zone_check
  *     grow.c    reservation, mapping and growth of extents
  *     trim.c    page return: the returned-pages marks, zone__trim
+ *     checker.c heap checkers: what memcheck and ASan are told
  *       index.c   bitmaps of one extent: take, give, resize, fit, queries
  *         reach.c   the reach index: the lowest fit of a small size
  *         tree.c    the summary tree: the lowest fit of a large size
@@ -95,6 +96,56 @@ void zone__returned_fini(zone__extent_t *e);
 /* Granules [g, g + n) of e are about to be used: their pages are no longer
  * known to be given back. On the hot path (inlined in the single-TU build). */
 void zone__pages_taken(zone__extent_t *e, size_t g, size_t n);
+
+/* ---- checker.c: heap checkers (memcheck, AddressSanitizer) ------------------- */
+
+/* The checker a process runs under: found once (zone__checker_detect), kept
+ * in each zone's check.kind. */
+enum { ZONE_CHECKER_NONE = 0, ZONE_CHECKER_MEMCHECK = 1, ZONE_CHECKER_ASAN = 2 };
+
+/* Whether z runs under a checker: the one test the hot paths pay natively,
+ * before they call the zone__checker_* hooks below. */
+static inline bool zone__checked(const zone_t *z) {
+  return __builtin_expect(z->check.kind != ZONE_CHECKER_NONE, 0);
+}
+
+/* The checker this process runs under, looked up once. */
+unsigned zone__checker_detect(void);
+/* Bytes a mapping that holds a zone's record or blocks keeps before them:
+ * one page under memcheck (so that no pointer to the end of the mapping below
+ * points at a block), else 0. */
+size_t zone__checker_lead(unsigned kind);
+/* The zone's record: len zeroed bytes (check.kind still to be set), or NULL;
+ * and its release, table included. Under memcheck the record is a block of
+ * its own (a zone never destroyed is reported lost) whose words the leak
+ * scan skips; under ASan it comes from the program's (ASan's) calloc. */
+zone_t *zone__checker_record_new(unsigned kind, size_t len);
+void zone__checker_record_free(zone_t *z);
+/* [p, p + bytes) now belongs to z but holds no block (a new or grown
+ * extent, its slack and guard; a caller's buffer): off limits. Any kind. */
+void zone__checker_fresh(const zone_t *z, void *p, size_t bytes);
+/* The hooks of the block calls, each with the lock held and only when
+ * zone__checked(z). alloc returns the size the checker knows the block by
+ * (bytes, or rounded when the table has no room); for a zeroed block the
+ * whole of it stays writable until zeroed (after the zeroing, unlocked)
+ * closes the padding again. */
+size_t zone__checker_alloc(zone_t *z, void *p, size_t bytes, size_t rounded, bool zeroed);
+void zone__checker_zeroed(const zone_t *z, void *p, size_t known, size_t rounded);
+void zone__checker_free(zone_t *z, void *p, size_t rounded);
+/* A resize in place, to `bytes` asked for. */
+void zone__checker_resize(zone_t *z, void *p, size_t old_rounded, size_t new_rounded, size_t bytes);
+/* A move: copies what the program may have written of `from` (its request,
+ * at most `bytes`) to `to` and tells the checker; zrealloc's memmove. */
+void zone__checker_move(zone_t *z, void *to, size_t to_rounded, void *from, size_t from_rounded,
+                        size_t bytes);
+/* zone_block_size was asked: the whole rounded block becomes usable. */
+void zone__checker_usable(zone_t *z, const void *p, size_t rounded);
+/* zone_reset, before the index forgets the blocks: every block gone, every
+ * extent off limits. */
+void zone__checker_reset(zone_t *z);
+/* destroy_zone, before the extents go: every block gone, a caller's buffer
+ * given back as it was, mapped extents forgotten. Any kind. */
+void zone__checker_destroy(zone_t *z);
 
 /* ---- index.c: the placement index of one extent ---------------------------- */
 
@@ -203,6 +254,13 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base);
 
 /* Anonymous zero-filled read/write pages, or NULL with errno ENOMEM. */
 void *zone__os_map(size_t bytes);
+/* The same, never refused by the test hook: for the heap checkers' own
+ * bookkeeping (checker.c), which exists only under a checker, so that a run
+ * under one fails the same mappings as a native run. NULL on failure. */
+void *zone__os_map_quiet(size_t bytes);
+/* Test hook: whether the allocation about to be made is refused; counts as a
+ * mapping (checker.c's record from ASan's malloc stands for one). */
+bool zone__os_refused(void);
 void zone__os_unmap(void *p, size_t bytes);
 /* Address space only: inaccessible pages that cost no memory, placed at hint
  * when it is free (else where the kernel likes), or NULL. Never fails by the

@@ -56,6 +56,16 @@ void *zone__os_map(size_t bytes) {
   return p;
 }
 
+void *zone__os_map_quiet(size_t bytes) {
+  if (bytes == 0)
+    return NULL;
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+bool zone__os_refused(void) { return injected_failure(); }
+
 void *zone__os_reserve(void *hint, size_t bytes) {
   if (bytes == 0)
     return NULL;

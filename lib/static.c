@@ -10,6 +10,7 @@
 #include "reach.c"
 #include "index.c"
 #include "trim.c"
+#include "checker.c"
 #include "grow.c"
 #include "inspect.c"
 #include "zone.c"

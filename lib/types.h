@@ -1,10 +1,10 @@
 /*
  * types.h - the core's structs, each with one owner file (named beside it);
  * other files read the fields documented here or call the owner's functions.
- * Nesting follows the layers: a zone (zone.c) holds extents (grow.c), an
- * extent holds a placement index (index.c) and its page-return marks
- * (trim.c), and an index holds the reach index (reach.c) and the summary
- * tree (tree.c) over its bitmap words.
+ * Nesting follows the layers: a zone (zone.c) holds extents (grow.c) and what
+ * its heap checker is told (checker.c), an extent holds a placement index
+ * (index.c) and its page-return marks (trim.c), and an index holds the reach
+ * index (reach.c) and the summary tree (tree.c) over its bitmap words.
  */
 #ifndef ZONE_TYPES_H
 #define ZONE_TYPES_H
@@ -127,7 +127,8 @@ typedef struct zone__returned {
 /* ---- grow.c: one contiguous range of the zone ------------------------------ */
 
 /* Granules [base, base + idx.ngran * G). A mapped extent is followed by a
- * guard page; map is NULL for caller-owned memory. */
+ * guard page, and under memcheck preceded by one (checker.c's lead: map is
+ * then a page below base); map is NULL for caller-owned memory. */
 typedef struct zone__extent {
   uintptr_t base;          /* address of granule 0 */
   zone__index_t idx;       /* where blocks are (index.c) */
@@ -138,11 +139,35 @@ typedef struct zone__extent {
   size_t map_len;
 } zone__extent_t;
 
+/* ---- checker.c: what a heap checker (memcheck, ASan) is told -------------- */
+
+/* One slot of the table of requested sizes. Both words are kept
+ * complemented: memcheck's leak scan reads every word of the table's mapping,
+ * and a block's address kept as it is would make the block look reachable. */
+typedef struct zone__req_slot {
+  uintptr_t key;           /* ~address of the block; 0: an empty slot */
+  size_t size;             /* ~(requested bytes, | ZONE_REQ_ZEROED for zcalloc) */
+} zone__req_slot_t;
+
+/* Which checker the zone runs under, and (only under one) the bytes asked for
+ * of every live block whose request was not a whole number of granules: the
+ * checker is told that size, and a resize, a move or zone_block_size needs it
+ * back. Open addressing with linear probing over `slots`; mapped on first use. */
+typedef struct zone__checker {
+  unsigned kind;           /* ZONE_CHECKER_*; ZONE_CHECKER_NONE natively: the
+                              one flag the hot paths test */
+  unsigned bits;           /* log2 of the slot count, while slots is mapped */
+  zone__req_slot_t *slots;
+  size_t count;            /* slots in use */
+  uintptr_t next;          /* memcheck: ~(the next live zone), 0 for none */
+} zone__checker_t;
+
 /* ---- zone.c: the zone ---------------------------------------------------- */
 
 struct zone {
   zone__lock_t lock;
   unsigned flags;
+  zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
   size_t nextents;
   zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
@@ -150,7 +175,7 @@ struct zone {
   size_t used;             /* bytes in live blocks */
   size_t blocks;           /* live blocks */
   size_t peak_used;
-  size_t self_len;         /* bytes mapped for this struct */
+  size_t self_len;         /* bytes mapped for this struct (checker.c maps it) */
   char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
   char *reserve_end;       /* reserve_end) where the next extent goes (grow.c) */
   size_t reserve_len;      /* the size of the last reservation */

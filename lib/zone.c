@@ -2,12 +2,13 @@
  * zone.c - the zone: its lifecycle and the public allocation entry points. A
  * zone is a sorted list of extents (mappings, or the caller's buffer); first
  * fit asks each extent in address order for its lowest fit, so placement is
- * by address across the whole zone. This file owns locking, the accounting
- * behind zone_stats and the valgrind annotations; where a block goes inside
- * an extent is index.c's business, where memory comes from grow.c's.
+ * by address across the whole zone. This file owns locking and the accounting
+ * behind zone_stats; where a block goes inside an extent is index.c's
+ * business, where memory comes from grow.c's, what a heap checker (memcheck,
+ * ASan) is told checker.c's: under one, each call below also tells it, behind
+ * a single test of zone__checked(z) that natively is all it costs.
  */
 #include "internal.h"
-#include "track.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -75,20 +76,22 @@ static void account(zone_t *z, size_t gran_added, size_t gran_removed, long bloc
 static zone_t *zone_new(unsigned flags) {
   size_t page = zone__os_page_size();
   size_t len = (sizeof(zone_t) + page - 1) / page * page;
-  zone_t *z = zone__os_map(len);
+  unsigned kind = zone__checker_detect();
+  zone_t *z = zone__checker_record_new(kind, len);
   if (z == NULL)
     return NULL;
   z->flags = flags;
+  z->check.kind = kind;
   z->self_len = len;
   zone__lock_init(&z->lock);
   return z;
 }
 
-/* The zone's own mapping and what is left of its reservation. */
+/* The zone's own record and what is left of its reservation. */
 static void zone_unmap_self(zone_t *z) {
   zone__reserve_release(z);
   zone__lock_destroy(&z->lock);
-  zone__os_unmap(z, z->self_len);
+  zone__checker_record_free(z);
 }
 
 zone_t *create_zone(size_t bytes) { return create_zone_flags(bytes, 0); }
@@ -153,34 +156,20 @@ zone_t *create_zone_in(void *memory, size_t bytes, unsigned flags) {
   z->caller_memory = true;
   e.fresh = ngran;  /* the caller's bytes may hold anything */
   zone__extent_insert(z, &e);
-  zone__track_noaccess((void *)lo, ngran * ZONE_G);
+  zone__checker_fresh(z, (void *)lo, ngran * ZONE_G);
   return z;
-}
-
-/* Tells memcheck that every live block is gone (destroy and reset). */
-static void track_release_all(zone_t *z) {
-  if (!zone__track_running())
-    return;
-  for (size_t k = 0; k < z->nextents; k++) {
-    zone__extent_t *e = &z->extents[k];
-    for (size_t g = zone__index_next_block(&e->idx, 0); g != ZONE_NONE;
-         g = zone__index_next_block(&e->idx, g + zone__index_block_len(&e->idx, g)))
-      zone__track_free(granule_addr(e, g));
-  }
 }
 
 void destroy_zone(zone_t *z) {
   if (z == NULL)
     return;
-  track_release_all(z);
+  zone__checker_destroy(z);
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
-    if (z->caller_memory) {
-      zone__track_defined((void *)e->base, e->idx.ngran * ZONE_G);
+    if (z->caller_memory)
       zone__index_fini(&e->idx);
-    } else {
+    else
       zone__extent_unmap(e);
-    }
   }
   zone_unmap_self(z);
 }
@@ -189,11 +178,10 @@ void zone_reset(zone_t *z) {
   if (z == NULL)
     return;
   zone__lock(z);
-  track_release_all(z);
-  for (size_t k = 0; k < z->nextents; k++) {
+  if (zone__checked(z))
+    zone__checker_reset(z);  /* while the index still knows the blocks */
+  for (size_t k = 0; k < z->nextents; k++)
     zone__index_clear(&z->extents[k].idx);
-    zone__track_noaccess((void *)z->extents[k].base, z->extents[k].idx.ngran * ZONE_G);
-  }
   z->used = 0;
   z->blocks = 0;
   zone_assert_expensive(z);
@@ -275,12 +263,13 @@ ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroe
     errno = ENOMEM;
     return NULL;
   }
-  size_t stale = 0;
+  size_t stale = 0, known = 0;
   zone__lock(z);
   void *p = take_lowest(z, n, align, &stale);
   if (p != NULL) {
     account(z, n, 0, 1);
-    zone__track_alloc(p, n * ZONE_G, zeroed);
+    if (zone__checked(z))
+      known = zone__checker_alloc(z, p, bytes, n * ZONE_G, zeroed);
   }
   zone_assert_expensive(z);
   zone__unlock(z);
@@ -288,8 +277,11 @@ ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroe
     errno = ENOMEM;
     return NULL;
   }
-  if (zeroed)
+  if (zeroed) {
     zero_block(p, n * ZONE_G, stale);
+    if (zone__checked(z))
+      zone__checker_zeroed(z, p, known, n * ZONE_G);
+  }
   return p;
 }
 
@@ -331,38 +323,23 @@ int zfree(zone_t *z, void *p) {
     return EINVAL;
   }
   account(z, 0, n, -1);
-  zone__track_free(p);
+  if (zone__checked(z))
+    zone__checker_free(z, p, n * ZONE_G);
   zone_assert_expensive(z);
   zone__unlock(z);
   return 0;
 }
 
-/* Moves a block's contents to its new place. Under memcheck an overlapping
- * move would lose the definedness of the bytes (the old block is marked
- * inaccessible over the new one), so their V bits are saved and restored. */
-static void move_block(void *to, size_t to_bytes, void *from, size_t from_bytes) {
-  size_t copy = to_bytes < from_bytes ? to_bytes : from_bytes;
-  char *t = to, *f = from;
-  bool overlap = t < f + from_bytes && f < t + to_bytes;
-  if (!overlap || !zone__track_running()) {
-    zone__track_alloc(to, to_bytes, false);
-    memmove(to, from, copy);
-    zone__track_free(from);
+/* Moves a block's contents (the whole old block, or as much as fits) to its
+ * new place; under a heap checker, only what the program asked for of it
+ * (the rest is off limits), and the checker is told. */
+static void move_block(zone_t *z, void *to, size_t to_bytes, void *from, size_t from_bytes,
+                       size_t request) {
+  if (zone__checked(z)) {
+    zone__checker_move(z, to, to_bytes, from, from_bytes, request);
     return;
   }
-  char *vbits = zone__os_map(copy);
-  if (vbits != NULL)
-    zone__track_get_vbits(from, vbits, copy);
-  zone__track_undefined(to, to_bytes);
-  memmove(to, from, copy);
-  zone__track_free(from);
-  zone__track_alloc(to, to_bytes, false);
-  if (vbits != NULL) {
-    zone__track_set_vbits(to, vbits, copy);
-    zone__os_unmap(vbits, copy);
-  } else {
-    zone__track_defined(to, copy);
-  }
+  memmove(to, from, to_bytes < from_bytes ? to_bytes : from_bytes);
 }
 
 void *zrealloc(zone_t *z, void *p, size_t bytes) {
@@ -402,7 +379,8 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
     if (new_n > old_n)
       zone__pages_taken(e, g + old_n, new_n - old_n);
     account(z, new_n, old_n, 0);
-    zone__track_resize(p, old_n * ZONE_G, new_n * ZONE_G);
+    if (zone__checked(z))
+      zone__checker_resize(z, p, old_n * ZONE_G, new_n * ZONE_G, bytes);
     zone_assert_expensive(z);
     zone__unlock(z);
     return p;
@@ -421,7 +399,7 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
     return NULL;
   }
   account(z, new_n, old_n, 0);
-  move_block(q, new_n * ZONE_G, p, old_n * ZONE_G);
+  move_block(z, q, new_n * ZONE_G, p, old_n * ZONE_G, bytes);
   zone_assert_expensive(z);
   zone__unlock(z);
   return q;
@@ -435,8 +413,11 @@ size_t zone_block_size(const zone_t *z, const void *p) {
   zone__lock(z);
   size_t g, bytes = 0;
   zone__extent_t *e = block_at(z, p, &g);
-  if (e != NULL)
+  if (e != NULL) {
     bytes = zone__index_block_len(&e->idx, g) * ZONE_G;
+    if (zone__checked(z))  /* the usable size: all of it may be used now */
+      zone__checker_usable((zone_t *)z, p, bytes);
+  }
   zone__unlock(z);
   return bytes;
 }

@@ -12,6 +12,16 @@
 #if defined(ZONE_TEST_HAVE_MEMCHECK_H)
 #include <valgrind/memcheck.h>
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ZT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZT_ASAN 1
+#endif
+#endif
+#if defined(ZT_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 /* ---- running ---------------------------------------------------------------- */
 
@@ -166,6 +176,9 @@ bool zt_verify(const void *p, size_t n, uint64_t tag) {
 void zt_scribble(void *p, int c, size_t n) {
 #if defined(ZONE_TEST_HAVE_MEMCHECK_H)
   (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+#if defined(ZT_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(p, n);  /* libzone poisons what no block holds */
 #endif
   memset(p, c, n);
 }

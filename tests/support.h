@@ -99,8 +99,9 @@ bool zt_verify(const void *p, size_t n, uint64_t tag);
 
 /* Writes byte c over n bytes at p, whatever the zone thinks of them (freed
  * blocks, never-used space): the program scribbling of contract 8. Under
- * memcheck such writes are errors by design (contract 16), so the bytes are
- * first made addressable; the library's own accesses are still checked. */
+ * memcheck or ASan such writes are errors by design (contract 16), so the
+ * bytes are first made addressable; the library's own accesses are still
+ * checked. */
 void zt_scribble(void *p, int c, size_t n);
 
 #endif /* ZONE_TEST_SUPPORT_H */

@@ -72,7 +72,10 @@ START_TEST(same_granules_stays) {
     ck_assert_uint_eq(zone_block_size(z, p), 48);
     zt_assert_unchanged(z, &before, "realloc within the block's granules");
   }
-  ck_assert(zt_verify(p, 40, 3));
+  /* Nothing moved, so natively all 40 bytes are still there; memcheck keeps
+   * the 33 that the smallest size kept, as for malloc's realloc (the bytes
+   * past a shrink are gone to it, and come back undefined). */
+  ck_assert(zt_verify(p, zt_under_valgrind() ? 33 : 40, 3));
   ck_assert(zone_owns(z, guard));
   zt_snapshot_free(&before);
   destroy_zone(z);
