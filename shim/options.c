@@ -138,7 +138,7 @@ static bool dump_path_writable(const char *path) {
 void zone__shim_read_options(void) {
   if (options_read || environ == NULL)
     return;
-  unsigned long n;
+  unsigned long n = 0;
   if (option_value(OPT_MISUSE, &n) != NULL)
     atomic_store(&zone__shim_opt.misuse, (int)n);
   /* Reports (ZONE_STATS, ZONE_DUMP) come from one process only when

@@ -21,7 +21,7 @@ static void dump_now(zone_t *z) {
   if (fd >= 0) {
     flock(fd, LOCK_EX);
     char tag[160];
-    snprintf(tag, sizeof tag, "pid=%ld prog=%.100s", (long)getpid(), program_invocation_short_name);
+    (void)snprintf(tag, sizeof tag, "pid=%ld prog=%.100s", (long)getpid(), program_invocation_short_name);
     zone__shim_enter();
     zone__dump_fd(z, fd, tag);
     zone__shim_leave();
