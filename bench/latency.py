@@ -70,7 +70,7 @@ def parse_output(text):
             out["run"] = parse_kv(line[len("latency: "):])
         elif line.startswith("pct "):
             kv = parse_kv(line[4:])
-            out["pct"][kv["op"]] = {k: float(v) for k, v in kv.items() if k.startswith("p") or k == "max"}
+            out["pct"][kv["op"]] = {k: float(v) for k, v in kv.items() if k != "op"}
         elif line.startswith("slow "):
             out["slow"].append(parse_kv(line[5:]))
     return out
@@ -149,6 +149,18 @@ def run_suite(args, allocs, exe, notes):
     return results
 
 
+def long_rate(out, ops):
+    """Calls of 10 us or more per second spent inside the calls of `ops` (their mean
+    plus the timer's overhead, which an interrupt can hit too)."""
+    over = inside = 0.0
+    overhead = float(out["run"]["overhead_ns"])
+    for op in ops:
+        e = out["pct"][op]
+        over += e["over10us"]
+        inside += e["n"] * (e["mean"] + overhead) * 1e-9
+    return over / inside if inside else 0.0
+
+
 def summarise(results, allocs, lives):
     """{(alloc, live, op): {pct: median over runs, 'max_all': max, 'runs': n}}"""
     summary = {}
@@ -212,18 +224,29 @@ def write_markdown(path, args, allocs, summary, results, notes, meta):
         add("")
     add("![Percentiles of malloc and free latency](latency.png)")
     add("")
-    add("How each run went (the program's own counters over its timed phase; medians over the runs):")
+    add("How each run went, medians over the runs: the program's counters over its timed phase, and")
+    add("the calls of 10 µs or more, also per second spent inside the calls (malloc and free together;")
+    add("for the timer row, inside its empty brackets). Events from outside (interrupts, the hypervisor,")
+    add("preemption) hit a call in proportion to the time it lasts, so where the rate per second")
+    add("inside matches the timer row's, the long calls are the machine's, not the allocator's.")
     add("")
-    add("| live | allocator | timed s | page faults | involuntary switches |")
-    add("| --- | --- | ---: | ---: | ---: |")
+    add("| live | allocator | timed s | page faults | involuntary switches | calls >= 10 µs | per s inside |")
+    add("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for live in args.live:
+        timer_rates = []
         for a in allocs:
-            rs = [r["out"]["run"] for r in results if r["alloc"] == a and r["live"] == live and r["out"]]
-            if not rs:
+            outs = [r["out"] for r in results if r["alloc"] == a and r["live"] == live and r["out"]]
+            if not outs:
                 continue
-            med = lambda k: statistics.median(float(x[k]) for x in rs)  # noqa: E731
-            add("| %s | %s | %.2f | %.0f | %.0f |" % (live_name(live), a, med("timed_s"), med("minflt"),
-                                                      med("nivcsw")))
+            med = lambda k: statistics.median(float(o["run"][k]) for o in outs)  # noqa: E731
+            slow = [sum(o["pct"][op]["over10us"] for op in ("malloc", "free")) for o in outs]
+            rate = [long_rate(o, ("malloc", "free")) for o in outs]
+            timer_rates += [long_rate(o, ("timer",)) for o in outs]
+            add("| %s | %s | %.2f | %.0f | %.0f | %.0f | %.0f |" % (
+                live_name(live), a, med("timed_s"), med("minflt"), med("nivcsw"), statistics.median(slow),
+                statistics.median(rate)))
+        if timer_rates:
+            add("| %s | *timer only* | | | | | %.0f |" % (live_name(live), statistics.median(timer_rates)))
     add("")
     failed = [r for r in results if r["out"] is None]
     if failed:

@@ -432,11 +432,15 @@ int main(int argc, char **argv) {
   uint32_t *sorted = map_populated(steps * sizeof(uint32_t));
   for (int k = 0; k < 3; k++) {
     double sum = 0;
-    for (size_t s = 0; s < steps; s++)
+    size_t over10us = 0;  /* calls of 10 us or more: interrupts, preemption, growth */
+    for (size_t s = 0; s < steps; s++) {
       sum += rec[k][s];
+      over10us += (double)rec[k][s] >= 10000.0 * per_ns;
+    }
     memcpy(sorted, rec[k], steps * sizeof *sorted);
     radix_sort(sorted, scratch, steps);
-    printf("pct op=%s live=%zu n=%zu mean=%.1f", op_names[k], live, steps, sum / (double)steps / per_ns);
+    printf("pct op=%s live=%zu n=%zu mean=%.1f over10us=%zu", op_names[k], live, steps,
+           sum / (double)steps / per_ns, over10us);
     for (size_t j = 0; j < NPCTS; j++)
       printf(" p%g=%.1f", pcts[j], (double)rank_value(sorted, steps, pcts[j]) / per_ns);
     printf(" max=%.1f\n", (double)sorted[steps - 1] / per_ns);
