@@ -386,6 +386,10 @@ def perf_events(perf_data):
     return ev
 
 
+# A call's window in perf's time: from the CLOCK_MONOTONIC read just before its timer
+# bracket to that plus its length, widened by this much each side for the bracket's own
+# time (the events of one kind are tens of microseconds apart).
+SLACK_NS = 200
 PROBES = ["zone__shim_usage_tick", "zone__tree_flush", "zone__grow", "zone__index_extend",
           "zone__trim_keep", "zone__os_discard"]
 
@@ -540,9 +544,9 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
 
     if args.perf:
         add("**4. perf uprobes** on the shim's tick, tree flush, growth, bookkeeping rebuild, trim and")
-        add("page return, lined up in time with the calls at or above 1 µs (each probe hit costs a trap")
-        add("of about 2 µs, so every probed call is slower here; what matters is which events each")
-        add("slow call contains):")
+        add("page return, lined up in time (CLOCK_MONOTONIC, +-%d ns) with the calls at or above 1 µs." % SLACK_NS)
+        add("Each probe hit costs a trap of 1-2 µs, so every probed call is slower here; what matters is")
+        add("which events each slow call contains:")
         add("")
         add("| live | calls >= 1 µs | events inside (calls) |")
         add("| --- | ---: | --- |")
@@ -568,8 +572,8 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
                 kinds = collections.Counter()
                 rows = read_dump(dump, True)
                 for r in rows:
-                    i = bisect.bisect_left(times, r["start"] - 50)
-                    j = bisect.bisect_right(times, r["start"] + int(r["ns"]) + 50)
+                    i = bisect.bisect_left(times, r["start"] - SLACK_NS)
+                    j = bisect.bisect_right(times, r["start"] + int(r["ns"]) + SLACK_NS)
                     names = sorted(set(n for _, n in ev[i:j]))
                     if r["csw"]:
                         names.append("context switch")

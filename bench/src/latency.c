@@ -149,6 +149,7 @@ typedef struct trace {
 typedef struct snap {
   unsigned long sys[SYS_KINDS];
   long minflt, majflt, csw;
+  uint64_t mono;  /* CLOCK_MONOTONIC, the clock perf record -k CLOCK_MONOTONIC stamps with */
 } snap_t;
 
 static inline void snap_take(snap_t *s) {
@@ -158,6 +159,7 @@ static inline void snap_take(snap_t *s) {
   s->minflt = ru.ru_minflt;
   s->majflt = ru.ru_majflt;
   s->csw = ru.ru_nvcsw + ru.ru_nivcsw;
+  s->mono = mono_ns();
 }
 
 static inline uint8_t sat8(long v) { return v > 255 ? 255 : (uint8_t)v; }
@@ -335,7 +337,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < 2; k++)
     sizes[k] = map_populated(steps * sizeof(uint16_t));
   trace_t *tr[2] = {NULL, NULL};
-  uint64_t *start[2] = {NULL, NULL};  /* when each call began, in timer ticks */
+  uint64_t *start[2] = {NULL, NULL};  /* when each call began, CLOCK_MONOTONIC ns */
   if (TRACING)
     for (int k = 0; k < 2; k++) {
       tr[k] = map_populated(steps * sizeof(trace_t));
@@ -378,7 +380,7 @@ int main(int argc, char **argv) {
     if (TRACING) {
       snap_take(&sb);
       tr[1][s] = snap_diff(&sa, &sb);
-      start[1][s] = f0;
+      start[1][s] = sa.mono;
     }
     uint64_t e0 = t_begin();
     uint64_t e1 = t_end();
@@ -392,7 +394,7 @@ int main(int argc, char **argv) {
     if (TRACING) {
       snap_take(&sb);
       tr[0][s] = snap_diff(&sa, &sb);
-      start[0][s] = m0;
+      start[0][s] = sa.mono;
     }
     rec[0][s] = sat32(m1 - m0);
     rec[1][s] = sat32(f1 - f0);
@@ -466,10 +468,10 @@ int main(int argc, char **argv) {
       extra[0] = '\0';
       if (TRACING) {
         trace_t t = tr[k][s];
-        /* CLOCK_MONOTONIC at the call's start, to line it up with a perf trace */
-        uint64_t at = mono0 + (uint64_t)((double)(start[k][s] - tick0) / per_ns);
+        /* CLOCK_MONOTONIC just before the call, to line it up with a perf trace (read
+         * directly: the TSC converted at the run's mean rate drifts from it by microseconds) */
         snprintf(extra, sizeof extra, " %u %u %u %u %llu", t.minflt, t.majflt, t.csw, t.sys,
-                 (unsigned long long)at);
+                 (unsigned long long)start[k][s]);
       }
       fprintf(dump, "%s %zu %zu %.0f %u%s\n", op_names[k], s, live + 2 * s + (k == 0), ns,
               sizes[k][s], extra);
