@@ -71,6 +71,8 @@ def parse_output(text):
         elif line.startswith("pct "):
             kv = parse_kv(line[4:])
             out["pct"][kv["op"]] = {k: float(v) for k, v in kv.items() if k != "op"}
+        elif line.startswith("trace: "):
+            out["trace"] = parse_kv(line[len("trace: "):])
         elif line.startswith("slow "):
             out["slow"].append(parse_kv(line[5:]))
     return out
@@ -515,7 +517,7 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
     add("")
     add("| live | calls | growth (mmap/mprotect) | madvise only | page faults | context switch | none of these |")
     add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    growth_calls = []
+    growth_calls, traces = [], []
     for live in args.live:
         dump = os.path.join(work, "trace-%d.txt" % live)
         out, err = run_program(trace_exe, shim, live, args.steps, 0,
@@ -523,6 +525,7 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
         if out is None:
             sys.exit("latency.py: %s" % err)
         rows = read_dump(dump, True)
+        traces.append((live, out.get("trace", {})))
         grow = [r for r in rows if r["sys"] & 0b10111]
         madv = [r for r in rows if r["sys"] == 0b01000]
         flt = [r for r in rows if r["sys"] == 0 and r["minflt"] + r["majflt"] > 0]
@@ -534,6 +537,14 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
             growth_calls.append("live %s: %s at step %d took %s: %s, %d page faults" % (
                 live_name(live), r["op"], r["step"], fmt_ns(r["ns"]),
                 ",".join(n for i, n in enumerate(SYS_BITS) if r["sys"] & (1 << i)), r["minflt"]))
+    add("")
+    add("All the timed calls of those runs (malloc and free), by what they did:")
+    add("")
+    add("| live | calls | " + " | ".join("with %s" % n for n in SYS_BITS) + " | with a page fault | switched out |")
+    add("| --- | ---: |" + " ---: |" * (len(SYS_BITS) + 2))
+    for live, t in traces:
+        add("| %s | %s | " % (live_name(live), t.get("calls", "?")) +
+            " | ".join(t.get(n, "?") for n in SYS_BITS + ["faulted", "switched"]) + " |")
     add("")
     if growth_calls:
         add("Calls that made a system call:")

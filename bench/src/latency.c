@@ -421,6 +421,21 @@ int main(int argc, char **argv) {
          (double)(mono1 - mono0) * 1e-9, ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt,
          ru1.ru_nvcsw - ru0.ru_nvcsw, ru1.ru_nivcsw - ru0.ru_nivcsw, TRACING);
 
+  if (TRACING) {
+    /* How many timed calls made each kind of system call, took a fault, were switched out. */
+    size_t with[SYS_KINDS] = {0}, faulted = 0, switched = 0;
+    for (int k = 0; k < 2; k++)
+      for (size_t s = 0; s < steps; s++) {
+        for (int j = 0; j < SYS_KINDS; j++)
+          with[j] += (tr[k][s].sys >> j) & 1;
+        faulted += tr[k][s].minflt + tr[k][s].majflt > 0;
+        switched += tr[k][s].csw > 0;
+      }
+    printf("trace: calls=%zu", 2 * steps);
+    for (int j = 0; j < SYS_KINDS; j++)
+      printf(" %s=%zu", sys_names[j], with[j]);
+    printf(" faulted=%zu switched=%zu\n", faulted, switched);
+  }
   static const char *const op_names[3] = {"malloc", "free", "timer"};
   static slow_t slow[SLOWEST_MAX];
   FILE *dump = NULL;
