@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Bench smoke (issue 4): builds nothing new (the default build in ./build has
 # the bench programs), then runs every workload once at the --quick size under
-# glibc and, when it was built, the zone shim, plus core_pairs --quick. It
-# asserts only that each run exits 0 (a workload checks its own data, so a
-# corrupting allocator fails it); it never asserts a time. About 1-2 minutes.
+# glibc and, when it was built, the zone shim, plus core_pairs --quick and
+# bench/latency.py --quick. It asserts only that each run exits 0 (a workload
+# checks its own data, so a corrupting allocator fails it); it never asserts a
+# time. About 1-2 minutes.
 set -euo pipefail
 
 allocators=glibc
@@ -15,6 +16,9 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 python3 bench/run.py --quick --strict --no-charts --allocators "$allocators" --out "$out"
+# The per-call latency benchmark at its CI size (small live counts, 20k steps):
+# a few seconds; again only its exit status counts.
+python3 bench/latency.py --quick --no-chart --allocators "$allocators" --out "$out/latency"
 
 # --extra refuses what it can't run: no NAME=, a name already taken, a missing
 # library. Each must stop the runner before any workload starts.
