@@ -212,6 +212,13 @@ int zone_check(const zone_t *z) {
   return err;
 }
 
+size_t zone__used_bytes(const zone_t *z) {
+  zone__lock(z);
+  size_t used = z->used;
+  zone__unlock(z);
+  return used;
+}
+
 size_t zone__extent_count(const zone_t *z) {
   zone__lock(z);
   size_t n = z->nextents;

@@ -95,21 +95,22 @@ void zone__shim_usage_tick(zone_t *z) {
     quiet_ticks = 0;
     zone__shim_give_back(z, threshold, keep);
   }
-  zone_stats_t st;
+  /* The bytes in use only: zone_stats would also bring the summary tree up
+   * to date for largest_free, the costliest part of a look. */
   zone__shim_enter();
-  zone_stats(z, &st);
+  size_t used = zone__used_bytes(z);
   zone__shim_leave();
   size_t budget = times_saturated(threshold, BUDGET_FACTOR);
-  if (st.used >= high_water) {
-    high_water = st.used;
-  } else if (high_water - st.used >= budget) {
+  if (used >= high_water) {
+    high_water = used;
+  } else if (high_water - used >= budget) {
     size_t since = came_back(z);
     if (since >= threshold) {
       keep = keep < budget && since < budget - keep ? keep + since : budget;
       quiet_ticks = 0;
     }
     zone__shim_give_back(z, threshold, keep);
-    high_water = st.used;
+    high_water = used;
   }
   atomic_flag_clear_explicit(&tick_busy, memory_order_release);
 }

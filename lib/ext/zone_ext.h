@@ -47,6 +47,9 @@ bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
  * holding the lock throughout; tag (NULL for none), such as "pid=1 prog=ls",
  * ends the header line. 0, or EINVAL for a NULL zone or bad fd. */
 int zone__dump_fd(const zone_t *z, int fd, const char *tag);
+/* Bytes in live blocks (zone_stats' used) without the rest of zone_stats:
+ * a read under the lock, for a check made every few dozen calls. */
+size_t zone__used_bytes(const zone_t *z);
 /* The zone's extents (mappings) right now. */
 size_t zone__extent_count(const zone_t *z);
 
