@@ -124,7 +124,9 @@ static void mark_pad(zone__index_t *ix) {
     ix->used[ix->nwords - 1] |= bits_between(tail, ZONE_WORD_BITS);
 }
 
-int zone__index_init(zone__index_t *ix, size_t ngran) {
+/* Maps and lays out the bookkeeping for ngran granules, every array zero
+ * (nothing built yet). Returns 0 or ENOMEM. */
+static int index_map(zone__index_t *ix, size_t ngran) {
   memset(ix, 0, sizeof *ix);
   if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES)
     return ENOMEM;
@@ -165,6 +167,12 @@ int zone__index_init(zone__index_t *ix, size_t ngran) {
   zone__reach_attach(&ix->reach, (uint8_t *)(book + off_reach));
   ix->book = book;
   ix->book_len = len;
+  return 0;
+}
+
+int zone__index_init(zone__index_t *ix, size_t ngran) {
+  if (index_map(ix, ngran) != 0)
+    return ENOMEM;
   mark_pad(ix);
   index_build(ix);
   ix->free_runs = 1;
@@ -179,7 +187,7 @@ int zone__index_init(zone__index_t *ix, size_t ngran) {
 int zone__index_extend(zone__index_t *ix, size_t ngran) {
   zone__index_t nx;
   zone_assert(ngran > ix->ngran);
-  if (zone__index_init(&nx, ngran) != 0)
+  if (index_map(&nx, ngran) != 0)  /* built once, below, with the old bits */
     return ENOMEM;
   memcpy(nx.used, ix->used, ix->nwords * sizeof(uint64_t));
   memcpy(nx.end, ix->end, ix->nwords * sizeof(uint64_t));
