@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Line coverage of lib/ by the unit tests: a ZONE_COVERAGE build (gcov,
-# -O0) in build-cov, the unit tests (not shim, not memcheck), then gcovr's
+# -O0) in build-cov, the unit tests (not shim, not memcheck) and the heap
+# checker tests (checker.c runs only under memcheck or ASan: the checkers
+# label and the zone.valgrind.* cases), then gcovr's
 # figure for lib/; fails under 90%. The HTML report lands in
 # build-cov/coverage/index.html. ZoneCoverage.cmake is injected with
 # CMAKE_PROJECT_zone_INCLUDE, so this works whether or not the top-level
@@ -13,6 +15,8 @@ cmake -S . -B build-cov -DCMAKE_PROJECT_zone_INCLUDE="$PWD/cmake/ZoneCoverage.cm
 cmake --build build-cov -j2 >/dev/null
 find build-cov -name '*.gcda' -delete
 ctest --test-dir build-cov -L unit -LE 'shim|memcheck' --output-on-failure -j2 >/dev/null
+ctest --test-dir build-cov -L checkers --output-on-failure -j2 >/dev/null
+ctest --test-dir build-cov -R '^zone\.valgrind\.' --output-on-failure -j2 >/dev/null
 
 mkdir -p build-cov/coverage
 gcovr --root . --filter 'lib/' --html-details build-cov/coverage/index.html build-cov
