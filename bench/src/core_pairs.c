@@ -1,6 +1,6 @@
 /*
  * core_pairs.c - the core's cost per zalloc+zfree pair against the number of
- * live blocks, and its bookkeeping bytes per block (issue 2's bench).
+ * live blocks, and its bookkeeping bytes per block.
  *
  * For each live-set size N (1k, 10k, 100k, 1M) a default (locked) ZONE_GROW
  * zone is filled with N blocks from the realistic size mix and churned N
@@ -204,7 +204,7 @@ int main(int argc, char **argv) {
            (double)st.size / (1 << 20), extents);
     fflush(stdout);
   }
-  printf("# random cost at %zu live blocks / at %zu: %.2fx (issue 2 allows 4x)\n",
+  printf("# random cost at %zu live blocks / at %zu: %.2fx\n",
          live_sizes[NSIZES - 1], live_sizes[0], random_ns[NSIZES - 1] / random_ns[0]);
   full_of_granules(scale < 0.1 ? (size_t)4 << 20 : (size_t)64 << 20);
   return 0;
