@@ -97,7 +97,8 @@ int zone_walk(const zone_t *z, zone_visit_fn visit, void *arg) {
 
 /* ---- dump ------------------------------------------------------------------------------ */
 
-size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents) {
+/* The zdump header line into buf; returns its length. */
+static size_t format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents) {
   int n = snprintf(buf, cap,
                    "zone size=%zu used=%zu free=%zu largest_free=%zu blocks=%zu "
                    "free_regions=%zu peak_used=%zu extents=%zu\n",
@@ -106,7 +107,8 @@ size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t
   return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used) {
+/* One zdump line (buf of at least 96 bytes); returns its length. */
+static size_t format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used) {
   int n = snprintf(buf, cap, "0x%" PRIxPTR " %zu %s\n", addr, size, used ? "used" : "free");
   return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
@@ -117,7 +119,7 @@ static size_t header_of(const zone_t *z, char *buf, size_t cap) {
   stats_locked(z, &st);
   size_t extents = z->nextents;
   zone__unlock(z);
-  return zone__format_header(buf, cap, &st, extents);
+  return format_header(buf, cap, &st, extents);
 }
 
 struct dump_target {
@@ -128,7 +130,7 @@ struct dump_target {
 static int dump_line(void *ptr, size_t size, bool used, void *arg) {
   const struct dump_target *t = arg;
   char line[96];
-  size_t len = zone__format_line(line, sizeof line, (uintptr_t)ptr, size, used);
+  size_t len = format_line(line, sizeof line, (uintptr_t)ptr, size, used);
   if (t->out != NULL)
     (void)fwrite(line, 1, len, t->out);  /* zdump reports nothing: a short write shows in the file */
   else
@@ -156,7 +158,7 @@ int zone__dump_fd(const zone_t *z, int fd, const char *tag) {
   zone_stats_t st;
   zone__lock(z);
   stats_locked(z, &st);
-  size_t len = zone__format_header(line, sizeof line / 2, &st, z->nextents);
+  size_t len = format_header(line, sizeof line / 2, &st, z->nextents);
   if (tag != NULL && len > 0) {  /* " tag" before the newline */
     int n = snprintf(line + len - 1, sizeof line - len, " %s\n", tag);
     if (n > 0)
@@ -167,7 +169,7 @@ int zone__dump_fd(const zone_t *z, int fd, const char *tag) {
   size_t bytes;
   bool used;
   while (item_at(z, at, &addr, &bytes, &used)) {
-    zone__write_all(fd, line, zone__format_line(line, sizeof line, addr, bytes, used));
+    zone__write_all(fd, line, format_line(line, sizeof line, addr, bytes, used));
     at = addr + bytes;
   }
   zone__unlock(z);

@@ -50,8 +50,6 @@ void zone__assert_fail(const char *expr, const char *file, int line) __attribute
 
 /* ---- zone.c: the zone and its public entry points -------------------------- */
 
-/* The extent holding address p (any byte of it), or NULL. Lock held. */
-zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p);
 /* The zone's lock, skipped for ZONE_UNLOCKED zones. Inline: every call pays it. */
 static inline void zone__lock(const zone_t *z) {
   if (!(z->flags & ZONE_UNLOCKED))
@@ -66,10 +64,6 @@ static inline void zone__unlock(const zone_t *z) {
 
 /* zone_check with the lock already held. */
 int zone__check_locked(zone_t *z);
-/* Formats one zdump line into buf (at least 96 bytes); returns its length. */
-size_t zone__format_line(char *buf, size_t cap, uintptr_t addr, size_t size, bool used);
-/* Formats the zdump header line; returns its length. */
-size_t zone__format_header(char *buf, size_t cap, const zone_stats_t *st, size_t extents);
 
 /* ---- grow.c: mapping and growth ---------------------------------------------- */
 

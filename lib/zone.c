@@ -37,8 +37,6 @@ ZONE_INLINE zone__extent_t *find_extent(const zone_t *z, uintptr_t p) {
   return NULL;
 }
 
-zone__extent_t *zone__find_extent(const zone_t *z, uintptr_t p) { return find_extent(z, p); }
-
 /* The live block starting at p: its extent and granule, or NULL. */
 static zone__extent_t *block_at(const zone_t *z, const void *p, size_t *g) {
   uintptr_t a = (uintptr_t)p;
@@ -391,7 +389,7 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
   size_t stale;
   void *q = take_lowest(z, new_n, 0, &stale);
   if (q == NULL) {
-    e = zone__find_extent(z, (uintptr_t)p);  /* growth may have moved the array */
+    e = find_extent(z, (uintptr_t)p);  /* growth may have moved the array */
     zone__index_take(&e->idx, g, old_n);
     zone_assert_expensive(z);
     zone__unlock(z);
