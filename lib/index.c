@@ -175,7 +175,6 @@ int zone__index_init(zone__index_t *ix, size_t ngran) {
     return ENOMEM;
   mark_pad(ix);
   index_build(ix);
-  ix->free_runs = 1;
   return 0;
 }
 
@@ -197,8 +196,6 @@ int zone__index_extend(zone__index_t *ix, size_t ngran) {
     nx.used[ix->nwords - 1] &= bits_between(0, tail);
   mark_pad(&nx);
   index_build(&nx);
-  /* The new granules extend the last free run, or start one after a block. */
-  nx.free_runs = ix->free_runs + bit_test(ix->used, ix->ngran - 1);
   zone__index_t old = *ix;
   *ix = nx;
   zone__index_fini(&old);
@@ -216,7 +213,6 @@ void zone__index_clear(zone__index_t *ix) {
   memset(ix->end, 0, ix->nwords * sizeof(uint64_t));
   mark_pad(ix);
   index_build(ix);
-  ix->free_runs = 1;
 }
 
 /* ---- search ------------------------------------------------------------------- */
@@ -270,10 +266,6 @@ size_t zone__index_fit_aligned(zone__index_t *ix, uintptr_t base, size_t n, size
 
 /* ---- taking and giving granules --------------------------------------------------- */
 
-static inline bool granule_free(const zone__index_t *ix, size_t g) {
-  return g < ix->ngran && !bit_test(ix->used, g);
-}
-
 static inline size_t chunk_of(size_t g) { return g / ZONE_CHUNK_BITS; }
 
 /* Records the end of a block starting at g whose last granule is `last`. */
@@ -319,16 +311,12 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
   uint64_t m0 = ALL_ONES << b0, m1 = ALL_ONES >> (ZONE_WORD_BITS - 1 - b1);
   if (w0 == w1)
     m0 &= m1;
-  bool left = b0 != 0 ? !((u[w0] >> (b0 - 1)) & 1) : w0 > 0 && !(u[w0 - 1] >> 63);
-  bool right = b1 != ZONE_WORD_BITS - 1 ? !((u[w1] >> (b1 + 1)) & 1) : w1 + 1 < ix->nwords && !(u[w1 + 1] & 1);
   if (take) {
-    ix->free_runs = ix->free_runs + left + right - 1;
     u[w0] |= m0;
     if (w1 != w0)
       u[w1] |= m1;
     mark_end(ix, g, last);
   } else {
-    ix->free_runs = ix->free_runs + 1 - left - right;
     u[w0] &= ~m0;
     if (w1 != w0)
       u[w1] &= ~m1;
@@ -344,8 +332,6 @@ ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
     small_flip(ix, g, n, true);
     return;
   }
-  bool left = g > 0 && granule_free(ix, g - 1), right = granule_free(ix, g + n);
-  ix->free_runs = ix->free_runs + left + right - 1;
   bits_assign(ix->used, g, g + n, true);
   mark_end(ix, g, g + n - 1);
   words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
@@ -357,8 +343,6 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
     small_flip(ix, g, n, false);
     return;
   }
-  bool left = g > 0 && granule_free(ix, g - 1), right = granule_free(ix, g + n);
-  ix->free_runs = ix->free_runs + 1 - left - right;
   bits_assign(ix->used, g, g + n, false);
   clear_end(ix, g + n - 1);
   words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
@@ -396,12 +380,9 @@ void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n)
     return;
   clear_end(ix, g + old_n - 1);
   if (new_n < old_n) {
-    /* The tail becomes a free run, joining a free run after it if any. */
-    ix->free_runs = ix->free_runs + 1 - granule_free(ix, g + old_n);
     bits_assign(ix->used, g + new_n, g + old_n, false);
   } else {
     zone_assert(first_used(ix, g + old_n, g + new_n) == g + new_n && "growing over used granules");
-    ix->free_runs = ix->free_runs - 1 + granule_free(ix, g + new_n);
     bits_assign(ix->used, g + old_n, g + new_n, true);
   }
   mark_end(ix, g, g + new_n - 1);
@@ -433,6 +414,20 @@ size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit) {
   return first_used(ix, g, stop) - g;
 }
 
+/* A free run starts at each free granule whose predecessor is used (or that
+ * is granule 0): one popcount per word. Counted when asked (zone_stats), not
+ * kept, so that a take or a give need not look at its neighbours. */
+size_t zone__index_free_runs(const zone__index_t *ix) {
+  size_t runs = 0;
+  uint64_t carry = 1;  /* granule -1 counts as used */
+  for (size_t w = 0; w < ix->nwords; w++) {
+    uint64_t u = ix->used[w];
+    runs += (size_t)__builtin_popcountll(~u & ((u << 1) | carry));
+    carry = u >> 63;
+  }
+  return runs;
+}
+
 /* Runs longer than 64 granules cross a word edge and the tree has them; the
  * reach root has every shorter one. */
 size_t zone__index_largest(zone__index_t *ix) {
@@ -461,7 +456,7 @@ size_t zone__index_next_block(const zone__index_t *ix, size_t g) {
 /* ---- invariants ---------------------------------------------------------------- */
 
 int zone__index_check(zone__index_t *ix, uintptr_t base, size_t *used_gran, size_t *blocks) {
-  size_t nused = 0, nblocks = 0, runs = 0;
+  size_t nused = 0, nblocks = 0;
   int err = zone__tree_check(ix, base);  /* flushes the tree first */
   if (err != 0)
     return err;
@@ -483,9 +478,6 @@ int zone__index_check(zone__index_t *ix, uintptr_t base, size_t *used_gran, size
     uint64_t prev_u = (u << 1) | (w > 0 ? ix->used[w - 1] >> 63 : 0);
     uint64_t prev_e = (en << 1) | (w > 0 ? ix->end[w - 1] >> 63 : 0);
     uint64_t starts = u & (~prev_u | prev_e);
-    uint64_t f = ~u & real;
-    uint64_t prev_f = (f << 1) | (w > 0 ? (~ix->used[w - 1] >> 63) & 1 : 0);
-    runs += (size_t)__builtin_popcountll(f & ~prev_f);
     nused += (size_t)__builtin_popcountll(u);
     nblocks += (size_t)__builtin_popcountll(starts);
     for (uint64_t s = starts; s != 0; s &= s - 1) {
@@ -500,9 +492,6 @@ int zone__index_check(zone__index_t *ix, uintptr_t base, size_t *used_gran, size
         return zone__check_fail(ZONE_CHECK_BLOCK_LENGTH, "extent %p block at granule %zu", (void *)base, g);
     }
   }
-  if (runs != ix->free_runs)
-    return zone__check_fail(ZONE_CHECK_FREE_RUNS, "extent %p: %zu counted, %zu recorded", (void *)base,
-                            runs, ix->free_runs);
   for (size_t w = 0; w < zone__chunks_of(ix->nwords) * ZONE_CHUNK_WORDS; w++) {
     uint32_t v = w < ix->nwords ? leaf_of_word(ix->used[w]) : 0;
     if (ix->leaf[w] != v)

@@ -27,7 +27,7 @@ static void stats_locked(const zone_t *z, zone_stats_t *st) {
     size_t largest = zone__index_largest(&e->idx) * ZONE_G;
     if (largest > st->largest_free)
       st->largest_free = largest;
-    st->free_blocks += e->idx.free_runs;
+    st->free_blocks += zone__index_free_runs(&e->idx);
   }
 }
 

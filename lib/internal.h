@@ -177,6 +177,8 @@ bool zone__index_is_block(const zone__index_t *ix, size_t g);
 size_t zone__index_block_len(const zone__index_t *ix, size_t g);
 /* Free granules starting at g (0 if g is used), counting at most `limit`. */
 size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit);
+/* Maximal free runs, counted over the bitmap (O(words)). */
+size_t zone__index_free_runs(const zone__index_t *ix);
 /* Longest free run. */
 size_t zone__index_largest(zone__index_t *ix);
 /* 0, or the first broken invariant (described on stderr); base names the
@@ -290,7 +292,6 @@ typedef enum zone__check_failure {
   ZONE_CHECK_RUN_WITHOUT_END,     /* a used run with no block end */
   ZONE_CHECK_CROSS_END,           /* a chunk-crossing block's end misrecorded */
   ZONE_CHECK_BLOCK_LENGTH,        /* the length lookup disagrees with the bits */
-  ZONE_CHECK_FREE_RUNS,           /* the free-run count is off */
   ZONE_CHECK_TREE_STALE,          /* a summary tree node disagrees */
   ZONE_CHECK_LEAF_STALE,          /* a word's leaf disagrees with its bits */
   ZONE_CHECK_DIRTY_LEFT,          /* dirty chunks left after a flush */

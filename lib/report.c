@@ -52,7 +52,6 @@ static const char *const check_messages[] = {
   [ZONE_CHECK_RUN_WITHOUT_END] = "used run without a block end",
   [ZONE_CHECK_CROSS_END] = "chunk-crossing block end misrecorded",
   [ZONE_CHECK_BLOCK_LENGTH] = "block length lookup disagrees",
-  [ZONE_CHECK_FREE_RUNS] = "free run count is off",
   [ZONE_CHECK_TREE_STALE] = "summary tree is stale",
   [ZONE_CHECK_LEAF_STALE] = "word leaf is stale",
   [ZONE_CHECK_DIRTY_LEFT] = "dirty chunks left after a flush",

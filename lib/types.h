@@ -95,7 +95,6 @@ typedef struct zone__reach {
  *  - leaf[w] is word w's own summary, packed (zone__leaf_* in internal.h; past
  *    nwords, up to a whole chunk: 0, fully used), always exact. Both the reach
  *    index and the tree read it.
- *  - free_runs counts the maximal free runs.
  * Every array lives in one mapping, book.
  */
 typedef struct zone__index {
@@ -105,7 +104,6 @@ typedef struct zone__index {
   uint64_t *end;
   uint32_t *cross;
   uint32_t *leaf;
-  size_t free_runs;
   zone__reach_t reach;
   zone__tree_t tree;
   void *book;              /* the mapping that holds every array */
