@@ -88,7 +88,7 @@ ZONE_INLINE_SHARED unsigned zone__reach_of(const zone__index_t *ix, size_t w) {
 /* Sets word w's reach byte to v and carries the change up: a larger byte
  * raises the maxima above it until one is as large already; a smaller one
  * that was its node's maximum has the node's maximum recomputed. */
-void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
   zone__reach_t *r = &ix->reach;
   unsigned old = r->bytes[w];
   if (old == v)

@@ -104,7 +104,7 @@ void zone__tree_flush(zone__index_t *ix) {
  * search that needs the tree or when ZONE_DIRTY_MAX chunks are waiting, so a
  * chunk changed many times costs one walk, and walks that share ancestors
  * stop early. */
-void zone__tree_dirty(zone__index_t *ix, size_t w) {
+ZONE_INLINE_SHARED void zone__tree_dirty(zone__index_t *ix, size_t w) {
   zone__tree_t *t = &ix->tree;
   size_t c = w / ZONE_CHUNK_WORDS;
   uint64_t bit = (uint64_t)1 << (c % ZONE_WORD_BITS);
