@@ -10,6 +10,14 @@
 
 #include <stdint.h>
 
+/* SSE2 on x86-64 (_mm_cvtsi64_si128 is 64-bit only) for the reach index's
+ * node maxima and the tree's chunk summaries; ZONE_PORTABLE builds the plain-C
+ * fallbacks on any target (CI's ASan build runs the tests over them). */
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(ZONE_PORTABLE)
+#define ZONE_SSE2 1
+#include <emmintrin.h>
+#endif
+
 #define ALL_ONES (~(uint64_t)0)
 
 static inline unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }

@@ -16,12 +16,6 @@
 #include "bits.h"
 
 #include <string.h>
-/* SSE2 on x86-64 (_mm_cvtsi64_si128 is 64-bit only); ZONE_PORTABLE builds the
- * plain-C fallbacks on any target (CI's ASan build runs the tests over them). */
-#if defined(__SSE2__) && defined(__x86_64__) && !defined(ZONE_PORTABLE)
-#define ZONE_SSE2 1
-#include <emmintrin.h>
-#endif
 
 #define FAN ZONE_REACH_FAN
 #define BYTES_LOW 0x0101010101010101ull

@@ -50,6 +50,27 @@ static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
  * starts over. */
 static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
   const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+#ifdef ZONE_SSE2
+  /* No word wholly free (the common case where a chunk has blocks): the
+   * runs are the bottom of the first word, the top of the last and each
+   * top run joined to the next word's bottom run, all in one pass. */
+  __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
+  const __m128i free_word = _mm_set1_epi32((int)zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS));
+  if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi32(lo, free_word), _mm_cmpeq_epi32(hi, free_word))) == 0) {
+    const __m128i byte = _mm_set1_epi32(0xff);
+    __m128i start_lo = _mm_and_si128(lo, byte), start_hi = _mm_and_si128(hi, byte);
+    __m128i end_lo = _mm_and_si128(_mm_srli_epi32(lo, 8), byte), end_hi = _mm_and_si128(_mm_srli_epi32(hi, 8), byte);
+    /* word j's top run plus word j+1's bottom run; the last word's top alone */
+    __m128i next_lo = _mm_or_si128(_mm_srli_si128(start_lo, 4), _mm_slli_si128(start_hi, 12));
+    __m128i across = _mm_max_epi16(_mm_add_epi32(end_lo, next_lo), _mm_add_epi32(end_hi, _mm_srli_si128(start_hi, 4)));
+    across = _mm_max_epi16(across, start_lo);  /* the first word's bottom run */
+    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(1, 0, 3, 2)));
+    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(2, 3, 0, 1)));
+    zone__summary_t s = {zone__leaf_start(leaf[0]), zone__leaf_end(leaf[ZONE_CHUNK_WORDS - 1]),
+                         (uint32_t)_mm_cvtsi128_si32(across)};
+    return s;
+  }
+#endif
   zone__summary_t s = leaf_edges(leaf[0]);
   uint32_t width = ZONE_WORD_BITS;
   for (size_t j = 1; j < ZONE_CHUNK_WORDS; j++, width += ZONE_WORD_BITS) {
