@@ -215,6 +215,10 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
+/* Growth: ix's levels (laid out for its new size, zero) get old's bytes
+ * for the words below `from`, which did not change, and the rest from the
+ * leaves; words [free_from, nwords - 1) are wholly free (no leaf read). */
+void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from);
 /* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
 /* The longest free run of at most ZONE_SMALL_MAX granules (the root). */
@@ -237,6 +241,10 @@ void zone__tree_flush(zone__index_t *ix);
 void zone__tree_forget(zone__index_t *ix);
 /* Builds every node from the leaves (init, reset). */
 void zone__tree_build(zone__index_t *ix);
+/* Growth: ix's tree (laid out for its new size, zero) gets old's nodes (no
+ * chunk dirty) for the chunks below word `from`'s, which did not change, and
+ * the rest from the leaves. */
+void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now. */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */

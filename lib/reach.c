@@ -146,6 +146,27 @@ void zone__reach_build(zone__index_t *ix) {
       reach_level(r, k)[j] = (uint8_t)node_max(node_load(reach_level(r, k - 1) + j * FAN));
 }
 
+/* Copies the old levels, then recomputes words [from, nwords) and the nodes
+ * above them; words [free_from, nwords - 1) are wholly free, so their reach
+ * is 64 whatever follows. */
+void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from) {
+  zone__reach_t *r = &ix->reach;
+  for (size_t k = 0; k < old->levels; k++)
+    memcpy(reach_level(r, k), old->bytes + old->at[k], old->len[k]);
+  size_t last = ix->nwords - 1;
+  if (free_from < from)
+    free_from = from;
+  if (free_from > last)
+    free_from = last;
+  for (size_t w = from; w < free_from; w++)
+    r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
+  memset(r->bytes + free_from, ZONE_WORD_BITS, last - free_from);
+  r->bytes[last] = (uint8_t)zone__reach_of(ix, last);
+  for (size_t k = 1, lo = from / FAN; k < r->levels; k++, lo /= FAN)
+    for (size_t j = lo; j < r->len[k]; j++)
+      reach_level(r, k)[j] = (uint8_t)node_max(node_load(reach_level(r, k - 1) + j * FAN));
+}
+
 /* The lowest word at or after w whose reach is >= n, or ZONE_NONE: climbs
  * while the rest of the node holds no such byte, then descends to the first. */
 static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {

@@ -20,6 +20,8 @@
 #include "internal.h"
 #include "bits.h"
 
+#include <string.h>
+
 /* ---- summaries -------------------------------------------------------------- */
 
 /* A word as the tree sees it: its edge runs only. */
@@ -56,7 +58,12 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
    * top run joined to the next word's bottom run, all in one pass. */
   __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
   const __m128i free_word = _mm_set1_epi32((int)zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS));
-  if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi32(lo, free_word), _mm_cmpeq_epi32(hi, free_word))) == 0) {
+  int free_words = _mm_movemask_epi8(_mm_packs_epi32(_mm_cmpeq_epi32(lo, free_word), _mm_cmpeq_epi32(hi, free_word)));
+  if (free_words == 0xffff) {
+    zone__summary_t s = {ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS};
+    return s;
+  }
+  if (free_words == 0) {
     const __m128i byte = _mm_set1_epi32(0xff);
     __m128i start_lo = _mm_and_si128(lo, byte), start_hi = _mm_and_si128(hi, byte);
     __m128i end_lo = _mm_and_si128(_mm_srli_epi32(lo, 8), byte), end_hi = _mm_and_si128(_mm_srli_epi32(hi, 8), byte);
@@ -152,6 +159,24 @@ void zone__tree_build(zone__index_t *ix) {
   uint32_t half = ZONE_CHUNK_BITS;
   for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
     for (size_t i = level_lo; i < 2 * level_lo; i++)
+      t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+}
+
+/* The old tree, exact (flushed), is the left part of the new one: level by
+ * level, its nodes move to the same offset from the new level's first node
+ * (a power of two further when the leaves doubled). The chunks from word
+ * `from`'s on are then computed, and every node above them. */
+void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) {
+  zone__tree_t *t = &ix->tree;
+  zone_assert(old->ndirty == 0 && t->leaves >= old->leaves);
+  for (size_t lo = old->leaves, nlo = t->leaves; lo >= 1; lo >>= 1, nlo >>= 1)
+    memcpy(&t->node[nlo], &old->node[lo], lo * sizeof(zone__summary_t));
+  size_t c0 = from / ZONE_CHUNK_WORDS, c1 = zone__chunks_of(ix->nwords) - 1;
+  for (size_t c = c0; c <= c1; c++)
+    t->node[c + t->leaves] = chunk_summary(ix, c);
+  uint32_t half = ZONE_CHUNK_BITS;
+  for (size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1; lo >= 1; lo >>= 1, hi >>= 1, half *= 2)
+    for (size_t i = lo; i <= hi; i++)
       t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
 }
 
