@@ -64,7 +64,7 @@ static inline unsigned node_max(uint64_t x) {
 #endif
 }
 
-static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->bytes + r->at[k]; }
+static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->level[k]; }
 
 /* Word w's reach from the leaf summaries: the longest run inside it, or the
  * run at its top continued by the next word's bottom run, capped at 64. */
@@ -198,13 +198,12 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
 /* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the
  * node under the root byte (the level below it has one node). */
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
+  if (*r->top < n)
+    return ZONE_NONE;
   size_t k = r->levels > 1 ? r->levels - 2 : 0, i = 0;
-  for (;;) {
+  for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
     uint64_t hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
-    if (hit == 0) {
-      zone_assert(k + 2 >= r->levels && "a reach maximum without its byte below");
-      return ZONE_NONE;
-    }
+    zone_assert(hit != 0 && "a reach maximum without its byte below");
     i = i * FAN + ctz64(hit) / 8;
     if (k-- == 0)
       return i;
@@ -272,6 +271,8 @@ size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
 
 void zone__reach_attach(zone__reach_t *r, uint8_t *bytes) {
   r->bytes = bytes;
+  for (size_t k = 0; k < r->levels; k++)
+    r->level[k] = bytes + r->at[k];
   r->top = bytes + r->at[r->levels - 1];
 }
 

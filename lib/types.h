@@ -74,6 +74,7 @@ typedef struct zone__tree {
  */
 typedef struct zone__reach {
   uint8_t *bytes;          /* every level */
+  uint8_t *level[ZONE_REACH_LEVELS];  /* level k: bytes + at[k] */
   size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[] */
   size_t len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
   size_t levels;           /* levels; the last is the one-byte root */
