@@ -307,14 +307,16 @@ static inline bool block_starts(const zone__index_t *ix, size_t g) {
  * g's chunk (8 words), and a block running past its chunk has it in cross[]. */
 static inline size_t block_len(const zone__index_t *ix, size_t g) {
   size_t w = g / ZONE_WORD_BITS;
-  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
-  if (stop > ix->nwords)
-    stop = ix->nwords;
   uint64_t m = ix->end[w] & (ALL_ONES << (g % ZONE_WORD_BITS));
-  while (m == 0) {
-    if (++w == stop)
-      return (size_t)ix->cross[chunk_of(g)] - g + 1;
-    m = ix->end[w];
+  if (m == 0) {  /* not in its first word: most blocks are */
+    size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+    if (stop > ix->nwords)
+      stop = ix->nwords;
+    do {
+      if (++w == stop)
+        return (size_t)ix->cross[chunk_of(g)] - g + 1;
+      m = ix->end[w];
+    } while (m == 0);
   }
   return w * ZONE_WORD_BITS + ctz64(m) - g + 1;
 }

@@ -88,15 +88,15 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   if (old == v)
     return;
   r->bytes[w] = (uint8_t)v;
-  for (size_t k = 1, i = w; k < r->levels; k++, i /= FAN) {
-    uint8_t *up = reach_level(r, k) + i / FAN;
+  for (size_t k = 1, i = w / FAN; k < r->levels; k++, i /= FAN) {
+    uint8_t *up = reach_level(r, k) + i;  /* over level k-1's bytes [8i, 8i + 8) */
     unsigned cur = *up, next;
     if (v > old)
       next = v > cur ? v : cur;
     else if (old < cur)
       return;
     else
-      next = node_max(node_load(reach_level(r, k - 1) + i / FAN * FAN));
+      next = node_max(node_load(reach_level(r, k - 1) + i * FAN));
     if (next == cur)
       return;
     *up = (uint8_t)next;

@@ -69,6 +69,12 @@ static void account(zone_t *z, size_t gran_added, size_t gran_removed, long bloc
   if (z->used > z->peak_used)
     z->peak_used = z->used;
 }
+
+/* A block freed: usage only falls, the peak stays. */
+static inline void account_free(zone_t *z, size_t gran) {
+  z->used -= gran * ZONE_G;
+  z->blocks--;
+}
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 static zone_t *zone_new(unsigned flags) {
@@ -320,7 +326,7 @@ int zfree(zone_t *z, void *p) {
     zone__unlock(z);
     return EINVAL;
   }
-  account(z, 0, n, -1);
+  account_free(z, n);
   if (zone__checked(z))
     zone__checker_free(z, p, n * ZONE_G);
   zone_assert_expensive(z);
