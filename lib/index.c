@@ -87,21 +87,50 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
+/* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves, moved as given:
+ * the reach bytes that read them. A word's byte reads its own leaf and the
+ * next word's start: only those moving rewrite it. */
+ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t moved0, uint32_t moved1) {
+  if (w1 != w0 && moved1 != 0)
+    zone__reach_set(ix, w1, zone__reach_of(ix, w1));
+  if (moved0 != 0 || zone__leaf_start(moved1) != 0)
+    zone__reach_set(ix, w0, zone__reach_of(ix, w0));
+  if (w0 > 0 && zone__leaf_start(moved0) != 0)
+    zone__reach_set(ix, w0 - 1, zone__reach_of(ix, w0 - 1));
+}
+
+/* Frees the bits m (one run) of word w and refreshes its leaf without a
+ * scan: the freed bits join the free granules around them into one run,
+ * the new longest or no longer than the old. Returns the leaf fields that
+ * moved, a move of its edge runs noted for the tree. */
+ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m) {
+  uint64_t u = ix->used[w] & ~m;
+  ix->used[w] = u;
+  uint32_t leaf = ix->leaf[w], v;
+  if (u == 0) {
+    v = zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  } else {
+    uint64_t low = (m & (0 - m)) - 1;  /* the bits below m */
+    uint64_t below = u & low, above = u & ~(m | low);
+    unsigned s = below != 0 ? ZONE_WORD_BITS - clz64(below) : 0;
+    unsigned e = above != 0 ? ctz64(above) : ZONE_WORD_BITS;
+    unsigned max = zone__leaf_max(leaf);
+    v = zone__leaf_pack(ctz64(u), clz64(u), e - s > max ? e - s : max);
+  }
+  uint32_t moved = v ^ leaf;
+  ix->leaf[w] = v;
+  if (moved & ZONE_LEAF_EDGES)
+    zone__tree_dirty(ix, w);
+  return moved;
+}
+
 /* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
  * is brought up to date at once, level by level. A word's reach byte reads
  * its own leaf and the next word's start: only those moving rewrite it. */
 ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1) {
   if (w1 - w0 < 2) {
-    uint32_t moved0 = word_changed(ix, w0), moved1 = 0;
-    if (w1 != w0) {
-      moved1 = word_changed(ix, w1);
-      if (moved1 != 0)
-        zone__reach_set(ix, w1, zone__reach_of(ix, w1));
-    }
-    if (moved0 != 0 || zone__leaf_start(moved1) != 0)
-      zone__reach_set(ix, w0, zone__reach_of(ix, w0));
-    if (w0 > 0 && zone__leaf_start(moved0) != 0)
-      zone__reach_set(ix, w0 - 1, zone__reach_of(ix, w0 - 1));
+    uint32_t moved0 = word_changed(ix, w0), moved1 = w1 != w0 ? word_changed(ix, w1) : 0;
+    reach_moved(ix, w0, w1, moved0, moved1);
     return;
   }
   words_rebuild(ix, w0, w1);
@@ -322,8 +351,8 @@ static inline size_t block_len(const zone__index_t *ix, size_t g) {
 }
 
 /* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
- * free: run_take and run_give with each mask made once and the neighbours read
- * from the words at hand (pad bits past ngran read as used). */
+ * free: run_take and run_give with each mask made once. A give refreshes the
+ * leaves from the masks (word_give); a take rescans its words' runs. */
 ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
   size_t last = g + n - 1, w0 = g / ZONE_WORD_BITS, w1 = last / ZONE_WORD_BITS;
   unsigned b0 = g % ZONE_WORD_BITS, b1 = last % ZONE_WORD_BITS;
@@ -336,13 +365,12 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     if (w1 != w0)
       u[w1] |= m1;
     mark_end(ix, g, last);
+    words_changed(ix, w0, w1);
   } else {
-    u[w0] &= ~m0;
-    if (w1 != w0)
-      u[w1] &= ~m1;
     clear_end(ix, last);
+    uint32_t moved0 = word_give(ix, w0, m0), moved1 = w1 != w0 ? word_give(ix, w1, m1) : 0;
+    reach_moved(ix, w0, w1, moved0, moved1);
   }
-  words_changed(ix, w0, w1);
 }
 
 ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
