@@ -200,7 +200,7 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   if (*r->top < n)
     return ZONE_NONE;
-  size_t k = r->levels > 1 ? r->levels - 2 : 0, i = 0;
+  size_t k = r->descent, i = 0;
   for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
     uint64_t hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
@@ -264,6 +264,7 @@ size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
     bytes += round_up(level_len, FAN);
     if (level_len == 1) {
       r->levels = k + 1;
+      r->descent = k > 0 ? k - 1 : 0;
       return bytes;
     }
   }
