@@ -2,6 +2,8 @@
  * zone_ext.h - the narrow internal API that the malloc shim and the tools
  * use beside zone.h: what only a process-wide allocator needs (memory return,
  * a dump to a file descriptor, the fork protocol, a lookup that takes no lock,
+ * the thread's lock waits and the zone's address span, which tell a
+ * multi-zone allocator when to spread threads and which zone owns a block,
  * the page size). Not installed, not exported from libzone.so: the shim links
  * the core's objects directly. Nothing here exposes a struct field.
  */
@@ -42,9 +44,10 @@ void zone__fork_reinit(zone_t *z);
  * (its block, or up to its extent's end when p starts none). Takes no lock. */
 bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
 
-/* Times this thread waited for a zone's lock (another thread held it), ever:
- * a caller compares it before and after its calls to see contention. Written
- * only on the lock's slow path, so a free lock costs nothing. */
+/* Times this thread waited for a zone's lock (another thread held it) since
+ * the caller last set it to 0: a caller reads it after its calls to see
+ * contention. Written only on the lock's slow path, so a free lock costs
+ * nothing. */
 extern __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
 
 /* ---- grow.c: the zone's address span ------------------------------------------ */
