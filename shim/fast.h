@@ -15,10 +15,10 @@ static inline zone_t *zone__shim_get(void) {
   return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
 }
 
-/* This thread's arena: one thread-local load. */
+/* This thread's arena: one thread-local load (the first call picks it). */
 static inline zone__shim_arena_t *zone__shim_arena(void) {
   zone__shim_arena_t *a = zone__shim_mine;
-  return zone__likely(a == NULL) ? &zone__shim_arenas[0] : a;
+  return zone__likely(a != NULL) ? a : zone__shim_arena_first();
 }
 
 /* Its zone: only arena 0 may not be made yet (a thread moves only to a made

@@ -1,7 +1,7 @@
 /*
  * shim.h - what the shim's files share. The shim maps the malloc family onto
- * zones of the core, its arenas (one, the default zone, until threads contend
- * for it), and adds what a process-wide allocator needs around them: lazy
+ * zones of the core, its arenas (the default zone for the main thread, more
+ * for other threads), and adds what a process-wide allocator needs around them: lazy
  * start-up, options from the environment, threads moving between arenas,
  * fork handling, misuse reports, memory return and exit reports. It holds no placement logic
  * and sees the core only through zone.h and zone_ext.h. This header holds the
@@ -12,7 +12,7 @@
  *   malloc.c, introspect.c   the exported entry points
  *   fork.c                   the atfork handlers and frozen zones
  *   report.c                 ZONE_STATS and ZONE_DUMP
- *   arena.c                  threads moving between arenas, a block's owner
+ *   arena.c                  each thread's arena, moves, a block's owner
  *   trim.c                   automatic memory return
  *   misuse.c                 the report of a bad pointer
  *   state.c                  the arenas (the default zone first), start-up
@@ -89,8 +89,9 @@ typedef struct zone__shim_trim {
 
 /* An arena: a zone of the core with its own lock, and the threads that
  * allocate from it. Arena 0 is the default zone, made on the first
- * allocation; arena k > 0 is made when a thread that waited for its arena's
- * lock moves (arena.c) and there are fewer than the limit. A made arena is
+ * allocation; arena k > 0 is made for a thread other than the main one, at
+ * its first call or when it waited for a shared arena's lock (arena.c), while
+ * there are fewer than the limit. A made arena is
  * never unmade (its blocks may live on after every thread that used it). A
  * line each, so that one arena's counters don't share a line with another's. */
 typedef struct zone__shim_arena {
@@ -106,7 +107,8 @@ typedef struct zone__shim_arena {
 extern zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
 extern _Atomic unsigned zone__shim_narenas;
 
-/* This thread's arena; NULL for arena 0 (every thread starts there). */
+/* This thread's arena; NULL before its first call (zone__shim_arena_first)
+ * and after its end. */
 extern ZONE_SHIM_TLS zone__shim_arena_t *zone__shim_mine;
 
 /* Calls into the core currently running on this thread. Nonzero while the
@@ -170,6 +172,10 @@ void zone__shim_trim_fork_child(void);
 size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes);
 
 /* ---- arena.c: threads and arenas, a block's owner ---------------------------- */
+
+/* A thread's arena at its first call: arena 0 for the only or the main
+ * thread, else a free or new arena as a move picks one (attached there). */
+zone__shim_arena_t *zone__shim_arena_first(void) __attribute__((cold));
 
 /* After a call on this thread's arena that waited for its lock
  * (zone__lock_waits nonzero): moves the thread to another arena, if the

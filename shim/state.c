@@ -2,8 +2,8 @@
  * state.c - the shim's arenas and its start-up. Arena 0, the default zone, is
  * created on the first allocation (ld.so makes it before any constructor
  * runs, so it comes from static storage and mmap only), with the options
- * read as soon as `environ` is there; the other arenas are made when threads
- * contend (arena.c decides when, this file makes them). Every arena is an
+ * read as soon as `environ` is there; the other arenas are made for the other
+ * threads (arena.c decides when, this file makes them). Every arena is an
  * ordinary zone made as the default zone is, so a program that never has
  * more than one arena gets exactly the addresses a single zone gives. No
  * arena is ever torn down: destructors and late threads keep calling free

@@ -15,9 +15,11 @@
  *   double_free, interior_free, realloc_freed, usable_size_freed
  *              a misuse by the main thread (arena 0) of a block of arena 1:
  *              prints the pointer, then makes the call (misuse_check judges)
- *   limit      with ZONE_ARENAS=2, many contending threads make one arena more
- * The second arena is made deterministically: the main thread holds arena 0's
- * lock while another thread allocates, so that thread waits and moves.
+ *   limit      with ZONE_ARENAS=2, more threads make no more arenas
+ *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
+ *              for its lock moves to another
+ * The helper thread's first call makes arena 1 (a thread but the main one
+ * starts on an arena of its own while the limit allows).
  */
 #define ZONE_SHIM_NO_EXPORTS
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -60,7 +62,8 @@ static void helper_wait(int step) {
   pthread_mutex_unlock(&helper.mu);
 }
 
-/* Allocates while arena 0's lock is held by main: it waits, then moves. */
+/* Its first call makes arena 1 its own (main holds arena 0's lock then too,
+ * so it would wait and move if it started on arena 0). */
 static void *helper_main(void *arg) {
   (void)arg;
   void *p = shim_malloc(32);
@@ -96,7 +99,7 @@ static pthread_t helper_start(void) {
   zone__fork_unlock(z0);
   helper_wait(1);
   if (atomic_load(&zone__shim_narenas) != 2)
-    fail("the helper waited for arena 0 and did not move: %u arenas",
+    fail("the helper thread is on no arena of its own: %u arenas",
          atomic_load(&zone__shim_narenas));
   return t;
 }
@@ -233,8 +236,8 @@ static void case_cross(void) {
       fail("arena %u still holds %zu blocks", k, st.blocks);
     attached += atomic_load(&zone__shim_arenas[k].attached);
   }
-  if (attached != 0)
-    fail("%u threads still attached after every thread exited", attached);
+  if (attached != 1)  /* the main thread, on arena 0 */
+    fail("%u threads attached after every thread but main exited", attached);
   /* Each wave's threads reuse the arenas the last wave's left. */
   if (n > 2 + THREADS)
     fail("%u arenas for %d threads at a time: exited threads' arenas were not reused", n, THREADS);
@@ -370,6 +373,80 @@ static void case_limit(void) {
   puts("limit: 2 arenas");
 }
 
+/* ---- move ----------------------------------------------------------------------------- */
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int step;  /* 1: on its arena (before set), 2: go, 3: allocated */
+  unsigned before, after;
+} mover = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+static void mover_set(int step) {
+  pthread_mutex_lock(&mover.mu);
+  mover.step = step;
+  pthread_cond_broadcast(&mover.cv);
+  pthread_mutex_unlock(&mover.mu);
+}
+
+static void mover_wait(int step) {
+  pthread_mutex_lock(&mover.mu);
+  while (mover.step != step)
+    pthread_cond_wait(&mover.cv, &mover.mu);
+  pthread_mutex_unlock(&mover.mu);
+}
+
+static void *mover_main(void *arg) {
+  (void)arg;
+  shim_free(shim_malloc(16));
+  mover.before = zone__shim_arena()->index;
+  mover_set(1);
+  mover_wait(2);
+  shim_free(shim_malloc(16));  /* waits for the lock main holds */
+  mover.after = zone__shim_arena()->index;
+  mover_set(3);
+  return NULL;
+}
+
+static void *own_arena(void *arg) {
+  shim_free(shim_malloc(16));
+  helper_set(1);  /* reuse of the helper's handshake: on its arena */
+  pthread_mutex_lock(&helper.mu);
+  while (helper.step != 4)
+    pthread_cond_wait(&helper.cv, &helper.mu);
+  pthread_mutex_unlock(&helper.mu);
+  return arg;
+}
+
+static void case_move(void) {
+  shim_free(shim_malloc(16));  /* main: arena 0 */
+  pthread_t h = helper_start();  /* arena 1 */
+  pthread_t a;
+  helper.step = 0;
+  if (pthread_create(&a, NULL, own_arena, NULL) != 0)  /* arena 2, the last */
+    fail("pthread_create");
+  helper_wait(1);
+  if (atomic_load(&zone__shim_narenas) != 3)
+    fail("ZONE_ARENAS=3 and three threads, yet %u arenas", atomic_load(&zone__shim_narenas));
+  pthread_t m;  /* shares one of the three */
+  if (pthread_create(&m, NULL, mover_main, NULL) != 0)
+    fail("pthread_create");
+  mover_wait(1);
+  zone_t *shared = atomic_load(&zone__shim_arenas[mover.before].zone);
+  zone__fork_lock(shared);
+  mover_set(2);
+  pause_ms(100);  /* long enough for it to be waiting */
+  zone__fork_unlock(shared);
+  mover_wait(3);
+  pthread_join(m, NULL);
+  helper_set(4);
+  pthread_join(a, NULL);
+  pthread_join(h, NULL);
+  if (mover.after == mover.before)
+    fail("a thread sharing arena %u waited for its lock and stayed", mover.before);
+  printf("move: arena %u -> %u\n", mover.before, mover.after);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2)
     fail("usage: arenas CASE");
@@ -382,6 +459,8 @@ int main(int argc, char **argv) {
     case_addresses();
   else if (strcmp(c, "limit") == 0)
     case_limit();
+  else if (strcmp(c, "move") == 0)
+    case_move();
   else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
            strcmp(c, "realloc_freed") == 0 || strcmp(c, "usable_size_freed") == 0)
     case_misuse(c);
