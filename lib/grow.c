@@ -15,8 +15,38 @@
 
 /* ---- extents -------------------------------------------------------------------- */
 
+/* Widens the zone's published span to hold [lo, hi). Written under the lock,
+ * read by anyone (zone__span): relaxed stores, since a reader that must see a
+ * block's extent in the span got the block's address through a
+ * synchronisation that orders this store before its load. The words are kept
+ * complemented, as checker.c keeps its table: memcheck's leak scan must not
+ * find the first block's address in the zone's record. A zeroed record reads
+ * as lo = hi = UINTPTR_MAX, an empty span. */
+static void span_cover(zone_t *z, uintptr_t lo, uintptr_t hi) {
+  uintptr_t old_lo = ~atomic_load_explicit(&z->span_lo, memory_order_relaxed);
+  uintptr_t old_hi = ~atomic_load_explicit(&z->span_hi, memory_order_relaxed);
+  if (lo < old_lo)
+    atomic_store_explicit(&z->span_lo, ~lo, memory_order_relaxed);
+  if (old_lo == UINTPTR_MAX || hi > old_hi)
+    atomic_store_explicit(&z->span_hi, ~hi, memory_order_relaxed);
+}
+
+void zone__span(const zone_t *z, uintptr_t *lo, uintptr_t *hi) {
+  *lo = ~atomic_load_explicit(&z->span_lo, memory_order_relaxed);
+  *hi = ~atomic_load_explicit(&z->span_hi, memory_order_relaxed);
+  if (*lo == UINTPTR_MAX)
+    *lo = *hi = 0;
+}
+
+bool zone__span_holds(const zone_t *z, const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  return a >= ~atomic_load_explicit(&z->span_lo, memory_order_relaxed) &&
+         a < ~atomic_load_explicit(&z->span_hi, memory_order_relaxed);
+}
+
 /* Inserts a prepared extent keeping the array sorted by base address. */
 zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
+  span_cover(z, e->base, e->base + e->idx.ngran * ZONE_G);
   size_t at = z->nextents;
   while (at > 0 && z->extents[at - 1].base > e->base) {
     z->extents[at] = z->extents[at - 1];
@@ -187,6 +217,7 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   e->map_len += add;
   z->reserve += add;
   z->size += ngran * ZONE_G - old_bytes;
+  span_cover(z, e->base, e->base + ngran * ZONE_G);
   zone__checker_fresh(z, guard, add + page);  /* the old guard, the new granules and guard */
   return e;
 }

@@ -54,11 +54,17 @@ static inline void zone__futex(_Atomic int *addr, int op, int val) {
 #define zone__cpu_relax() ((void)0)
 #endif
 
+/* Times this thread found a lock held and waited (zone.c defines it): the
+ * malloc shim reads it after a call to tell contention from a free lock, and
+ * moves the thread to another arena. Only the slow path below writes it. */
+extern __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
+
 /* The slow path, out of line: spin a little first, since the holder is
  * likely running on the other core and leaves within a few hundred
  * nanoseconds (a sleep and a wake-up cost microseconds each); then mark the
  * lock as having waiters and sleep until it is free. */
 static __attribute__((noinline, unused)) void zone__lock_contended(zone__lock_t *l, int expected) {
+  zone__lock_waits++;
   for (int spin = 0; spin < ZONE_LOCK_SPINS && expected != 2; spin++) {
     zone__cpu_relax();
     expected = atomic_load_explicit(&l->state, memory_order_relaxed);

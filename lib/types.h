@@ -12,6 +12,7 @@
 #include "zone.h"
 #include "lock.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -180,6 +181,9 @@ struct zone {
   char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
   char *reserve_end;       /* reserve_end) where the next extent goes (grow.c) */
   size_t reserve_len;      /* the size of the last reservation */
+  _Atomic uintptr_t span_lo;  /* ~lo and ~hi of [lo, hi), where every extent */
+  _Atomic uintptr_t span_hi;  /* the zone has had lies (grow.c; only grows; 0, 0:
+                                 none); read without the lock (zone__span) */
 };
 
 #endif /* ZONE_TYPES_H */

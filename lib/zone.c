@@ -447,6 +447,8 @@ size_t zone_size(const zone_t *z) {
 
 /* ---- the shim's narrow API (zone_ext.h) --------------------------------------------------- */
 
+__thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
+
 void zone__fork_lock(zone_t *z) { zone__lock(z); }
 void zone__fork_unlock(zone_t *z) { zone__unlock(z); }
 void zone__fork_reinit(zone_t *z) { zone__lock_init(&z->lock); }

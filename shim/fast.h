@@ -1,17 +1,37 @@
 /*
- * fast.h - the shim's inline helpers for the hot path: the default zone, the
- * marks around a call into the core, the options read on every call. They
- * read state.c's and options.c's data; those two files do not include this.
+ * fast.h - the shim's inline helpers for the hot path: the thread's arena and
+ * the default zone, the marks around a call into the core, the options read
+ * on every call. They read state.c's and options.c's data; those two files do
+ * not include this.
  */
 #ifndef ZONE_SHIM_FAST_H
 #define ZONE_SHIM_FAST_H
 
 #include "shim.h"
 
-/* The default zone, made on first use. */
+/* The default zone (arena 0's), made on first use. */
 static inline zone_t *zone__shim_get(void) {
-  zone_t *z = atomic_load_explicit(&zone__shim_zone, memory_order_acquire);
+  zone_t *z = atomic_load_explicit(&zone__shim_arenas[0].zone, memory_order_acquire);
   return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
+}
+
+/* This thread's arena: one thread-local load (the first call picks it). */
+static inline zone__shim_arena_t *zone__shim_arena(void) {
+  zone__shim_arena_t *a = zone__shim_mine;
+  return zone__likely(a != NULL) ? a : zone__shim_arena_first();
+}
+
+/* Its zone: only arena 0 may not be made yet (a thread moves only to a made
+ * arena). */
+static inline zone_t *zone__shim_arena_zone(zone__shim_arena_t *a) {
+  zone_t *z = atomic_load_explicit(&a->zone, memory_order_acquire);
+  return zone__likely(z != NULL) ? z : zone__shim_zone_slow();
+}
+
+/* Whether the process has more than one arena (then a block may be another
+ * arena's). */
+static inline bool zone__shim_many_arenas(void) {
+  return atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed) > 1;
 }
 
 /* Brackets a call into the core; the signal fences keep the compiler from

@@ -1,18 +1,19 @@
 /*
- * fork.c - fork. The prepare handler takes the zone's lock so the child
- * inherits a zone that no thread was changing, and the child reinitialises
- * the lock. The one case where that can't work is a fork from a signal
- * handler that interrupted this same thread inside the core: the lock is held
- * by the very thread that would wait for it. The thread-local depth counter
- * says so; then the prepare handler takes nothing, and the child, whose zone
- * may be halfway through a change, gets a fresh default zone and keeps the
- * old one frozen: its blocks stay readable and reallocatable, its frees are
- * ignored.
+ * fork.c - fork. The prepare handler takes the arena table's lock and every
+ * arena's lock, in index order, so the child inherits arenas that no thread
+ * was changing, and the child reinitialises the locks. The one case where
+ * that can't work is a fork from a signal handler that interrupted this same
+ * thread inside the core: a lock is held by the very thread that would wait
+ * for it. The thread-local depth counter says so; then the prepare handler
+ * takes nothing, and the child, any of whose arenas may be halfway through a
+ * change (other threads took no notice of the fork), gets a fresh default
+ * zone as its only arena and keeps every old arena frozen: their blocks stay
+ * readable and reallocatable, their frees are ignored.
  *
  * Lock order. glibc's fork takes its stdio list lock before its malloc locks,
  * and so must we: a thread in fflush(NULL) holds the list lock and waits for
- * a FILE's lock, whose holder (in getline, say) waits for the zone's lock in
- * realloc; a prepare handler that took the zone's lock and then waited inside
+ * a FILE's lock, whose holder (in getline, say) waits for an arena's lock in
+ * realloc; a prepare handler that took the arenas' locks and then waited inside
  * fork for the list lock would close the cycle. So the prepare handler takes
  * the list lock first (it is recursive: fork takes it again after the
  * handlers). In the parent, fork drops its own hold before the parent
@@ -25,7 +26,7 @@
 #include <pthread.h>
 #include <sys/single_threaded.h>
 
-#define MAX_FROZEN 8
+#define MAX_FROZEN (2 * ZONE_ARENAS_MAX)
 
 /* glibc's stdio list lock (exported since 2.2.5, declared in no public
  * header): its own names, reserved for the implementation, are the point. */
@@ -35,7 +36,7 @@ extern void _IO_list_unlock(void);  // NOLINT(bugprone-reserved-identifier,cert-
 static zone_t *frozen[MAX_FROZEN];  /* written only in a fork child, single-threaded */
 static _Atomic size_t nfrozen;
 
-/* Forks in progress on this thread, and which of them took the zone's lock
+/* Forks in progress on this thread, and which of them took the arenas' locks
  * (bit k for the fork at nesting level k). They nest when a signal handler
  * forks while this thread is inside fork() itself, between its prepare and
  * parent handlers: the outer prepare holds the lock and marks the thread as
@@ -47,19 +48,19 @@ static ZONE_SHIM_TLS unsigned fork_took_stdio;
 
 static void fork_prepare(void) {
   unsigned level = fork_level++;
-  zone_t *z = atomic_load(&zone__shim_zone);
+  zone_t *z = atomic_load(&zone__shim_arenas[0].zone);
   if (z == NULL || zone__shim_depth != 0 || level >= 32)
-    return;  /* inside the core on this thread: waiting for the lock could deadlock */
+    return;  /* inside the core on this thread: waiting for a lock could deadlock */
   zone__shim_enter();
   if (!__libc_single_threaded) {
     _IO_list_lock();
     fork_took_stdio |= 1u << level;
   }
-  zone__fork_lock(z);
+  zone__shim_arenas_lock();
   fork_took |= 1u << level;
 }
 
-/* Whether the fork now finishing (the innermost) took the zone's lock, and
+/* Whether the fork now finishing (the innermost) took the arenas' locks, and
  * in *stdio whether it took the stdio list lock too; pops both. */
 static bool fork_finish(bool *stdio) {
   unsigned level = --fork_level;
@@ -75,7 +76,7 @@ static bool fork_finish(bool *stdio) {
 static void fork_parent(void) {
   bool stdio;
   if (fork_finish(&stdio)) {
-    zone__fork_unlock(atomic_load(&zone__shim_zone));
+    zone__shim_arenas_unlock();
     if (stdio)
       _IO_list_unlock();
     zone__shim_leave();
@@ -85,26 +86,29 @@ static void fork_parent(void) {
 static void fork_child(void) {
   bool stdio;  /* reset by glibc in the child */
   bool took = fork_finish(&stdio);
-  zone_t *z = atomic_load(&zone__shim_zone);
   zone__shim_trim_fork_child();
-  zone__shim_state_fork_child();
-  if (z == NULL)
+  if (atomic_load(&zone__shim_arenas[0].zone) == NULL) {
+    zone__shim_state_fork_child(false, NULL);
     return;
-  zone__fork_reinit(z);
+  }
   if (took) {
+    zone__shim_state_fork_child(false, NULL);
     zone__shim_leave();
     return;
   }
-  /* The zone may be halfway through a change: freeze it, start a new one. */
+  /* Any arena may be halfway through a change: freeze them all, start a new
+   * default zone. */
   size_t k = atomic_load(&nfrozen);
-  if (k == MAX_FROZEN)
-    return;  /* nested beyond reason: keep the old zone and hope */
-  zone_t *fresh = zone__shim_zone_new();
-  if (fresh == NULL)
+  unsigned n = atomic_load(&zone__shim_narenas);
+  zone_t *fresh = k + n > MAX_FROZEN ? NULL : zone__shim_zone_new();
+  if (fresh == NULL) {  /* nested beyond reason, or no memory: keep them and hope */
+    zone__shim_state_fork_child(false, NULL);
     return;
-  frozen[k] = z;
-  atomic_store(&nfrozen, k + 1);
-  atomic_store(&zone__shim_zone, fresh);
+  }
+  for (unsigned i = 0; i < n; i++)
+    frozen[k + i] = atomic_load(&zone__shim_arenas[i].zone);
+  atomic_store(&nfrozen, k + n);
+  zone__shim_state_fork_child(true, fresh);
 }
 
 bool zone__shim_frozen_lookup(const void *p, size_t *usable) {

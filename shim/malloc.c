@@ -1,5 +1,5 @@
 /*
- * malloc.c - the malloc family on the default zone, with glibc's semantics:
+ * malloc.c - the malloc family on the arenas, with glibc's semantics:
  * malloc, free, calloc, realloc, reallocarray, the aligned calls,
  * malloc_usable_size and the __libc_* names glibc still exports. Each entry is
  * a thin mapping onto zalloc, zfree, zcalloc, zrealloc or zalloc_aligned; the
@@ -8,10 +8,16 @@
  * block, free keeps errno, posix_memalign never touches errno, a pointer that
  * is no live block is a misuse (misuse.c) rather than an error code.
  *
- * The hot path is: load the zone pointer, mark the thread as inside the core
- * (a thread-local counter, for fork from a signal handler), call the core,
- * count the operation for memory return (a thread-local countdown). Nothing
- * else: options were read once at start-up.
+ * Allocation uses the thread's arena; free, realloc and malloc_usable_size go
+ * to the block's owner, tried first in the thread's arena and then, when the
+ * process has more than one, in the arenas whose span holds the pointer
+ * (arena.c). The hot path is: load the thread's arena (a thread-local) and
+ * its zone, mark the thread as inside the core (a thread-local counter, for
+ * fork from a signal handler), call the core, look at the thread's lock-wait
+ * count (an allocation that waited moves the thread to another arena), count
+ * the operation for memory return (a thread-local countdown). Nothing else:
+ * options were read once at start-up, and a process with one thread takes no
+ * atomic (the core's lock skips them).
  */
 #include "fast.h"
 
@@ -24,11 +30,18 @@
 
 /* ---- the core calls, bracketed -------------------------------------------------- */
 
-/* Counts an operation for memory return (trim.c): a look at the zone's
- * usage every few hundred calls on a thread. */
-static inline void count_op(zone_t *z) {
+/* Counts an operation for memory return (trim.c): a look at the usage of
+ * the thread's arena every few dozen calls on a thread. */
+static inline void count_op(zone__shim_arena_t *a) {
   if (zone__unlikely(zone__shim_ops_left-- == 0))
-    zone__shim_usage_tick(z);
+    zone__shim_usage_tick(a);
+}
+
+/* After a call on the thread's own arena: if it waited for the lock, the
+ * thread moves (arena.c). */
+static inline void after_own_call(void) {
+  if (zone__unlikely(zone__lock_waits != 0))
+    zone__shim_contended();
 }
 
 static inline void *alloc_plain(zone_t *z, size_t bytes) {
@@ -46,8 +59,8 @@ static inline void *alloc_aligned(zone_t *z, size_t align, size_t bytes) {
 }
 
 /* After a successful allocation: the op count and ZONE_DUMP_EVERY. */
-static inline void *allocated(zone_t *z, void *p) {
-  count_op(z);
+static inline void *allocated(zone__shim_arena_t *a, void *p) {
+  count_op(a);
   if (zone__unlikely(zone__shim_dump_every() != 0))
     zone__shim_count_alloc();
   return p;
@@ -63,40 +76,63 @@ static void *shim_malloc(size_t bytes) {
     errno = ENOMEM;
     return NULL;
   }
-  zone_t *z = zone__shim_get();
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
   void *p = alloc_plain(z, bytes);
-  return zone__likely(p != NULL) ? allocated(z, p) : NULL;
+  after_own_call();
+  return zone__likely(p != NULL) ? allocated(a, p) : NULL;
 }
 
-/* free of something the default zone doesn't own: a block of a frozen zone
- * (left by a fork, see fork.c) stays where it is; anything else is misuse. */
+/* free of something no arena owns: a block of a frozen zone (left by a fork,
+ * see fork.c) stays where it is; anything else is misuse. */
 static void free_foreign(void *p, const char *call) {
   size_t usable;
   if (!zone__shim_frozen_lookup(p, &usable))
     zone__shim_misuse(call, p);
 }
 
+/* zfree in the other arenas that may own p (not `tried`); 0 if one did. A
+ * wait for another arena's lock moves nobody. */
+static int free_remote(const zone_t *tried, void *p) {
+  unsigned waits = zone__lock_waits, cursor = 0;
+  int err = EINVAL;
+  zone_t *o;
+  while (err != 0 && (o = zone__shim_holder(p, &cursor, tried)) != NULL) {
+    zone__shim_enter();
+    err = zfree(o, p);
+    zone__shim_leave();
+  }
+  zone__lock_waits = waits;
+  return err;
+}
+
 /* free, and realloc(p, 0), which names itself in a misuse report. */
 static inline void free_as(void *p, const char *call) {
   if (p == NULL)
     return;
-  zone_t *z = zone__shim_get();
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = atomic_load_explicit(&a->zone, memory_order_acquire);
   if (zone__unlikely(z == NULL)) {  /* no zone yet, so p can't be ours */
     zone__shim_misuse(call, p);
     return;
   }
-  zone__shim_enter();
-  int err = zfree(z, p);
-  zone__shim_leave();
+  int err = EINVAL;
+  bool many = zone__shim_many_arenas();
+  if (zone__likely(!many || zone__span_holds(z, p))) {
+    zone__shim_enter();
+    err = zfree(z, p);
+    zone__shim_leave();
+  }
   if (zone__unlikely(err != 0)) {
     int saved = errno;
-    free_foreign(p, call);
+    if (!many || free_remote(z, p) != 0)
+      free_foreign(p, call);
     errno = saved;
     return;
   }
-  count_op(z);
+  count_op(a);
 }
 
 static void shim_free(void *p) { free_as(p, "free"); }
@@ -107,20 +143,23 @@ static void *shim_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  zone_t *z = zone__shim_get();
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
   zone__shim_leave();
-  return zone__likely(p != NULL) ? allocated(z, p) : NULL;
+  after_own_call();
+  return zone__likely(p != NULL) ? allocated(a, p) : NULL;
 }
 
 /* ---- realloc ------------------------------------------------------------------ */
 
-/* realloc of a block the default zone doesn't own: a frozen zone's block moves
- * into the default zone (it is left where it was); anything else is misuse. */
-static void *realloc_foreign(zone_t *z, void *p, size_t bytes, const char *call) {
+/* realloc of a block no arena owns: a frozen zone's block moves into the
+ * thread's arena (it is left where it was); anything else is misuse. */
+static void *realloc_foreign(zone__shim_arena_t *a, zone_t *z, void *p, size_t bytes,
+                             const char *call) {
   size_t usable;
   if (!zone__shim_frozen_lookup(p, &usable)) {
     zone__shim_misuse(call, p);
@@ -131,7 +170,32 @@ static void *realloc_foreign(zone_t *z, void *p, size_t bytes, const char *call)
   if (q == NULL)
     return NULL;
   memcpy(q, p, usable < bytes ? usable : bytes);
-  return allocated(z, q);
+  return allocated(a, q);
+}
+
+/* realloc of a block another arena may own: resized (or moved) in its owner,
+ * under the owner's lock, as the owner's first fit has it. *found says
+ * whether an arena owned p. */
+static void *realloc_remote(const zone_t *tried, void *p, size_t bytes, bool *found) {
+  unsigned waits = zone__lock_waits, cursor = 0;
+  void *q = NULL;
+  zone_t *o;
+  *found = false;
+  int saved = errno;
+  while ((o = zone__shim_holder(p, &cursor, tried)) != NULL) {
+    errno = saved;
+    zone__shim_enter();
+    q = zrealloc(o, p, bytes);
+    zone__shim_leave();
+    if (q != NULL || errno != EINVAL) {
+      *found = true;
+      break;
+    }
+  }
+  if (!*found)
+    errno = saved;
+  zone__lock_waits = waits;
+  return q;
 }
 
 static void *shim_realloc(void *p, size_t bytes) {
@@ -145,23 +209,33 @@ static void *shim_realloc(void *p, size_t bytes) {
     errno = ENOMEM;
     return NULL;
   }
-  zone_t *z = zone__shim_get();
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL)) {
     zone__shim_misuse("realloc", p);
     errno = EINVAL;
     return NULL;
   }
   int saved = errno;
-  zone__shim_enter();
-  void *q = zrealloc(z, p, bytes);
-  zone__shim_leave();
-  if (zone__likely(q != NULL))
-    return allocated(z, q);
-  if (errno == EINVAL) {  /* zrealloc's word for "p is no live block" */
+  bool many = zone__shim_many_arenas();
+  if (zone__likely(!many || zone__span_holds(z, p))) {
+    zone__shim_enter();
+    void *q = zrealloc(z, p, bytes);
+    zone__shim_leave();
+    after_own_call();
+    if (zone__likely(q != NULL))
+      return allocated(a, q);
+    if (errno != EINVAL)  /* zrealloc's word for "p is no live block" */
+      return NULL;        /* ENOMEM, the block is intact */
     errno = saved;
-    return realloc_foreign(z, p, bytes, "realloc");
   }
-  return NULL;  /* ENOMEM, the block is intact */
+  if (many) {
+    bool found;
+    void *q = realloc_remote(z, p, bytes, &found);
+    if (found)
+      return q != NULL ? allocated(a, q) : NULL;
+  }
+  return realloc_foreign(a, z, p, bytes, "realloc");
 }
 
 static void *shim_reallocarray(void *p, size_t count, size_t size) {
@@ -191,11 +265,13 @@ static void *shim_memalign(size_t align, size_t bytes) {
     errno = ENOMEM;
     return NULL;
   }
-  zone_t *z = zone__shim_get();
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
   void *p = alloc_aligned(z, align, bytes);
-  return p != NULL ? allocated(z, p) : NULL;
+  after_own_call();
+  return p != NULL ? allocated(a, p) : NULL;
 }
 
 static int shim_posix_memalign(void **out, size_t align, size_t bytes) {
@@ -230,7 +306,7 @@ static void *shim_pvalloc(size_t bytes) {
 static size_t shim_usable_size(void *p) {
   if (p == NULL)
     return 0;
-  zone_t *z = zone__shim_get();
+  zone_t *z = atomic_load_explicit(&zone__shim_arena()->zone, memory_order_acquire);
   size_t bytes = 0;
   if (z != NULL) {
     zone__shim_enter();
@@ -238,6 +314,16 @@ static size_t shim_usable_size(void *p) {
     zone__shim_leave();
   }
   if (zone__likely(bytes != 0))
+    return bytes;
+  unsigned waits = zone__lock_waits, cursor = 0;
+  zone_t *o;
+  while (bytes == 0 && (o = zone__shim_holder(p, &cursor, z)) != NULL) {
+    zone__shim_enter();
+    bytes = zone_block_size(o, p);
+    zone__shim_leave();
+  }
+  zone__lock_waits = waits;
+  if (bytes != 0)
     return bytes;
   size_t usable;
   if (zone__shim_frozen_lookup(p, &usable))
@@ -248,7 +334,10 @@ static size_t shim_usable_size(void *p) {
 
 /* ---- the exported names ------------------------------------------------------------
  * Every name glibc exports for these calls, so that no pointer of ours can reach
- * glibc's allocator (for example through __libc_free, or cfree in old binaries). */
+ * glibc's allocator (for example through __libc_free, or cfree in old binaries).
+ * A test that includes this file to call the shim_* functions under a
+ * sanitizer (whose runtime owns these names) defines ZONE_SHIM_NO_EXPORTS. */
+#ifndef ZONE_SHIM_NO_EXPORTS
 
 ZONE_SHIM_EXPORT void *malloc(size_t bytes) { return shim_malloc(bytes); }
 ZONE_SHIM_EXPORT void free(void *p) { shim_free(p); }
@@ -296,3 +385,4 @@ void *__libc_memalign(size_t align, size_t bytes) { return shim_memalign(align, 
 void *__libc_valloc(size_t bytes) { return shim_valloc(bytes); }
 void *__libc_pvalloc(size_t bytes) { return shim_pvalloc(bytes); }
 void cfree(void *p) { shim_free(p); }
+#endif /* ZONE_SHIM_NO_EXPORTS */

@@ -1,7 +1,8 @@
 /*
  * options.c - every option of the shim in one place: the defaults, the
  * environment (ZONE_MISUSE, ZONE_STATS, ZONE_DUMP, ZONE_DUMP_EVERY,
- * ZONE_TRIM_THRESHOLD, read from `environ` without allocating) and mallopt.
+ * ZONE_TRIM_THRESHOLD, ZONE_ARENAS, read from `environ` without allocating)
+ * and mallopt.
  * Fields that change while other threads run are atomic (shim.h).
  */
 #include "shim.h"
@@ -61,7 +62,7 @@ static bool parse_count(const char *s, unsigned long *out) {
  * ZONE_WARNED=1 in its environment (zone__shim_options_settle), which its
  * children inherit, so `bash -c 'ls; ls'` warns once, not three times.
  */
-typedef enum { KIND_FLAG, KIND_COUNT, KIND_MISUSE, KIND_PATH } option_kind_t;
+typedef enum { KIND_FLAG, KIND_COUNT, KIND_ARENAS, KIND_MISUSE, KIND_PATH } option_kind_t;
 
 typedef struct option_spec {
   const char *name;
@@ -69,7 +70,10 @@ typedef struct option_spec {
   const char *valid;  /* the values it takes, for the warning */
 } option_spec_t;
 
-enum { OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_COUNT_ };
+enum {
+  OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_ARENAS,
+  OPT_COUNT_
+};
 
 static const option_spec_t specs[OPT_COUNT_] = {
   [OPT_MISUSE] = {"ZONE_MISUSE", KIND_MISUSE, "abort, warn or ignore"},
@@ -78,7 +82,10 @@ static const option_spec_t specs[OPT_COUNT_] = {
   [OPT_DUMP_EVERY] = {"ZONE_DUMP_EVERY", KIND_COUNT, "a count of allocations (0: at exit only)"},
   [OPT_TRIM_THRESHOLD] = {"ZONE_TRIM_THRESHOLD", KIND_COUNT, "a count of bytes (0: never)"},
   [OPT_REPORT_PID] = {"ZONE_REPORT_PID", KIND_COUNT, "a process id"},
+  [OPT_ARENAS] = {"ZONE_ARENAS", KIND_ARENAS, "a count of arenas from 1 to 256"},
 };
+
+_Static_assert(ZONE_ARENAS_MAX == 256, "ZONE_ARENAS's warning names the range");
 
 static bool warned_here;
 
@@ -102,6 +109,8 @@ static bool option_parse(const option_spec_t *spec, const char *v, unsigned long
     return (v[0] == '0' || v[0] == '1') && v[1] == '\0';
   case KIND_COUNT:
     return parse_count(v, count);
+  case KIND_ARENAS:
+    return parse_count(v, count) && *count >= 1 && *count <= ZONE_ARENAS_MAX;
   case KIND_MISUSE:
     *count = strcmp(v, "abort") == 0 ? ZONE_MISUSE_ABORT
              : strcmp(v, "warn") == 0 ? ZONE_MISUSE_WARN
@@ -168,6 +177,8 @@ void zone__shim_read_options(void) {
     atomic_store(&zone__shim_opt.dump_every, zone__shim_opt.dump_path[0] != '\0' ? n : 0);
   if (option_value(OPT_TRIM_THRESHOLD, &n) != NULL)
     atomic_store(&zone__shim_opt.trim_threshold, n);
+  if (option_value(OPT_ARENAS, &n) != NULL)
+    zone__shim_opt.arenas = (unsigned)n;
   options_read = true;
 }
 

@@ -1,8 +1,9 @@
 /*
  * shim.h - what the shim's files share. The shim maps the malloc family onto
- * one default zone of the core and adds what a process-wide allocator needs
- * around it: lazy start-up, options from the environment, fork handling,
- * misuse reports, memory return and exit reports. It holds no placement logic
+ * zones of the core, its arenas (the default zone for the main thread, more
+ * for other threads), and adds what a process-wide allocator needs around them: lazy
+ * start-up, options from the environment, threads moving between arenas,
+ * fork handling, misuse reports, memory return and exit reports. It holds no placement logic
  * and sees the core only through zone.h and zone_ext.h. This header holds the
  * types, macros and prototypes, grouped by the file that defines them; the
  * inline helpers of the hot path are in fast.h. The files, from the top layer
@@ -11,9 +12,10 @@
  *   malloc.c, introspect.c   the exported entry points
  *   fork.c                   the atfork handlers and frozen zones
  *   report.c                 ZONE_STATS and ZONE_DUMP
+ *   arena.c                  each thread's arena, moves, a block's owner
  *   trim.c                   automatic memory return
  *   misuse.c                 the report of a bad pointer
- *   state.c                  the default zone and its start-up
+ *   state.c                  the arenas (the default zone first), start-up
  *   options.c                every option: defaults, environment, mallopt
  */
 #ifndef ZONE_SHIM_H
@@ -48,7 +50,12 @@ typedef struct zone__shim_options {
                                        automatically (ZONE_TRIM_THRESHOLD, mallopt) */
   char dump_path[4096];             /* ZONE_DUMP: zdump at exit, appended; "" for none;
                                        written once, before it is first read */
+  unsigned arenas;                  /* ZONE_ARENAS: most arenas, 1..ZONE_ARENAS_MAX;
+                                       0: the default (zone__shim_arena_limit) */
 } zone__shim_options_t;
+
+/* The most arenas ZONE_ARENAS may ask for. */
+#define ZONE_ARENAS_MAX 256
 
 extern zone__shim_options_t zone__shim_opt;
 
@@ -68,14 +75,45 @@ int zone__shim_stats_fd(void);
 int zone__shim_mallopt(int param, int value);
 
 
-/* ---- state.c: the default zone ---------------------------------------------- */
+/* ---- state.c: the arenas -------------------------------------------------- */
 
-/* The default zone, NULL until the first allocation creates it. */
-extern zone_t *_Atomic zone__shim_zone;
+/* trim.c's state for one arena's automatic memory return (see trim.c). */
+typedef struct zone__shim_trim {
+  atomic_flag busy;        /* a thread is looking at the arena's usage; the rest
+                              are read and written only while it is set */
+  size_t high_water;       /* used bytes, highest seen since the last return */
+  size_t keep;             /* free bytes an automatic return leaves resident */
+  size_t quiet_ticks;      /* looks since returned memory last came back */
+  size_t reused_seen;      /* zone__trim_reused at the last automatic return */
+} zone__shim_trim_t;
+
+/* An arena: a zone of the core with its own lock, and the threads that
+ * allocate from it. Arena 0 is the default zone, made on the first
+ * allocation; arena k > 0 is made for a thread other than the main one, at
+ * its first call or when it waited for a shared arena's lock (arena.c), while
+ * there are fewer than the limit. A made arena is
+ * never unmade (its blocks may live on after every thread that used it). A
+ * line each, so that one arena's counters don't share a line with another's. */
+typedef struct zone__shim_arena {
+  zone_t *_Atomic zone;    /* NULL until made */
+  _Atomic unsigned attached;  /* threads that moved here and have not left (arena.c) */
+  unsigned index;          /* its place in zone__shim_arenas */
+  zone__shim_trim_t trim;  /* trim.c's */
+} __attribute__((aligned(64))) zone__shim_arena_t;
+
+/* Every arena; [0, zone__shim_narenas) are made. A new arena's zone is stored
+ * before the count that publishes it (release; readers load the count with
+ * acquire). */
+extern zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
+extern _Atomic unsigned zone__shim_narenas;
+
+/* This thread's arena; NULL before its first call (zone__shim_arena_first)
+ * and after its end. */
+extern ZONE_SHIM_TLS zone__shim_arena_t *zone__shim_mine;
 
 /* Calls into the core currently running on this thread. Nonzero while the
- * thread may hold the zone's lock: a fork from a signal handler then must not
- * wait for that lock (see fork.c). */
+ * thread may hold a zone's lock (or the arena table's): a fork from a signal
+ * handler then must not wait for that lock (see fork.c). */
 extern ZONE_SHIM_TLS unsigned zone__shim_depth;
 
 /* Creates the default zone (and reads the options) on first use. NULL with
@@ -83,12 +121,30 @@ extern ZONE_SHIM_TLS unsigned zone__shim_depth;
  * (fast.h). */
 zone_t *zone__shim_zone_slow(void);
 
-
-/* A new zone as the default zone is made (for a fork child's fresh start). */
+/* A new zone as the arenas' zones are made (for a fork child's fresh start). */
 zone_t *zone__shim_zone_new(void);
-/* In a fork child: the start-up lock as new. */
-void zone__shim_state_fork_child(void);
 
+/* The most arenas: ZONE_ARENAS, else 8 for each online core (as glibc on
+ * 64-bit), at most ZONE_ARENAS_MAX. */
+unsigned zone__shim_arena_limit(void);
+
+/* The arena table's lock: held to make an arena, and by fork's prepare
+ * handler so that none is half made when the process forks. Spins (making an
+ * arena is a mapping or two); the caller marks itself inside the core. */
+void zone__shim_table_lock(void);
+void zone__shim_table_unlock(void);
+/* With the table lock held: makes the next arena; NULL at the limit or when
+ * its zone can't be mapped. */
+zone__shim_arena_t *zone__shim_arena_make(void);
+
+/* Around fork (fork.c's prepare handler, the parent's): the table lock, then
+ * every made arena's lock in index order; released in the reverse order. */
+void zone__shim_arenas_lock(void);
+void zone__shim_arenas_unlock(void);
+/* In a fork child: the table lock as new; when fresh, every arena but a new
+ * default zone is forgotten (fork.c froze them), else every made arena's lock
+ * is made new. Attachments are the forking thread's only. */
+void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default);
 
 /* ---- misuse.c: reporting a bad pointer --------------------------------------- */
 
@@ -98,15 +154,15 @@ void zone__shim_misuse(const char *call, const void *p) __attribute__((cold));
 
 /* ---- trim.c: memory back to the OS ------------------------------------------- */
 
-/* Operations left on this thread before the next look at the zone's usage. */
+/* Operations left on this thread before the next look at its arena's usage. */
 extern ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
-/* Looks at the zone's usage; when it fell far enough below its high-water
- * mark, gives the large free regions back. Called every few hundred
- * operations per thread, never with the lock held. */
-void zone__shim_usage_tick(zone_t *z);
+/* Looks at the arena's usage; when it fell far enough below its high-water
+ * mark, gives the large free regions back. Called every few dozen
+ * operations per thread, on the thread's arena, never with a lock held. */
+void zone__shim_usage_tick(zone__shim_arena_t *a);
 
-/* Bytes given back so far (for ZONE_STATS). */
+/* Bytes given back so far, all arenas (for ZONE_STATS). */
 size_t zone__shim_returned_bytes(void);
 
 /* Resets the memory-return state in a fork child. */
@@ -114,6 +170,22 @@ void zone__shim_trim_fork_child(void);
 
 /* Gives free memory back now (malloc_trim): the bytes released. */
 size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes);
+
+/* ---- arena.c: threads and arenas, a block's owner ---------------------------- */
+
+/* A thread's arena at its first call: arena 0 for the only or the main
+ * thread, else a free or new arena as a move picks one (attached there). */
+zone__shim_arena_t *zone__shim_arena_first(void) __attribute__((cold));
+
+/* After a call on this thread's arena that waited for its lock
+ * (zone__lock_waits nonzero): moves the thread to another arena, if the
+ * limit allows more than one, and clears the count. */
+void zone__shim_contended(void) __attribute__((cold));
+
+/* The made arenas other than `skip` whose span holds p, one per call: start
+ * with *cursor 0; NULL when there are no more. A block's owner is among them
+ * (the zone's own calls then say which exactly). */
+zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip);
 
 /* ---- report.c: ZONE_STATS and ZONE_DUMP -------------------------------------- */
 

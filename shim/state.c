@@ -1,54 +1,132 @@
 /*
- * state.c - the shim's default zone and its start-up: created on the first
- * allocation (ld.so makes it before any constructor runs, so it comes from
- * static storage and mmap only), with the options read as soon as `environ`
- * is there. The zone is never torn down: destructors and late threads keep
- * calling free after ours has run.
+ * state.c - the shim's arenas and its start-up. Arena 0, the default zone, is
+ * created on the first allocation (ld.so makes it before any constructor
+ * runs, so it comes from static storage and mmap only), with the options
+ * read as soon as `environ` is there; the other arenas are made for the other
+ * threads (arena.c decides when, this file makes them). Every arena is an
+ * ordinary zone made as the default zone is, so a program that never has
+ * more than one arena gets exactly the addresses a single zone gives. No
+ * arena is ever torn down: destructors and late threads keep calling free
+ * after ours has run, and an arena's blocks outlive the threads that used it.
  */
 #include "shim.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/sysinfo.h>
 
 #define INITIAL_ZONE_BYTES ((size_t)4 << 20)  /* first extent; growth doubles */
+#define ARENAS_PER_CORE 8                     /* glibc's factor on 64-bit */
 
-zone_t *_Atomic zone__shim_zone;
+zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
+_Atomic unsigned zone__shim_narenas;
+ZONE_SHIM_TLS zone__shim_arena_t *zone__shim_mine;
 ZONE_SHIM_TLS unsigned zone__shim_depth;
 
-static atomic_flag init_lock = ATOMIC_FLAG_INIT;
+/* Guards start-up and the making of arenas. */
+static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
-static void init_lock_take(void) {
-  while (atomic_flag_test_and_set_explicit(&init_lock, memory_order_acquire))
+void zone__shim_table_lock(void) {
+  while (atomic_flag_test_and_set_explicit(&table_lock, memory_order_acquire))
     sched_yield();
 }
 
-static void init_lock_drop(void) { atomic_flag_clear_explicit(&init_lock, memory_order_release); }
+void zone__shim_table_unlock(void) { atomic_flag_clear_explicit(&table_lock, memory_order_release); }
 
 zone_t *zone__shim_zone_new(void) { return create_zone_flags(INITIAL_ZONE_BYTES, ZONE_GROW); }
 
+/* Publishes a made zone as arena k (the next): its zone first, then the
+ * count, so that whoever sees the count sees the zone. */
+static zone__shim_arena_t *arena_publish(unsigned k, zone_t *z) {
+  zone__shim_arena_t *a = &zone__shim_arenas[k];
+  a->index = k;
+  atomic_store_explicit(&a->zone, z, memory_order_release);
+  atomic_store_explicit(&zone__shim_narenas, k + 1, memory_order_release);
+  return a;
+}
+
 zone_t *zone__shim_zone_slow(void) {
-  init_lock_take();
-  zone_t *z = atomic_load(&zone__shim_zone);
+  zone__shim_table_lock();
+  zone_t *z = atomic_load(&zone__shim_arenas[0].zone);
   if (z == NULL) {
     zone__shim_read_options();
     z = zone__shim_zone_new();
-    atomic_store_explicit(&zone__shim_zone, z, memory_order_release);
+    if (z != NULL)
+      arena_publish(0, z);
   }
-  init_lock_drop();
+  zone__shim_table_unlock();
   if (z == NULL)
     errno = ENOMEM;
   return z;
 }
 
-void zone__shim_state_fork_child(void) { atomic_flag_clear(&init_lock); }
+unsigned zone__shim_arena_limit(void) {
+  static _Atomic unsigned limit;  /* computed once */
+  unsigned n = atomic_load_explicit(&limit, memory_order_relaxed);
+  if (zone__likely(n != 0))
+    return n;
+  n = zone__shim_opt.arenas;
+  if (n == 0) {
+    int cores = get_nprocs();  /* reads sysfs into a buffer of its own: no malloc */
+    n = cores < 1 ? ARENAS_PER_CORE : (unsigned)cores * ARENAS_PER_CORE;
+  }
+  if (n > ZONE_ARENAS_MAX)
+    n = ZONE_ARENAS_MAX;
+  atomic_store_explicit(&limit, n, memory_order_relaxed);
+  return n;
+}
+
+zone__shim_arena_t *zone__shim_arena_make(void) {
+  unsigned k = atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed);
+  if (k == 0 || k >= zone__shim_arena_limit())
+    return NULL;
+  zone_t *z = zone__shim_zone_new();
+  return z != NULL ? arena_publish(k, z) : NULL;
+}
+
+/* ---- fork ------------------------------------------------------------------------- */
+
+void zone__shim_arenas_lock(void) {
+  zone__shim_table_lock();
+  unsigned n = atomic_load(&zone__shim_narenas);
+  for (unsigned k = 0; k < n; k++)
+    zone__fork_lock(atomic_load(&zone__shim_arenas[k].zone));
+}
+
+void zone__shim_arenas_unlock(void) {
+  unsigned n = atomic_load(&zone__shim_narenas);
+  for (unsigned k = n; k-- > 0;)
+    zone__fork_unlock(atomic_load(&zone__shim_arenas[k].zone));
+  zone__shim_table_unlock();
+}
+
+void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default) {
+  atomic_flag_clear(&table_lock);
+  unsigned n = atomic_load(&zone__shim_narenas);
+  for (unsigned k = 0; k < n; k++) {
+    zone__shim_arena_t *a = &zone__shim_arenas[k];
+    atomic_store(&a->attached, 0);
+    if (fresh && k > 0)
+      atomic_store(&a->zone, NULL);
+    else
+      zone__fork_reinit(atomic_load(&a->zone));
+  }
+  if (fresh) {
+    zone__shim_mine = NULL;
+    atomic_store(&zone__shim_arenas[0].zone, fresh_default);
+    atomic_store(&zone__shim_narenas, 1);
+  } else if (zone__shim_mine != NULL) {
+    atomic_store(&zone__shim_mine->attached, 1);  /* the one thread left */
+  }
+}
 
 /* Runs after libc's own start-up: reads the options if the first allocation
- * came too early to see the environment, and makes the zone. */
+ * came too early to see the environment, and makes the default zone. */
 __attribute__((constructor)) static void shim_start(void) {
-  init_lock_take();
+  zone__shim_table_lock();
   zone__shim_read_options();
-  init_lock_drop();
-  if (atomic_load_explicit(&zone__shim_zone, memory_order_acquire) == NULL)
+  zone__shim_table_unlock();
+  if (atomic_load_explicit(&zone__shim_arenas[0].zone, memory_order_acquire) == NULL)
     (void)zone__shim_zone_slow();
   zone__shim_options_settle();
 }

@@ -10,7 +10,8 @@
  * used since the last one, whatever was returned before.
  *
  * When: every OPS_PER_TICK allocations and frees on a thread, a look at the
- * zone's usage. When the bytes in use have fallen by the budget (at first
+ * usage of the thread's arena (each arena keeps its own state below, so the
+ * arenas' swings don't blur each other). When the bytes in use have fallen by the budget (at first
  * BUDGET_FACTOR thresholds, 4 MiB by default) below their high-water mark
  * since the last return, the large free regions go back (zone__trim, which
  * walks them under the zone's lock). That margin is the hysteresis that keeps
@@ -50,12 +51,6 @@
 
 ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
-static atomic_flag tick_busy = ATOMIC_FLAG_INIT;
-/* Under tick_busy: */
-static size_t high_water;   /* used bytes, highest seen since the last return */
-static size_t keep;         /* free bytes an automatic return leaves resident */
-static size_t quiet_ticks;  /* looks since returned memory last came back */
-static size_t reused_seen;  /* zone__trim_reused at the last automatic return */
 static _Atomic size_t returned_total;
 
 static size_t times_saturated(size_t a, size_t b) {
@@ -76,24 +71,27 @@ size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes) {
 }
 
 /* Bytes of returned memory that came back since the last automatic return. */
-static size_t came_back(zone_t *z) {
+static size_t came_back(zone_t *z, zone__shim_trim_t *t) {
   zone__shim_enter();
   size_t reused = zone__trim_reused(z);
   zone__shim_leave();
-  size_t since = reused - reused_seen;
-  reused_seen = reused;
+  size_t since = reused - t->reused_seen;
+  t->reused_seen = reused;
   return since;
 }
 
-void zone__shim_usage_tick(zone_t *z) {
+void zone__shim_usage_tick(zone__shim_arena_t *a) {
   zone__shim_ops_left = OPS_PER_TICK;
   size_t threshold = zone__shim_trim_threshold();
-  if (threshold == 0 || atomic_flag_test_and_set_explicit(&tick_busy, memory_order_acquire))
+  zone__shim_trim_t *t = &a->trim;
+  if (threshold == 0 || atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire))
     return;  /* off, or another thread is looking */
-  if (++quiet_ticks >= QUIET_TICKS && keep != 0) {
-    keep = keep / 2 < threshold ? 0 : keep / 2;  /* the swinging stopped: what was kept goes back */
-    quiet_ticks = 0;
-    zone__shim_give_back(z, threshold, keep);
+  zone_t *z = atomic_load_explicit(&a->zone, memory_order_acquire);
+  if (++t->quiet_ticks >= QUIET_TICKS && t->keep != 0) {
+    /* the swinging stopped: what was kept goes back */
+    t->keep = t->keep / 2 < threshold ? 0 : t->keep / 2;
+    t->quiet_ticks = 0;
+    zone__shim_give_back(z, threshold, t->keep);
   }
   /* The bytes in use only: zone_stats would also bring the summary tree up
    * to date for largest_free, the costliest part of a look. */
@@ -101,23 +99,25 @@ void zone__shim_usage_tick(zone_t *z) {
   size_t used = zone__used_bytes(z);
   zone__shim_leave();
   size_t budget = times_saturated(threshold, BUDGET_FACTOR);
-  if (used >= high_water) {
-    high_water = used;
-  } else if (high_water - used >= budget) {
-    size_t since = came_back(z);
+  if (used >= t->high_water) {
+    t->high_water = used;
+  } else if (t->high_water - used >= budget) {
+    size_t since = came_back(z, t);
     if (since >= threshold) {
-      keep = keep < budget && since < budget - keep ? keep + since : budget;
-      quiet_ticks = 0;
+      t->keep = t->keep < budget && since < budget - t->keep ? t->keep + since : budget;
+      t->quiet_ticks = 0;
     }
-    zone__shim_give_back(z, threshold, keep);
-    high_water = used;
+    zone__shim_give_back(z, threshold, t->keep);
+    t->high_water = used;
   }
-  atomic_flag_clear_explicit(&tick_busy, memory_order_release);
+  atomic_flag_clear_explicit(&t->busy, memory_order_release);
 }
 
 size_t zone__shim_returned_bytes(void) { return atomic_load(&returned_total); }
 
 void zone__shim_trim_fork_child(void) {
-  atomic_flag_clear(&tick_busy);
+  unsigned n = atomic_load(&zone__shim_narenas);
+  for (unsigned k = 0; k < n; k++)
+    atomic_flag_clear(&zone__shim_arenas[k].trim.busy);
   zone__shim_ops_left = OPS_PER_TICK;
 }

@@ -78,6 +78,8 @@ struct dump {
   size_t nitems, cap;
   /* the header, as written (0 where a field was missing) */
   uint64_t h_size, h_used, h_largest, h_blocks, h_free_regions, h_peak, h_extents, h_pid;
+  uint64_t h_arena;    /* arena= of the header (a shim with several arenas) */
+  bool has_arena;
   bool has_peak;
   char prog[64];       /* prog= of the header (the shim's dumps), or "" */
   /* from the lines */
@@ -189,6 +191,7 @@ static void parse_header(struct dump *d, const char *line) {
       {"peak_used", offsetof(struct dump, h_peak)},
       {"extents", offsetof(struct dump, h_extents)},
       {"pid", offsetof(struct dump, h_pid)},
+      {"arena", offsetof(struct dump, h_arena)},
   };
   const char *p = line + 5;
   while (*p != '\0') {
@@ -206,6 +209,8 @@ static void parse_header(struct dump *d, const char *line) {
             *(uint64_t *)((char *)d + fields[i].offset) = v;
             if (strcmp(fields[i].key, "peak_used") == 0)
               d->has_peak = true;
+            if (strcmp(fields[i].key, "arena") == 0)
+              d->has_arena = true;
           }
         }
       }
@@ -532,10 +537,10 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
           "data-largest-free=\"%" PRIu64 "\" data-fragmentation=\"%.6f\" "
           "data-blocks=\"%" PRIu64 "\" data-free-regions=\"%" PRIu64 "\" data-extents=\"%zu\" "
           "data-row-bytes=\"%" PRIu64 "\" data-row-px=\"%u\" data-x0=\"%d\" data-summary=\"%d\" "
-          "data-dump=\"%zu\"",
+          "data-dump=\"%zu\" data-arena=\"%lld\"",
           index + 1, y0, index + 1, d->size, d->used, d->free, d->largest_free, d->fragmentation,
           d->blocks, d->free_regions, d->extents, row_bytes, o->width, x0, d->summary ? 1 : 0,
-          d->number);
+          d->number, d->has_arena ? (long long)d->h_arena : -1LL);
   if (frame_visibility >= 0)
     fprintf(out, " visibility=\"%s\"", frame_visibility ? "visible" : "hidden");
   fputs(">\n", out);
@@ -551,6 +556,8 @@ static void write_map(FILE *out, const struct options *o, const struct dump *d, 
     put_escaped(out, d->prog);
     fprintf(out, " (pid %" PRIu64 ")", d->h_pid);
   }
+  if (d->has_arena)  /* which of the process's arenas */
+    fprintf(out, " \xc2\xb7 arena %" PRIu64, d->h_arena);
   fputs("</text>\n", out);
   double pct = d->size ? 100.0 * (double)d->used / (double)d->size : 0.0;
   fprintf(out,

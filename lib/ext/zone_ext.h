@@ -2,6 +2,8 @@
  * zone_ext.h - the narrow internal API that the malloc shim and the tools
  * use beside zone.h: what only a process-wide allocator needs (memory return,
  * a dump to a file descriptor, the fork protocol, a lookup that takes no lock,
+ * the thread's lock waits and the zone's address span, which tell a
+ * multi-zone allocator when to spread threads and which zone owns a block,
  * the page size). Not installed, not exported from libzone.so: the shim links
  * the core's objects directly. Nothing here exposes a struct field.
  */
@@ -12,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- trim.c: memory back to the OS ---------------------------------------- */
 
@@ -40,6 +43,24 @@ void zone__fork_reinit(zone_t *z);
  * lies inside it, and if so *usable gets the bytes from p that can be read
  * (its block, or up to its extent's end when p starts none). Takes no lock. */
 bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
+
+/* Times this thread waited for a zone's lock (another thread held it) since
+ * the caller last set it to 0: a caller reads it after its calls to see
+ * contention. Written only on the lock's slow path, so a free lock costs
+ * nothing. */
+extern __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
+
+/* ---- grow.c: the zone's address span ------------------------------------------ */
+
+/* The range [lo, hi) that holds every extent the zone has mapped (0, 0 for
+ * none yet). It only grows, and is read without the lock: a block this thread
+ * knows of (it got its address from the thread that allocated it, through
+ * any synchronisation) lies inside it. Zones' spans may overlap (an extent
+ * mapped wherever the kernel put it), so the span narrows an owner down; the
+ * zone's own calls (zfree, zone_block_size) decide exactly. */
+void zone__span(const zone_t *z, uintptr_t *lo, uintptr_t *hi);
+/* Whether p lies inside the zone's span. */
+bool zone__span_holds(const zone_t *z, const void *p);
 
 /* ---- inspect.c: looking inside ---------------------------------------------- */
 

@@ -1,5 +1,6 @@
 # check_dump.awk - validates a file of zdumps (the shared zdump format): every
-# dump starts with its `zone` header (the shim adds pid= and prog=); its lines are in ascending address order
+# dump starts with its `zone` header (the shim adds pid= and prog=, and arena=
+# when the process has more than one); its lines are in ascending address order
 # and never overlap; their sizes add up to size, the used ones to used and
 # blocks, the free ones to free and free_regions, the largest to largest_free.
 # Prints "N dumps" and exits 0, or names the first broken rule and exits 1.
@@ -23,7 +24,7 @@ function hex(s,   v, i, c) {
 }
 /^zone / {
   finish()
-  if ($0 !~ /^zone size=[0-9]+ used=[0-9]+ free=[0-9]+ largest_free=[0-9]+ blocks=[0-9]+ free_regions=[0-9]+ peak_used=[0-9]+ extents=[0-9]+( pid=[0-9]+ prog=[^ ]+)?$/)
+  if ($0 !~ /^zone size=[0-9]+ used=[0-9]+ free=[0-9]+ largest_free=[0-9]+ blocks=[0-9]+ free_regions=[0-9]+ peak_used=[0-9]+ extents=[0-9]+( pid=[0-9]+ prog=[^ ]+( arena=[0-9]+)?)?$/)
     fail("bad header: " $0)
   delete h
   for (i = 2; i <= NF; i++) { split($i, kv, "="); h[kv[1]] = kv[2] + 0 }

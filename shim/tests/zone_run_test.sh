@@ -211,6 +211,9 @@ case $case_name in
       option_trim) var=ZONE_TRIM_THRESHOLD value=-5 takes='a count of bytes (0: never)' ;;
       option_dump_every) var=ZONE_DUMP_EVERY value=10x takes='a count of allocations (0: at exit only)' ;;
       option_report_pid) var=ZONE_REPORT_PID value=me takes='a process id' ;;
+      option_arenas_zero) var=ZONE_ARENAS value=0 takes='a count of arenas from 1 to 256' ;;
+      option_arenas_large) var=ZONE_ARENAS value=257 takes='a count of arenas from 1 to 256' ;;
+      option_arenas_junk) var=ZONE_ARENAS value=8x takes='a count of arenas from 1 to 256' ;;
       option_dump_unwritable) var=ZONE_DUMP value=/nonexistent/dir/x.txt
         takes='the path of a file it can create or append to' why="can't open it for writing; " ;;
       *) fail "no such case $case_name" ;;

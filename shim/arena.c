@@ -1,0 +1,167 @@
+/*
+ * arena.c - threads and arenas: which arena a thread allocates from, when it
+ * moves to another, and which arena owns a block that any thread frees.
+ *
+ * The main thread, and the only thread of a single-threaded process, use
+ * arena 0, the default zone: a single-threaded program never has another.
+ * Any other thread gets an arena at its first call (as glibc's threads do),
+ * by the rule a move uses: a made arena no thread is attached to (one whose
+ * threads exited: reused before anything is made), else a new arena while
+ * there are fewer than the limit (ZONE_ARENAS, default 8 per core), else the
+ * one with the fewest threads attached (ties taken in turn). Starting a thread
+ * on an arena of its own rather than on arena 0 until it contends measured
+ * the same in time and lower in peak RSS (bench/run.py: prodcons, xmalloc-4,
+ * mstress-4), and keeps concurrent threads' blocks off each other's cache
+ * lines from the start. A thread that shares its arena moves when it had to
+ * wait for the lock: the lock's slow path counts the wait (zone__lock_waits),
+ * the shim's allocation calls look at the count after the call, and a nonzero
+ * count brings the thread here to choose again. A thread alone on its arena
+ * does not move: it can only have waited for another thread's free of one of
+ * its blocks, which would follow it anywhere. A thread counts as attached to
+ * its arena until it exits (a thread-specific value's destructor); a call
+ * after that (a later destructor's) uses arena 0.
+ *
+ * A block belongs to the arena that placed it, whichever thread frees it:
+ * each arena is an exact-first-fit zone, and a block goes to the lowest fit in
+ * the calling thread's arena. A free from another thread takes the owner's
+ * lock, so every arena's free memory is always exactly what its blocks leave.
+ * The owner is found from the address: every zone publishes the span of its
+ * extents (zone__span), and the zone whose span holds p and whose own zfree
+ * (or zrealloc, zone_block_size) accepts p is the owner. Spans only narrow the
+ * search; the zone's call under its lock decides, so a bad or double free is
+ * caught exactly whichever thread makes it.
+ */
+#include "fast.h"
+
+#include <pthread.h>
+#include <sys/single_threaded.h>
+#include <unistd.h>
+
+/* Set once the key exists (made at start-up): its destructor detaches an
+ * exiting thread from its arena. */
+static pthread_key_t exit_key;
+static bool exit_key_made;
+
+static _Atomic unsigned next_turn;  /* where the fewest-attached search starts */
+static ZONE_SHIM_TLS bool moving;   /* this thread is inside a move */
+static ZONE_SHIM_TLS bool exit_armed;  /* its key value is set */
+static ZONE_SHIM_TLS bool exited;   /* its key's destructor ran */
+
+/* Threads on arena k, for the choice. */
+static unsigned load_of(unsigned k) {
+  return atomic_load_explicit(&zone__shim_arenas[k].attached, memory_order_relaxed);
+}
+
+/* The arena a thread leaving `from` goes to; NULL: stay. With the table
+ * lock held. */
+static zone__shim_arena_t *choose(const zone__shim_arena_t *from) {
+  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  for (unsigned k = 1; k < n; k++)
+    if (&zone__shim_arenas[k] != from && load_of(k) == 0)
+      return &zone__shim_arenas[k];
+  zone__shim_arena_t *made = zone__shim_arena_make();
+  if (made != NULL)
+    return made;
+  n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  unsigned start = atomic_fetch_add_explicit(&next_turn, 1, memory_order_relaxed);
+  zone__shim_arena_t *best = NULL;
+  unsigned best_load = ~0u;
+  for (unsigned i = 0; i < n; i++) {
+    unsigned k = (start + i) % n;
+    if (&zone__shim_arenas[k] == from)
+      continue;
+    unsigned load = load_of(k);
+    if (load < best_load) {
+      best = &zone__shim_arenas[k];
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+/* Detaches the exiting thread; a call made after this (by a later
+ * destructor) runs on arena 0 again. */
+static void thread_exit(void *value) {
+  (void)value;
+  zone__shim_arena_t *a = zone__shim_mine;
+  exit_armed = false;
+  exited = true;
+  if (a != NULL) {
+    zone__shim_mine = NULL;
+    atomic_fetch_sub_explicit(&a->attached, 1, memory_order_relaxed);
+  }
+}
+
+/* Makes `to` this thread's arena (counted there, no longer where it was);
+ * the table lock is held. */
+static void attach(zone__shim_arena_t *to) {
+  atomic_fetch_add_explicit(&to->attached, 1, memory_order_relaxed);
+  if (zone__shim_mine != NULL)
+    atomic_fetch_sub_explicit(&zone__shim_mine->attached, 1, memory_order_relaxed);
+  zone__shim_mine = to;
+}
+
+/* Outside every lock: the first keys' values live in the thread itself, but
+ * a later key's may be allocated, which is a plain malloc here. */
+static void arm_exit(void) {
+  if (!exit_armed) {
+    exit_armed = true;
+    (void)pthread_setspecific(exit_key, (void *)1);
+  }
+}
+
+zone__shim_arena_t *zone__shim_arena_first(void) {
+  if (moving || exited || !exit_key_made)
+    return &zone__shim_arenas[0];  /* not now: start-up, a move, a thread's end */
+  moving = true;
+  bool alone = __libc_single_threaded || gettid() == getpid() || zone__shim_arena_limit() <= 1;
+  zone__shim_enter();  /* a fork from a signal handler must not wait for the table */
+  zone__shim_table_lock();
+  zone__shim_arena_t *to = alone ? NULL : choose(NULL);
+  attach(to != NULL ? to : &zone__shim_arenas[0]);
+  zone__shim_table_unlock();
+  zone__shim_leave();
+  arm_exit();
+  moving = false;
+  return zone__shim_mine;
+}
+
+void zone__shim_contended(void) {
+  zone__lock_waits = 0;
+  if (moving || exited || !exit_key_made || zone__shim_arena_limit() <= 1)
+    return;
+  /* Alone on its arena, the thread waited for another's free: moving would
+   * not help (frees follow their blocks) and would spread its memory. */
+  zone__shim_arena_t *mine = zone__shim_mine;
+  if (mine == NULL || atomic_load_explicit(&mine->attached, memory_order_relaxed) <= 1)
+    return;
+  moving = true;
+  zone__shim_enter();
+  zone__shim_table_lock();
+  zone__shim_arena_t *to = choose(mine);
+  if (to != NULL)
+    attach(to);
+  zone__shim_table_unlock();
+  zone__shim_leave();
+  moving = false;
+  zone__lock_waits = 0;  /* what the move itself waited for says nothing */
+}
+
+zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip) {
+  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  for (unsigned k = *cursor; k < n; k++) {
+    zone_t *z = atomic_load_explicit(&zone__shim_arenas[k].zone, memory_order_acquire);
+    if (z != NULL && z != skip && zone__span_holds(z, p)) {
+      *cursor = k + 1;
+      return z;
+    }
+  }
+  *cursor = n;
+  return NULL;
+}
+
+/* At start-up, while the process has one thread: pthread_key_create takes
+ * no memory. */
+__attribute__((constructor)) static void arena_start(void) {
+  exit_key_made = pthread_key_create(&exit_key, thread_exit) == 0;
+}

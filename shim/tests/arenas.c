@@ -1,0 +1,470 @@
+/*
+ * arenas.c - the shim's arenas, driven through its own malloc family
+ * (malloc.c included here with its exported names left out, so the test runs
+ * under a sanitizer's runtime too, and can look at every arena). One case per
+ * run, named by argv[1]:
+ *   cross      waves of threads allocate, hand blocks to each other, free,
+ *              reallocate and size each other's blocks, and exit; then every
+ *              arena passes zone_check and holds no block, no thread is still
+ *              attached, and the exited threads' arenas were reused
+ *   placement  a fixed single-threaded sequence on the shim (with a second
+ *              arena made beforehand, used by another thread) lands at the
+ *              same offsets as on a plain zone made as the default zone is;
+ *              prints the addresses (compared across ZONE_ARENAS by ctest)
+ *   addresses  the same sequence on the shim alone, its addresses printed
+ *   double_free, interior_free, realloc_freed, usable_size_freed
+ *              a misuse by the main thread (arena 0) of a block of arena 1:
+ *              prints the pointer, then makes the call (misuse_check judges)
+ *   limit      with ZONE_ARENAS=2, more threads make no more arenas
+ *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
+ *              for its lock moves to another
+ * The helper thread's first call makes arena 1 (a thread but the main one
+ * starts on an arena of its own while the limit allows).
+ */
+#define ZONE_SHIM_NO_EXPORTS
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "../malloc.c"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#define fail(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), exit(1))
+
+static void pause_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- a thread on arena 1 ------------------------------------------------------------- */
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int step;            /* 0 started, 1 moved, 2 asked to work, 3 done, 4 asked to exit */
+  void *(*work)(void *);
+  void *arg, *result;
+} helper_t;
+
+static helper_t helper = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, NULL, NULL};
+
+static void helper_set(int step) {
+  pthread_mutex_lock(&helper.mu);
+  helper.step = step;
+  pthread_cond_broadcast(&helper.cv);
+  pthread_mutex_unlock(&helper.mu);
+}
+
+static void helper_wait(int step) {
+  pthread_mutex_lock(&helper.mu);
+  while (helper.step != step)
+    pthread_cond_wait(&helper.cv, &helper.mu);
+  pthread_mutex_unlock(&helper.mu);
+}
+
+/* Its first call makes arena 1 its own (main holds arena 0's lock then too,
+ * so it would wait and move if it started on arena 0). */
+static void *helper_main(void *arg) {
+  (void)arg;
+  void *p = shim_malloc(32);
+  shim_free(p);
+  helper_set(1);
+  for (;;) {
+    pthread_mutex_lock(&helper.mu);
+    while (helper.step != 2 && helper.step != 4)
+      pthread_cond_wait(&helper.cv, &helper.mu);
+    int step = helper.step;
+    pthread_mutex_unlock(&helper.mu);
+    if (step == 4)
+      return NULL;
+    helper.result = helper.work(helper.arg);
+    helper_set(3);
+  }
+}
+
+static void *nothing(void *arg) { return arg; }
+
+/* Starts the helper thread and makes it move to arena 1. */
+static pthread_t helper_start(void) {
+  zone_t *z0 = zone__shim_get();
+  pthread_t t;
+  /* A thread first: while the process has one, the lock is not taken at all. */
+  if (pthread_create(&t, NULL, nothing, NULL) != 0)
+    fail("pthread_create");
+  pthread_join(t, NULL);
+  zone__fork_lock(z0);
+  if (pthread_create(&t, NULL, helper_main, NULL) != 0)
+    fail("pthread_create");
+  pause_ms(100);  /* long enough for it to be waiting */
+  zone__fork_unlock(z0);
+  helper_wait(1);
+  if (atomic_load(&zone__shim_narenas) != 2)
+    fail("the helper thread is on no arena of its own: %u arenas",
+         atomic_load(&zone__shim_narenas));
+  return t;
+}
+
+static void *helper_run(void *(*work)(void *), void *arg) {
+  helper.work = work;
+  helper.arg = arg;
+  helper_set(2);
+  helper_wait(3);
+  return helper.result;
+}
+
+static void helper_stop(pthread_t t) {
+  helper_set(4);
+  pthread_join(t, NULL);
+}
+
+static void *do_malloc(void *arg) { return shim_malloc((size_t)(uintptr_t)arg); }
+static void *do_free(void *arg) {
+  shim_free(arg);
+  return NULL;
+}
+
+/* Whether p is a live block of arena k. */
+static bool owned_by(unsigned k, void *p) {
+  return zone_owns(atomic_load(&zone__shim_arenas[k].zone), p);
+}
+
+/* ---- cross ---------------------------------------------------------------------------- */
+
+#define WAVES 6
+#define THREADS 4
+#define ROUNDS 4000
+#define POOL 512
+
+static struct {
+  pthread_mutex_t mu;
+  unsigned char *block[POOL];
+  size_t size[POOL];
+  size_t count;
+} pool = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, 0};
+
+static _Atomic int failures;
+
+/* The first `upto` bytes of a block filled for `size` bytes. */
+static void check_prefix(const unsigned char *p, size_t size, size_t upto) {
+  for (size_t i = 0; i < upto; i += 61)
+    if (p[i] != (unsigned char)(size + i))
+      atomic_fetch_add(&failures, 1);
+}
+
+static void check_block(const unsigned char *p, size_t size) { check_prefix(p, size, size); }
+
+static void fill_block(unsigned char *p, size_t size) {
+  for (size_t i = 0; i < size; i += 61)
+    p[i] = (unsigned char)(size + i);
+}
+
+static void *cross_thread(void *arg) {
+  unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+  for (int round = 0; round < ROUNDS; round++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t size = (seed >> 24) % 16 == 0 ? (size_t)40000 + (seed >> 8) % 40000 : 1 + (seed >> 12) % 700;
+    unsigned char *p = shim_malloc(size);
+    if (p == NULL) {
+      atomic_fetch_add(&failures, 1);
+      return NULL;
+    }
+    fill_block(p, size);
+    pthread_mutex_lock(&pool.mu);
+    unsigned char *q = NULL;
+    size_t qsize = 0;
+    if (pool.count == POOL) {  /* take another thread's block, most likely */
+      size_t i = (seed >> 4) % POOL;
+      q = pool.block[i];
+      qsize = pool.size[i];
+      pool.block[i] = p;
+      pool.size[i] = size;
+    } else {
+      pool.block[pool.count] = p;
+      pool.size[pool.count++] = size;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    if (q == NULL)
+      continue;
+    check_block(q, qsize);
+    if (shim_usable_size(q) < qsize)
+      atomic_fetch_add(&failures, 1);
+    switch ((seed >> 16) % 4) {
+    case 0: {  /* a realloc of a block some arena owns, from this thread */
+      size_t nsize = 1 + (seed >> 3) % 3000;
+      unsigned char *r = shim_realloc(q, nsize);
+      if (r == NULL) {
+        atomic_fetch_add(&failures, 1);
+        break;
+      }
+      check_prefix(r, qsize, qsize < nsize ? qsize : nsize);
+      shim_free(r);
+      break;
+    }
+    default:
+      shim_free(q);
+    }
+  }
+  return NULL;
+}
+
+static void case_cross(void) {
+  pthread_t h = helper_start();  /* at least two arenas, whatever the timing */
+  for (int wave = 0; wave < WAVES; wave++) {
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+      if (pthread_create(&t[i], NULL, cross_thread, (void *)(uintptr_t)(wave * THREADS + i + 1)) != 0)
+        fail("pthread_create");
+    for (int i = 0; i < THREADS; i++)
+      pthread_join(t[i], NULL);
+    /* The main thread frees what is left: mostly other arenas' blocks. */
+    for (size_t i = 0; i < pool.count; i++) {
+      check_block(pool.block[i], pool.size[i]);
+      shim_free(pool.block[i]);
+    }
+    pool.count = 0;
+  }
+  helper_stop(h);
+  unsigned n = atomic_load(&zone__shim_narenas);
+  unsigned attached = 0;
+  for (unsigned k = 0; k < n; k++) {
+    zone_t *z = atomic_load(&zone__shim_arenas[k].zone);
+    zone_stats_t st;
+    zone_stats(z, &st);
+    if (zone_check(z) != 0)
+      fail("arena %u fails zone_check", k);
+    if (st.blocks != 0)
+      fail("arena %u still holds %zu blocks", k, st.blocks);
+    attached += atomic_load(&zone__shim_arenas[k].attached);
+  }
+  if (attached != 1)  /* the main thread, on arena 0 */
+    fail("%u threads attached after every thread but main exited", attached);
+  /* Each wave's threads reuse the arenas the last wave's left. */
+  if (n > 2 + THREADS)
+    fail("%u arenas for %d threads at a time: exited threads' arenas were not reused", n, THREADS);
+  if (atomic_load(&failures) != 0)
+    fail("%d blocks lost their contents or a call failed", atomic_load(&failures));
+  printf("cross: %u arenas, every one checked\n", n);
+}
+
+/* ---- placement ------------------------------------------------------------------------- */
+
+#define STEPS 20000
+#define LIVE 400
+
+typedef void *(*alloc_fn)(void *ctx, size_t bytes);
+typedef void *(*realloc_fn)(void *ctx, void *p, size_t bytes);
+typedef void (*free_fn)(void *ctx, void *p);
+
+static void *shim_alloc_c(void *ctx, size_t bytes) { return (void)ctx, shim_malloc(bytes); }
+static void *shim_realloc_c(void *ctx, void *p, size_t bytes) { return (void)ctx, shim_realloc(p, bytes); }
+static void shim_free_c(void *ctx, void *p) { (void)ctx, shim_free(p); }
+static void *zone_alloc_c(void *ctx, size_t bytes) { return zalloc(ctx, bytes); }
+static void *zone_realloc_c(void *ctx, void *p, size_t bytes) { return zrealloc(ctx, p, bytes); }
+static void zone_free_c(void *ctx, void *p) { (void)zfree(ctx, p); }
+
+/* The addresses of a fixed sequence of calls, in out[]. */
+static void sequence(void *ctx, alloc_fn a, realloc_fn r, free_fn f, uintptr_t *out) {
+  void *live[LIVE] = {0};
+  unsigned seed = 12345;
+  for (int s = 0; s < STEPS; s++) {
+    seed = seed * 1103515245u + 12345u;
+    size_t i = (seed >> 8) % LIVE;
+    size_t size = (seed >> 20) % 32 == 0 ? (size_t)64 << 10 : 1 + (seed >> 14) % 1500;
+    if (live[i] == NULL) {
+      live[i] = a(ctx, size);
+    } else if ((seed >> 5) % 3 == 0) {
+      live[i] = r(ctx, live[i], size);
+    } else {
+      f(ctx, live[i]);
+      live[i] = NULL;
+    }
+    out[s] = (uintptr_t)live[i];
+  }
+  for (size_t i = 0; i < LIVE; i++)
+    if (live[i] != NULL)
+      f(ctx, live[i]);
+}
+
+static uintptr_t seq_shim[STEPS], seq_zone[STEPS];
+
+static void print_sequence(const uintptr_t *seq) {
+  for (int s = 0; s < STEPS; s++)
+    printf("%lx\n", (unsigned long)seq[s]);
+}
+
+static void case_placement(void) {
+  pthread_t h = helper_start();
+  void *other = helper_run(do_malloc, (void *)(uintptr_t)4000);  /* a block in arena 1 */
+  if (!owned_by(1, other))
+    fail("the helper's block is not arena 1's");
+  sequence(NULL, shim_alloc_c, shim_realloc_c, shim_free_c, seq_shim);
+  zone_t *plain = zone__shim_zone_new();  /* made as every arena's zone is */
+  sequence(plain, zone_alloc_c, zone_realloc_c, zone_free_c, seq_zone);
+  uintptr_t lo0, hi0, lo1, hi1;
+  zone__span(zone__shim_get(), &lo0, &hi0);
+  zone__span(plain, &lo1, &hi1);
+  for (int s = 0; s < STEPS; s++) {
+    if ((seq_shim[s] == 0) != (seq_zone[s] == 0) ||
+        (seq_shim[s] != 0 && seq_shim[s] - lo0 != seq_zone[s] - lo1))
+      fail("step %d: the shim placed at offset %#lx, a plain zone at %#lx", s,
+           (unsigned long)(seq_shim[s] - lo0), (unsigned long)(seq_zone[s] - lo1));
+  }
+  helper_run(do_free, other);
+  helper_stop(h);
+  destroy_zone(plain);
+  print_sequence(seq_shim);
+}
+
+static void case_addresses(void) {
+  sequence(NULL, shim_alloc_c, shim_realloc_c, shim_free_c, seq_shim);
+  print_sequence(seq_shim);
+}
+
+/* ---- misuse of another arena's block ---------------------------------------------------- */
+
+static void *announce(void *p) {
+  printf("%p\n", p);
+  fflush(stdout);
+  return p;
+}
+
+static void case_misuse(const char *c) {
+  pthread_t h = helper_start();
+  char *p = helper_run(do_malloc, (void *)(uintptr_t)100);
+  if (!owned_by(1, p))
+    fail("the helper's block is not arena 1's");
+  if (strcmp(c, "interior_free") == 0) {
+    shim_free(announce(p + 16));
+  } else {
+    helper_run(do_free, p);
+    if (strcmp(c, "double_free") == 0)
+      shim_free(announce(p));
+    else if (strcmp(c, "realloc_freed") == 0)
+      (void)shim_realloc(announce(p), 200);
+    else if (strcmp(c, "usable_size_freed") == 0)
+      (void)shim_usable_size(announce(p));
+  }
+  puts("survived");
+  helper_stop(h);
+}
+
+/* ---- limit ---------------------------------------------------------------------------- */
+
+static void case_limit(void) {
+  pthread_t h = helper_start();  /* arena 1 */
+  zone_t *z0 = zone__shim_get();
+  pthread_t t[THREADS];
+  zone__fork_lock(z0);  /* every new thread waits for arena 0 and moves */
+  for (int i = 0; i < THREADS; i++)
+    if (pthread_create(&t[i], NULL, cross_thread, (void *)(uintptr_t)(i + 1)) != 0)
+      fail("pthread_create");
+  pause_ms(100);
+  zone__fork_unlock(z0);
+  for (int i = 0; i < THREADS; i++)
+    pthread_join(t[i], NULL);
+  helper_stop(h);
+  if (atomic_load(&zone__shim_narenas) != 2)
+    fail("ZONE_ARENAS=2, yet %u arenas", atomic_load(&zone__shim_narenas));
+  for (size_t i = 0; i < pool.count; i++)
+    shim_free(pool.block[i]);
+  for (unsigned k = 0; k < 2; k++)
+    if (zone_check(atomic_load(&zone__shim_arenas[k].zone)) != 0)
+      fail("arena %u fails zone_check", k);
+  puts("limit: 2 arenas");
+}
+
+/* ---- move ----------------------------------------------------------------------------- */
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int step;  /* 1: on its arena (before set), 2: go, 3: allocated */
+  unsigned before, after;
+} mover = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+
+static void mover_set(int step) {
+  pthread_mutex_lock(&mover.mu);
+  mover.step = step;
+  pthread_cond_broadcast(&mover.cv);
+  pthread_mutex_unlock(&mover.mu);
+}
+
+static void mover_wait(int step) {
+  pthread_mutex_lock(&mover.mu);
+  while (mover.step != step)
+    pthread_cond_wait(&mover.cv, &mover.mu);
+  pthread_mutex_unlock(&mover.mu);
+}
+
+static void *mover_main(void *arg) {
+  (void)arg;
+  shim_free(shim_malloc(16));
+  mover.before = zone__shim_arena()->index;
+  mover_set(1);
+  mover_wait(2);
+  shim_free(shim_malloc(16));  /* waits for the lock main holds */
+  mover.after = zone__shim_arena()->index;
+  mover_set(3);
+  return NULL;
+}
+
+static void *own_arena(void *arg) {
+  shim_free(shim_malloc(16));
+  helper_set(1);  /* reuse of the helper's handshake: on its arena */
+  pthread_mutex_lock(&helper.mu);
+  while (helper.step != 4)
+    pthread_cond_wait(&helper.cv, &helper.mu);
+  pthread_mutex_unlock(&helper.mu);
+  return arg;
+}
+
+static void case_move(void) {
+  shim_free(shim_malloc(16));  /* main: arena 0 */
+  pthread_t h = helper_start();  /* arena 1 */
+  pthread_t a;
+  helper.step = 0;
+  if (pthread_create(&a, NULL, own_arena, NULL) != 0)  /* arena 2, the last */
+    fail("pthread_create");
+  helper_wait(1);
+  if (atomic_load(&zone__shim_narenas) != 3)
+    fail("ZONE_ARENAS=3 and three threads, yet %u arenas", atomic_load(&zone__shim_narenas));
+  pthread_t m;  /* shares one of the three */
+  if (pthread_create(&m, NULL, mover_main, NULL) != 0)
+    fail("pthread_create");
+  mover_wait(1);
+  zone_t *shared = atomic_load(&zone__shim_arenas[mover.before].zone);
+  zone__fork_lock(shared);
+  mover_set(2);
+  pause_ms(100);  /* long enough for it to be waiting */
+  zone__fork_unlock(shared);
+  mover_wait(3);
+  pthread_join(m, NULL);
+  helper_set(4);
+  pthread_join(a, NULL);
+  pthread_join(h, NULL);
+  if (mover.after == mover.before)
+    fail("a thread sharing arena %u waited for its lock and stayed", mover.before);
+  printf("move: arena %u -> %u\n", mover.before, mover.after);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2)
+    fail("usage: arenas CASE");
+  const char *c = argv[1];
+  if (strcmp(c, "cross") == 0)
+    case_cross();
+  else if (strcmp(c, "placement") == 0)
+    case_placement();
+  else if (strcmp(c, "addresses") == 0)
+    case_addresses();
+  else if (strcmp(c, "limit") == 0)
+    case_limit();
+  else if (strcmp(c, "move") == 0)
+    case_move();
+  else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
+           strcmp(c, "realloc_freed") == 0 || strcmp(c, "usable_size_freed") == 0)
+    case_misuse(c);
+  else
+    fail("unknown case %s", c);
+  return 0;
+}
