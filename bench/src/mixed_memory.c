@@ -26,6 +26,7 @@
  *   mixed_memory [--live N] [--steps N] [--every N] [--threshold BYTES]
  *                [--trim-every N]   (zone__trim(z, threshold) every N steps)
  *                [--trim-keep BYTES] (zone_trim's keep for --trim-every)
+ *                [--faults 1]  (count the pages each block's writes bring in)
  */
 #include "bench_util.h"
 #include "internal.h"
@@ -42,7 +43,7 @@ enum { TOUCHED, STALE, FREE_SHORT, FREE_LONG, CLASSES };
 static const char *const class_name[CLASSES] = {"touched", "stale", "free<T", "free>=T"};
 
 typedef struct sample {
-  size_t step, used, resident, book, cls[CLASSES];
+  size_t step, used, resident, book, process, cls[CLASSES];
 } sample_t;
 
 static size_t page;
@@ -99,9 +100,49 @@ static void classify(zone_t *z, const slot_t *set, size_t slots, size_t threshol
     free(kind);
     free(touched);
   }
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long vm = 0, rss = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%lu %lu", &vm, &rss) != 2)
+      rss = 0;
+    fclose(f);
+  }
+  s->process = rss;
   s->resident = 0;
   for (int c = 0; c < CLASSES; c++)
     s->resident += s->cls[c];
+}
+
+/* --faults: the pages each new block's two writes bring into memory, by the
+ * block's size class and by what the page was: never written before, below
+ * the highest page written so far (inside a hole) or above it (new memory at
+ * the top), or written before and given back since (a refault). */
+enum { HOLE, TOP, REFAULT, KINDS };
+static const char *const kind_name[KINDS] = {"first touch in a hole", "first touch at the top", "refault after return"};
+static size_t fault_count[4][KINDS];
+static unsigned char *ever;  /* a byte per page from `origin`: written once */
+static uintptr_t origin;
+static size_t top_page;
+
+static void count_fault_at(uintptr_t a, int cls) {
+  uintptr_t pa = a / page * page;
+  unsigned char v;
+  bench_check(mincore((void *)pa, page, &v) == 0, "mincore");
+  if (v & 1)
+    return;
+  bench_check(pa >= origin && (pa - origin) / page < ((size_t)64 << 30) / page, "address out of range");
+  size_t p = (pa - origin) / page;
+  fault_count[cls][ever[p] ? REFAULT : p < top_page ? HOLE : TOP]++;
+  ever[p] = 1;
+  if (p >= top_page)
+    top_page = p + 1;
+}
+
+static void count_faults(unsigned char *p, size_t size) {
+  int cls = size <= 128 ? 0 : size <= 2048 ? 1 : size <= 32768 ? 2 : 3;
+  count_fault_at((uintptr_t)p, cls);
+  if (((uintptr_t)p + size - 1) / page != (uintptr_t)p / page)
+    count_fault_at((uintptr_t)p + size - 1, cls);
 }
 
 static size_t option(int *argc, char **argv, const char *name, size_t dflt) {
@@ -131,14 +172,21 @@ int main(int argc, char **argv) {
   size_t threshold = option(&argc, argv, "--threshold", (size_t)128 << 10);
   size_t trim_every = option(&argc, argv, "--trim-every", 0);
   size_t trim_keep = option(&argc, argv, "--trim-keep", 0);
-  (void)bench_scale(argc, argv, "[--live N] [--steps N] [--every N] [--threshold B] [--trim-every N] [--trim-keep B]");
+  size_t faults = option(&argc, argv, "--faults", 0);
+  (void)bench_scale(argc, argv, "[--live N] [--steps N] [--every N] [--threshold B] [--trim-every N] [--trim-keep B] [--faults 1]");
   page = (size_t)sysconf(_SC_PAGESIZE);
   zone_t *z = create_zone_flags((size_t)4 << 20, ZONE_GROW);
   bench_check(z != NULL, "create_zone_flags");
+  if (faults) {
+    origin = z->extents[0].base / page * page;
+    ever = calloc(((size_t)64 << 30) / page, 1);
+    bench_check(ever != NULL, "calloc");
+  }
   slot_t *set = calloc(live, sizeof *set);
   bench_check(set != NULL && every > 0, "calloc");
   bench_rng_t rng = {42};
   size_t high_water = 0, ops = 0, returned = 0, budget = threshold * 32;
+  size_t keep = 0, quiet = 0, reused_seen = 0;
   sample_t peak = {0}, s;
 
   for (size_t n = 0; n < live + steps; n++) {
@@ -151,15 +199,28 @@ int main(int argc, char **argv) {
     set[i].p = zalloc(z, size);
     bench_check(set[i].p != NULL, "zalloc");
     set[i].size = size;
+    if (faults)
+      count_faults(set[i].p, size);
     set[i].p[0] = 1;
     set[i].p[size - 1] = 2;
     ops++;
-    if (threshold != 0 && ops >= 64) {  /* the shim's usage tick */
+    if (threshold != 0 && ops >= 64) {  /* the shim's usage tick (shim/trim.c) */
       ops = 0;
+      if (++quiet >= 16384 && keep != 0) {
+        keep = keep / 2 < threshold ? 0 : keep / 2;
+        quiet = 0;
+        returned += zone__trim_keep(z, threshold, keep);
+      }
       if (z->used >= high_water) {
         high_water = z->used;
       } else if (high_water - z->used >= budget) {
-        returned += zone__trim(z, threshold);
+        size_t reused = zone__trim_reused(z), since = reused - reused_seen;
+        reused_seen = reused;
+        if (since >= threshold) {
+          keep = keep < budget && since < budget - keep ? keep + since : budget;
+          quiet = 0;
+        }
+        returned += zone__trim_keep(z, threshold, keep);
         high_water = z->used;
       }
     }
@@ -176,11 +237,25 @@ int main(int argc, char **argv) {
   zone_stats(z, &st);
   printf("mixed_memory: %zu live, %zu steps, threshold %zu, zone %.1f MiB, peak used %.1f MiB, returned %.1f MiB\n",
          live, steps, threshold, mib(st.size, 1), mib(st.peak_used, 1), mib(returned, 1));
-  printf("peak resident at step %zu: zone %.1f MiB + bookkeeping %.1f MiB; live bytes %.1f MiB\n", peak.step,
-         mib(peak.resident, page), mib(peak.book, page), mib(peak.used, 1));
+  printf("peak resident at step %zu: zone %.1f MiB + bookkeeping %.1f MiB (process %.1f MiB); live bytes %.1f MiB\n",
+         peak.step, mib(peak.resident, page), mib(peak.book, page), mib(peak.process, page), mib(peak.used, 1));
   for (int c = 0; c < CLASSES; c++)
     printf("  %-8s %8.1f MiB  %5.1f%%\n", class_name[c], mib(peak.cls[c], page),
            100.0 * (double)peak.cls[c] / (double)(peak.resident ? peak.resident : 1));
+  if (faults) {
+    static const char *const cls_name[4] = {"8-128 B", "129 B-2 KiB", "2-32 KiB", "32-512 KiB"};
+    printf("pages brought in by the blocks' writes (MiB):\n  %-12s", "");
+    for (int k = 0; k < KINDS; k++)
+      printf(" %24s", kind_name[k]);
+    printf("\n");
+    for (int c = 0; c < 4; c++) {
+      printf("  %-12s", cls_name[c]);
+      for (int k = 0; k < KINDS; k++)
+        printf(" %24.1f", mib(fault_count[c][k], page));
+      printf("\n");
+    }
+    free(ever);
+  }
   for (size_t i = 0; i < live; i++)
     zfree(z, set[i].p);
   bench_check(zone_check(z) == 0, "zone_check");
