@@ -163,6 +163,8 @@ def workloads(build, py):
         Workload("realloc", "realloc growth of 2000 buffers", program("realloc_growth")),
         Workload("tiny", "4.5M tiny long-lived C++ objects", program("tiny_objects")),
         Workload("frag", "mixed lifetimes, drifting sizes", program("frag")),
+        Workload("mixed", "churn of 100k live blocks of 8 B-512 KiB, touched at both ends only",
+                 program("mixed")),
     ] + threaded + [
         Workload("python", "python3 allocation-heavy script, PYTHONMALLOC=malloc",
                  lambda size, work: [py, os.path.join(HERE, "workloads", "py_alloc.py")] + size,

@@ -104,6 +104,17 @@ ZONE_API void destroy_zone(zone_t *zone);
 /* Frees every block at once and keeps the zone. NULL is a no-op. */
 ZONE_API void zone_reset(zone_t *zone);
 
+/* Gives the memory under the zone's free pages back to the OS: every whole
+ * page inside a free region, but for the lowest `keep` bytes of them, which
+ * stay resident (first fit hands out the lowest free memory first, so they
+ * are the pages the next allocations use). Blocks, sizes and placement do not
+ * change; a page given back costs no memory until a block is placed over it,
+ * and what it held is lost. Returns the bytes given back by this call: a page
+ * given back earlier and not used since is not counted again, nor kept. A
+ * zone over a caller's buffer (create_zone_in) gives nothing back: 0.
+ * 0 with errno EINVAL for a NULL zone; errno is otherwise left alone. */
+ZONE_API size_t zone_trim(zone_t *zone, size_t keep);
+
 /* ---- allocation -------------------------------------------------------- */
 
 /* A block of at least `bytes` (rounded up to ZONE_GRANULE, 0 gets one granule)

@@ -1,6 +1,6 @@
 /*
- * trim.c - giving memory back to the OS: zone__trim and the marks that make
- * it cheap to repeat.
+ * trim.c - giving memory back to the OS: zone_trim (zone.h), zone__trim and
+ * the marks that make them cheap to repeat.
  *
  * An extent's returned-pages bitmap (mapped by its first trim) marks the
  * pages a trim gave back that no block has been taken over since: they hold
@@ -182,6 +182,17 @@ size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
 }
 
 size_t zone__trim(zone_t *z, size_t min_bytes) { return zone__trim_keep(z, min_bytes, 0); }
+
+size_t zone_trim(zone_t *z, size_t keep) {
+  if (z == NULL) {
+    errno = EINVAL;
+    return 0;
+  }
+  int saved = errno;  /* madvise may set it; a trim has no error to report */
+  size_t released = zone__trim_keep(z, 0, keep);
+  errno = saved;
+  return released;
+}
 
 size_t zone__trim_reused(zone_t *z) {
   size_t pages = 0;

@@ -7,8 +7,10 @@
  * its cost follows what was used in between, not what was ever returned. A
  * page marked as given back is always free and not resident; what a trim
  * gives back reads as zero. zone__trim_reused counts the marked pages taken
- * again. White-box: links the core's objects for zone__trim, the returned[]
- * bitmap and the zone__os_fail_after hook.
+ * again. zone_trim is the same return for programs: every whole free page
+ * but the lowest `keep` bytes, blocks untouched, bad input refused.
+ * White-box: links the core's objects for zone__trim, the returned[] bitmap
+ * and the zone__os_fail_after hook.
  */
 #include "support.h"
 #include "internal.h"
@@ -430,6 +432,10 @@ START_TEST(marks_follow_random_use) {
                       zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 300) * page);
       assert_marks_free(z);
     }
+    if (s % 211 == 0) {
+      zone_trim(z, zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 300) * page);
+      assert_marks_free(z);
+    }
     if (s % 389 == 0) {
       zone__trim(z, 0);
       ZT_REQUIRE(zone__trim(z, 0) == 0, "seed %llu step %zu: a second trim gave back pages",
@@ -445,6 +451,179 @@ START_TEST(marks_follow_random_use) {
 }
 END_TEST
 
+
+/* ---- zone_trim, the public call ---------------------------------------------------- */
+
+/* Blocks of many sizes in a grown zone, every other one freed. */
+enum { PUB = 48 };
+static size_t pub_size(int i) { return (size_t)(i % 5) * 7000 + (size_t)(i % 3) * 40 + 24; }
+
+static zone_t *public_zone(char **p) {
+  zone_t *z = create_zone_flags(1 << 16, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  for (int i = 0; i < PUB; i++) {
+    p[i] = zalloc(z, pub_size(i));
+    ck_assert_ptr_nonnull(p[i]);
+    zt_fill(p[i], pub_size(i), (uint64_t)i);
+  }
+  for (int i = 0; i < PUB; i += 2) {
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+    p[i] = NULL;
+  }
+  return z;
+}
+
+static void verify_live(char **p) {
+  for (int i = 0; i < PUB; i++)
+    if (p[i] != NULL)
+      ZT_REQUIRE(zt_verify(p[i], pub_size(i), (uint64_t)i), "block %d changed", i);
+}
+
+/* Every whole free page leaves memory, nothing else changes (blocks, free
+ * regions, stats, live bytes), and a second call has nothing to give. */
+START_TEST(zone_trim_gives_back_free_pages) {
+  char *p[PUB];
+  zone_t *z = public_zone(p);
+  zt_snapshot_t before;
+  zt_snapshot_take(z, &before);
+  size_t released = zone_trim(z, 0);
+  ck_assert_uint_gt(released, 0);
+  ck_assert_uint_eq(released % page_size(), 0);
+  ck_assert_uint_eq(assert_marks_free(z) * page_size(), released);
+  zt_assert_unchanged(z, &before, "zone_trim");
+  for (size_t i = 0; i < before.count; i++)
+    if (!before.regions[i].used)
+      ZT_REQUIRE(resident_pages(before.regions[i].addr, before.regions[i].addr + before.regions[i].size) == 0,
+                 "free region at %#lx still resident", (unsigned long)before.regions[i].addr);
+  zt_snapshot_free(&before);
+  verify_live(p);
+  ck_assert_uint_eq(zone_trim(z, 0), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Pages given back take blocks again: the same requests land where they were
+ * (first fit), hold what is written to them, count as reused, and once freed
+ * go back again, exactly those pages. */
+START_TEST(zone_trim_pages_are_reused) {
+  char *p[PUB];
+  zone_t *z = public_zone(p);
+  size_t released = zone_trim(z, 0);
+  ck_assert_uint_gt(released, 0);
+  char *again[PUB] = {0};
+  for (int i = 0; i < PUB; i += 2) {
+    again[i] = zalloc(z, pub_size(i));
+    ck_assert_ptr_nonnull(again[i]);
+    zt_fill(again[i], pub_size(i), (uint64_t)i + 1000);
+  }
+  size_t reused = zone__trim_reused(z);
+  ck_assert_uint_gt(reused, 0);
+  ck_assert_uint_eq(reused % page_size(), 0);
+  assert_marks_free(z);
+  for (int i = 0; i < PUB; i += 2) {
+    ZT_REQUIRE(zt_verify(again[i], pub_size(i), (uint64_t)i + 1000), "new block %d changed", i);
+    ZT_REQUIRE(resident_pages((uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i)) ==
+                   pages_unmarked_by((uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i),
+                                     (uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i)),
+               "new block %d is not all resident", i);
+  }
+  verify_live(p);
+  zt_assert_check(z);
+  for (int i = 0; i < PUB; i += 2)
+    ck_assert_int_eq(zfree(z, again[i]), 0);
+  ck_assert_uint_eq(zone_trim(z, 0), reused);
+  ck_assert_uint_eq(assert_marks_free(z) * page_size(), released);
+  verify_live(p);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* keep: the lowest `keep` bytes of the pages it would give back stay in
+ * memory (rounded down to pages), the rest goes. */
+START_TEST(zone_trim_keeps_the_lowest) {
+  size_t page = page_size();
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  char *a = zalloc(z, 100), *run = zalloc(z, 32 * page), *b = zalloc(z, 100);
+  ck_assert_ptr_nonnull(b);
+  memset(run, 7, 32 * page);
+  zfree(z, run);
+  uintptr_t lo = (uintptr_t)run, hi = (uintptr_t)b;
+  size_t whole = pages_unmarked_by(lo, hi, lo, hi);
+  ck_assert_uint_eq(resident_pages(lo, hi), whole);
+  size_t keep = 5;
+  size_t released = zone_trim(z, keep * page + page / 2);
+  ck_assert_uint_eq(resident_pages(lo, hi), keep);
+  uintptr_t first = (lo + page - 1) / page * page;
+  ck_assert_uint_eq(resident_pages(first, first + keep * page), keep);
+  uintptr_t top = (uintptr_t)b + zone_block_size(z, b), end = zt_base(z) + zone_size(z);
+  ck_assert_uint_eq(released, (whole - keep + pages_unmarked_by(top, end, top, end)) * page);
+  ck_assert_uint_eq(zone_trim(z, 0), keep * page);
+  ck_assert_uint_eq(resident_pages(lo, hi), 0);
+  ck_assert_int_eq(zfree(z, a), 0);
+  ck_assert_int_eq(zfree(z, b), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A NULL zone is refused with EINVAL; a call that succeeds leaves errno alone,
+ * whatever it releases. */
+START_TEST(zone_trim_bad_input) {
+  errno = 0;
+  ck_assert_uint_eq(zone_trim(NULL, 0), 0);
+  ck_assert_int_eq(errno, EINVAL);
+  errno = 0;
+  ck_assert_uint_eq(zone_trim(NULL, 4096), 0);
+  ck_assert_int_eq(errno, EINVAL);
+  char *p[PUB];
+  zone_t *z = public_zone(p);
+  errno = ERANGE;
+  ck_assert_uint_gt(zone_trim(z, 0), 0);
+  ck_assert_int_eq(errno, ERANGE);
+  ck_assert_uint_eq(zone_trim(z, 0), 0);
+  ck_assert_int_eq(errno, ERANGE);
+  verify_live(p);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A zone over a caller's buffer gives nothing back: the buffer's bytes stay
+ * as they were, free ones included. An unlocked zone trims as a locked one. */
+START_TEST(zone_trim_caller_buffer_and_unlocked) {
+  size_t page = page_size(), len = 64 * page;
+  unsigned char *buf = aligned_alloc(page, len);
+  ck_assert_ptr_nonnull(buf);
+  memset(buf, 0x5a, len);
+  zone_t *z = create_zone_in(buf, len, 0);
+  ck_assert_ptr_nonnull(z);
+  char *a = zalloc(z, 100), *big = zalloc(z, 16 * page), *c = zalloc(z, 100);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(zfree(z, big), 0);
+  ck_assert_uint_eq(zone_trim(z, 0), 0);
+  ck_assert_int_eq(zfree(z, a), 0);
+  ck_assert_int_eq(zfree(z, c), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+  for (size_t i = 0; i < len; i++)  /* nothing wrote to the buffer */
+    ZT_REQUIRE(buf[i] == 0x5a, "byte %zu of the caller's buffer changed", i);
+  free(buf);
+
+  z = create_zone_flags(1 << 20, ZONE_UNLOCKED);
+  ck_assert_ptr_nonnull(z);
+  big = zalloc(z, 16 * page);
+  memset(big, 1, 16 * page);
+  ck_assert_int_eq(zfree(z, big), 0);
+  ck_assert_uint_ge(zone_trim(z, 0), 16 * page);
+  ck_assert_uint_eq(resident_pages(zt_base(z), zt_base(z) + zone_size(z)), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("trim");
   ZT_CASE(s, second_trim_gives_nothing);
@@ -454,5 +633,10 @@ int main(void) {
   ZT_CASE(s, reuse_counts_marked_pages);
   ZT_CASE(s, no_map_gives_back_all);
   ZT_CASE(s, marks_follow_random_use);
+  ZT_CASE(s, zone_trim_gives_back_free_pages);
+  ZT_CASE(s, zone_trim_pages_are_reused);
+  ZT_CASE(s, zone_trim_keeps_the_lowest);
+  ZT_CASE(s, zone_trim_bad_input);
+  ZT_CASE(s, zone_trim_caller_buffer_and_unlocked);
   return zt_main(s);
 }

@@ -73,6 +73,27 @@ static inline size_t bench_size_mix(bench_rng_t *r) {
   return bench_between(r, 4097, 32768);
 }
 
+/*
+ * The wide mix of bench/src/mixed.c: sizes over four orders of magnitude,
+ * uniform inside each class.
+ *
+ *   weight (per 10,000)  sizes (bytes)
+ *   7000                 8 .. 128
+ *   2500                 129 .. 2048
+ *    480                 2049 .. 32768
+ *     20                 32769 .. 524288
+ */
+static inline size_t bench_size_wide(bench_rng_t *r) {
+  size_t u = bench_below(r, 10000);
+  if (u < 7000)
+    return bench_between(r, 8, 128);
+  if (u < 9500)
+    return bench_between(r, 129, 2048);
+  if (u < 9980)
+    return bench_between(r, 2049, 32768);
+  return bench_between(r, 32769, 524288);
+}
+
 /* ---- clock ------------------------------------------------------------------------- */
 
 static inline double bench_now(void) {
