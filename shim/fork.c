@@ -26,7 +26,7 @@
 #include <pthread.h>
 #include <sys/single_threaded.h>
 
-#define MAX_FROZEN (2 * ZONE_ARENAS_MAX)
+#define MAX_FROZEN ((size_t)2 * ZONE_ARENAS_MAX)
 
 /* glibc's stdio list lock (exported since 2.2.5, declared in no public
  * header): its own names, reserved for the implementation, are the point. */
