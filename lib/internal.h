@@ -50,15 +50,27 @@ void zone__assert_fail(const char *expr, const char *file, int line) __attribute
 
 /* ---- zone.c: the zone and its public entry points -------------------------- */
 
-/* The zone's lock, skipped for ZONE_UNLOCKED zones. Inline: every call pays it. */
+/* The zone's lock, skipped for ZONE_UNLOCKED zones and while the process has
+ * one thread (lock.h). Inline: every call pays it. The release needs no look
+ * at the flags: a lock never taken reads 0, and zone__lock_drop leaves it. */
+/* The two halves for the hot paths (zalloc, zfree), which keep the waits
+ * out of line: zone__lock_fast is true when the lock is taken (or needs no
+ * taking); else *expected is for zone__lock_contended. zone__unlock_fast is
+ * true when a waiter must still be woken (zone__lock_wake). */
+static inline bool zone__lock_fast(const zone_t *z, int *expected) {
+  if (ZONE_SINGLE_THREADED() || (z->flags & ZONE_UNLOCKED))
+    return true;
+  return zone__lock_try(&((zone_t *)z)->lock, expected);
+}
+static inline bool zone__unlock_fast(const zone_t *z) {
+  return zone__lock_drop(&((zone_t *)z)->lock);
+}
 static inline void zone__lock(const zone_t *z) {
-  if (!(z->flags & ZONE_UNLOCKED))
-    zone__lock_acquire(&((zone_t *)z)->lock);
+  int expected;
+  if (!zone__lock_fast(z, &expected))
+    zone__lock_contended(&((zone_t *)z)->lock, expected);
 }
-static inline void zone__unlock(const zone_t *z) {
-  if (!(z->flags & ZONE_UNLOCKED))
-    zone__lock_release(&((zone_t *)z)->lock);
-}
+static inline void zone__unlock(const zone_t *z) { zone__lock_release(&((zone_t *)z)->lock); }
 
 /* ---- inspect.c: stats, walk, dump, invariants ------------------------------- */
 

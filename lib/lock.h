@@ -31,6 +31,7 @@
 #define ZONE_SINGLE_THREADED() 0
 #endif
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,22 +82,38 @@ static __attribute__((noinline, unused)) void zone__lock_contended(zone__lock_t 
   }
 }
 
+/* The uncontended acquire, for a caller that has tested
+ * ZONE_SINGLE_THREADED(): true when it took the lock; false when it is held,
+ * *expected then says how (for zone__lock_contended). Split from the wait so
+ * that a hot caller can make the wait a tail call of its own slow path. */
+static inline bool zone__lock_try(zone__lock_t *l, int *expected) {
+  *expected = 0;
+  return __builtin_expect(atomic_compare_exchange_strong_explicit(&l->state, expected, 1,
+                                                                  memory_order_acquire,
+                                                                  memory_order_relaxed), 1);
+}
+
 static inline void zone__lock_acquire(zone__lock_t *l) {
   if (ZONE_SINGLE_THREADED())
     return;
-  int expected = 0;
-  if (__builtin_expect(atomic_compare_exchange_strong_explicit(&l->state, &expected, 1,
-                                                                memory_order_acquire,
-                                                                memory_order_relaxed), 1))
-    return;
-  zone__lock_contended(l, expected);
+  int expected;
+  if (!zone__lock_try(l, &expected))
+    zone__lock_contended(l, expected);
 }
 
-static inline void zone__lock_release(zone__lock_t *l) {
+/* The release without its wake-up: true when a waiter must be woken
+ * (zone__lock_wake), so that a hot caller can make that a tail call. */
+static inline bool zone__lock_drop(zone__lock_t *l) {
   if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0)
-    return;  /* acquire skipped it: one thread */
-  if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
-    zone__futex(&l->state, FUTEX_WAKE, 1);
+    return false;  /* acquire skipped it: one thread */
+  return __builtin_expect(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2, 0);
+}
+
+static inline void zone__lock_wake(zone__lock_t *l) { zone__futex(&l->state, FUTEX_WAKE, 1); }
+
+static inline void zone__lock_release(zone__lock_t *l) {
+  if (zone__lock_drop(l))
+    zone__lock_wake(l);
 }
 
 static inline void zone__lock_destroy(zone__lock_t *l) { (void)l; }

@@ -171,12 +171,16 @@ struct zone {
   unsigned flags;
   zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
+  bool plain;              /* nextents == 1 and check.kind == ZONE_CHECKER_NONE:
+                              zalloc's and zfree's short paths apply (zone.c;
+                              kept by zone__extent_insert) */
   size_t nextents;
+  size_t used;             /* bytes in live blocks */
+  size_t peak_used;        /* (used and blocks apart: a free's two updates
+                              stay two plain ones, not a vector's) */
+  size_t blocks;           /* live blocks */
   zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
   size_t size;             /* bytes managed, all extents */
-  size_t used;             /* bytes in live blocks */
-  size_t blocks;           /* live blocks */
-  size_t peak_used;
   size_t self_len;         /* bytes mapped for this struct (checker.c maps it) */
   char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
   char *reserve_end;       /* reserve_end) where the next extent goes (grow.c) */

@@ -257,18 +257,12 @@ static void zero_block(void *p, size_t bytes, size_t stale) {
   memset((void *)hi, 0, (uintptr_t)c + bytes - hi);
 }
 
-ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
-  if (z == NULL) {
-    errno = EINVAL;
-    return NULL;
-  }
-  size_t n = granules_for(bytes);
-  if (n == ZONE_NONE) {
-    errno = ENOMEM;
-    return NULL;
-  }
+/* The rest of an allocation, with the lock held: any zone, size and
+ * alignment; growth, the heap checker and zeroing. Out of line, so that
+ * zalloc's short path below keeps a small frame. */
+static __attribute__((noinline)) void *alloc_locked(zone_t *z, size_t n, size_t bytes,
+                                                    size_t align, bool zeroed) {
   size_t stale = 0, known = 0;
-  zone__lock(z);
   void *p = take_lowest(z, n, align, &stale);
   if (p != NULL) {
     account(z, n, 0, 1);
@@ -289,7 +283,83 @@ ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroe
   return p;
 }
 
-void *zalloc(zone_t *z, size_t bytes) { return alloc_common(z, bytes, 0, false); }
+static __attribute__((noinline)) void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
+  if (z == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t n = granules_for(bytes);
+  if (n == ZONE_NONE) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  zone__lock(z);
+  return alloc_locked(z, n, bytes, align, zeroed);
+}
+
+/* Granules [g, g + n) of a plain zone's extent were taken and its pages
+ * have marks (trim.c; only after a trim): the block's address. */
+static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, size_t g, size_t n) {
+  zone__pages_taken(e, g, n);
+  return granule_addr(e, g);
+}
+
+/* The result of a call that must stay a call, not become a jump: under a
+ * heap checker, the stack it reports (an allocation's, a free's) names zalloc
+ * or zfree, not the function that finished their work. */
+#define ZONE_KEEP_FRAME(v) __asm__("" : "+r"(v))
+
+/* The ends of zalloc's and zfree's short paths that are tail calls, so that
+ * the short paths keep nothing in registers across them: the wait for a
+ * held lock and the rest of the call, and the wake-up of a waiter. */
+static __attribute__((noinline, cold)) void *zalloc_contended(zone_t *z, size_t bytes,
+                                                              int expected) {
+  zone__lock_contended(&z->lock, expected);
+  void *p = alloc_locked(z, granules_for(bytes), bytes, 0, false);
+  ZONE_KEEP_FRAME(p);
+  return p;
+}
+static __attribute__((noinline)) void *wake_then(zone_t *z, void *p) {
+  zone__lock_wake(&z->lock);
+  return p;
+}
+
+/* The short path: a zone of one extent and no heap checker (z->plain), and
+ * a request of 1 to ZONE_SMALL_MAX granules that the extent's reach root says
+ * fits, so the take cannot fail and nothing grows. Everything else goes on
+ * to alloc_locked. */
+void *zalloc(zone_t *z, size_t bytes) {
+  void *p;
+  if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_SMALL_MAX * ZONE_G, 0)) {
+    p = alloc_common(z, bytes, 0, false);
+    ZONE_KEEP_FRAME(p);
+    return p;
+  }
+  int expected;
+  if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
+    p = zalloc_contended(z, bytes, expected);
+    ZONE_KEEP_FRAME(p);
+    return p;
+  }
+  size_t n = (bytes + ZONE_G - 1) / ZONE_G;
+  zone__extent_t *e = &z->extents[0];
+  if (__builtin_expect(!z->plain || !zone__reach_may_fit(&e->idx, n), 0)) {
+    p = alloc_locked(z, n, bytes, 0, false);
+    ZONE_KEEP_FRAME(p);
+    return p;
+  }
+  account(z, n, 0, 1);
+  size_t g = zone__index_alloc(&e->idx, n);
+  if (g + n > e->fresh)
+    e->fresh = g + n;
+  p = granule_addr(e, g);
+  if (__builtin_expect(e->returned.map != NULL, 0))
+    p = small_taken_marked(e, g, n);
+  zone_assert_expensive(z);
+  if (__builtin_expect(zone__unlock_fast(z), 0))
+    return wake_then(z, p);
+  return p;
+}
 
 void *zcalloc(zone_t *z, size_t count, size_t size) {
   if (z == NULL) {
@@ -311,12 +381,9 @@ void *zalloc_aligned(zone_t *z, size_t alignment, size_t bytes) {
   return alloc_common(z, bytes, alignment, false);
 }
 
-int zfree(zone_t *z, void *p) {
-  if (z == NULL)
-    return EINVAL;
-  if (p == NULL)
-    return 0;
-  zone__lock(z);
+/* zfree of a zone that is not plain, or of a pointer outside its extent: the
+ * lock held. */
+static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
   uintptr_t a = (uintptr_t)p;
   zone__extent_t *e = find_extent(z, a);
   size_t n = 0;
@@ -332,6 +399,46 @@ int zfree(zone_t *z, void *p) {
   zone_assert_expensive(z);
   zone__unlock(z);
   return 0;
+}
+
+static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, int expected) {
+  zone__lock_contended(&z->lock, expected);
+  int err = free_locked(z, p);
+  ZONE_KEEP_FRAME(err);
+  return err;
+}
+
+/* The short path: a plain zone and a pointer inside its extent. */
+int zfree(zone_t *z, void *p) {
+  if (z == NULL)
+    return EINVAL;
+  if (p == NULL)
+    return 0;
+  int expected, err;
+  if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
+    err = zfree_contended(z, p, expected);
+    ZONE_KEEP_FRAME(err);
+    return err;
+  }
+  zone__extent_t *e = &z->extents[0];
+  uintptr_t off = (uintptr_t)p - e->base;  /* wraps above the extent when p is below it */
+  if (__builtin_expect(!z->plain || off >= e->idx.ngran * ZONE_G, 0)) {
+    err = free_locked(z, p);
+    ZONE_KEEP_FRAME(err);
+    return err;
+  }
+  size_t n = 0;
+  if (off % ZONE_G == 0)
+    n = zone__index_release(&e->idx, off / ZONE_G);
+  err = 0;
+  if (__builtin_expect(n == 0, 0))
+    err = EINVAL;
+  else
+    account_free(z, n);
+  zone_assert_expensive(z);
+  if (__builtin_expect(zone__unlock_fast(z), 0))
+    return (int)(intptr_t)wake_then(z, (void *)(intptr_t)err);
+  return err;
 }
 
 /* Moves a block's contents (the whole old block, or as much as fits) to its
