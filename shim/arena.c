@@ -83,11 +83,11 @@ static zone__shim_arena_t *choose(const zone__shim_arena_t *from) {
  * destructor) runs on arena 0 again. */
 static void thread_exit(void *value) {
   (void)value;
-  zone__shim_arena_t *a = zone__shim_mine;
+  zone__shim_arena_t *a = zone__shim_self.mine;
   exit_armed = false;
   exited = true;
   if (a != NULL) {
-    zone__shim_mine = NULL;
+    zone__shim_set_mine(NULL);
     atomic_fetch_sub_explicit(&a->attached, 1, memory_order_relaxed);
   }
 }
@@ -96,9 +96,9 @@ static void thread_exit(void *value) {
  * the table lock is held. */
 static void attach(zone__shim_arena_t *to) {
   atomic_fetch_add_explicit(&to->attached, 1, memory_order_relaxed);
-  if (zone__shim_mine != NULL)
-    atomic_fetch_sub_explicit(&zone__shim_mine->attached, 1, memory_order_relaxed);
-  zone__shim_mine = to;
+  if (zone__shim_self.mine != NULL)
+    atomic_fetch_sub_explicit(&zone__shim_self.mine->attached, 1, memory_order_relaxed);
+  zone__shim_set_mine(to);
 }
 
 /* Outside every lock: the first keys' values live in the thread itself, but
@@ -123,7 +123,7 @@ zone__shim_arena_t *zone__shim_arena_first(void) {
   zone__shim_leave();
   arm_exit();
   moving = false;
-  return zone__shim_mine;
+  return zone__shim_self.mine;
 }
 
 void zone__shim_contended(void) {
@@ -132,7 +132,7 @@ void zone__shim_contended(void) {
     return;
   /* Alone on its arena, the thread waited for another's free: moving would
    * not help (frees follow their blocks) and would spread its memory. */
-  zone__shim_arena_t *mine = zone__shim_mine;
+  zone__shim_arena_t *mine = zone__shim_self.mine;
   if (mine == NULL || atomic_load_explicit(&mine->attached, memory_order_relaxed) <= 1)
     return;
   moving = true;

@@ -17,9 +17,13 @@ static inline zone_t *zone__shim_get(void) {
 
 /* This thread's arena: one thread-local load (the first call picks it). */
 static inline zone__shim_arena_t *zone__shim_arena(void) {
-  zone__shim_arena_t *a = zone__shim_mine;
+  zone__shim_arena_t *a = zone__shim_self.mine;
   return zone__likely(a != NULL) ? a : zone__shim_arena_first();
 }
+
+/* This thread's zone when its arena and the arena's zone are known, else
+ * NULL: then zone__shim_arena and zone__shim_arena_zone find them. */
+static inline zone_t *zone__shim_known_zone(void) { return zone__shim_self.zone; }
 
 /* Its zone: only arena 0 may not be made yet (a thread moves only to a made
  * arena). */
@@ -37,12 +41,22 @@ static inline bool zone__shim_many_arenas(void) {
 /* Brackets a call into the core; the signal fences keep the compiler from
  * moving the marks across the call, which is all a signal handler can see. */
 static inline void zone__shim_enter(void) {
-  zone__shim_depth++;
+  zone__shim_self.marks += ZONE_MARK_DEPTH;
   atomic_signal_fence(memory_order_seq_cst);
 }
 static inline void zone__shim_leave(void) {
   atomic_signal_fence(memory_order_seq_cst);
-  zone__shim_depth--;
+  zone__shim_self.marks -= ZONE_MARK_DEPTH;
+}
+/* The same, and the call counted as an operation for memory return: true
+ * when the count is spent (zone__shim_op_due is then to be called). */
+static inline bool zone__shim_leave_counted(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  return (zone__shim_self.marks -= ZONE_MARK_DEPTH + ZONE_MARK_OP) < 0;
+}
+/* Whether this thread is inside the core. */
+static inline bool zone__shim_inside(void) {
+  return ((unsigned)zone__shim_self.marks & ZONE_MARK_DEPTH_MASK) != 0;
 }
 
 /* Options another thread may change (relaxed loads: see options.c). */

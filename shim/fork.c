@@ -4,7 +4,7 @@
  * was changing, and the child reinitialises the locks. The one case where
  * that can't work is a fork from a signal handler that interrupted this same
  * thread inside the core: a lock is held by the very thread that would wait
- * for it. The thread-local depth counter says so; then the prepare handler
+ * for it. The thread's marks say so (zone__shim_inside); then the prepare handler
  * takes nothing, and the child, any of whose arenas may be halfway through a
  * change (other threads took no notice of the fork), gets a fresh default
  * zone as its only arena and keeps every old arena frozen: their blocks stay
@@ -49,7 +49,7 @@ static ZONE_SHIM_TLS unsigned fork_took_stdio;
 static void fork_prepare(void) {
   unsigned level = fork_level++;
   zone_t *z = atomic_load(&zone__shim_arenas[0].zone);
-  if (z == NULL || zone__shim_depth != 0 || level >= 32)
+  if (z == NULL || zone__shim_inside() || level >= 32)
     return;  /* inside the core on this thread: waiting for a lock could deadlock */
   zone__shim_enter();
   if (!__libc_single_threaded) {

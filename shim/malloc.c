@@ -30,13 +30,6 @@
 
 /* ---- the core calls, bracketed -------------------------------------------------- */
 
-/* Counts an operation for memory return (trim.c): a look at the usage of
- * the thread's arena every few dozen calls on a thread. */
-static inline void count_op(zone__shim_arena_t *a) {
-  if (zone__unlikely(zone__shim_ops_left-- == 0))
-    zone__shim_usage_tick(a);
-}
-
 /* After a call on the thread's own arena: if it waited for the lock, the
  * thread moves (arena.c). */
 static inline void after_own_call(void) {
@@ -58,11 +51,17 @@ static inline void *alloc_aligned(zone_t *z, size_t align, size_t bytes) {
   return p;
 }
 
-/* After a successful allocation: the op count and ZONE_DUMP_EVERY. */
+/* An operation on arena a done, already out of the core: counted for memory
+ * return (trim.c: a look at the arena's usage every few dozen calls on a
+ * thread) and, for an allocation, ZONE_DUMP_EVERY's count. */
+static inline void count_op(zone__shim_arena_t *a, bool alloc) {
+  if (zone__unlikely((zone__shim_self.marks -= ZONE_MARK_OP) < 0))
+    zone__shim_op_due(a, alloc);
+}
+
+/* After a successful allocation that left the core uncounted. */
 static inline void *allocated(zone__shim_arena_t *a, void *p) {
-  count_op(a);
-  if (zone__unlikely(zone__shim_dump_every() != 0))
-    zone__shim_count_alloc();
+  count_op(a, true);
   return p;
 }
 
@@ -71,8 +70,10 @@ static inline bool too_large(size_t bytes) { return bytes > (size_t)PTRDIFF_MAX;
 
 /* ---- malloc, free, calloc -------------------------------------------------------- */
 
-static void *shim_malloc(size_t bytes) {
-  if (zone__unlikely(too_large(bytes))) {
+/* malloc on the way that finds the thread's arena and zone first (the first
+ * call, start-up, a thread's end), or of a size too large. */
+static __attribute__((noinline, cold)) void *malloc_slow(size_t bytes) {
+  if (too_large(bytes)) {
     errno = ENOMEM;
     return NULL;
   }
@@ -83,6 +84,36 @@ static void *shim_malloc(size_t bytes) {
   void *p = alloc_plain(z, bytes);
   after_own_call();
   return zone__likely(p != NULL) ? allocated(a, p) : NULL;
+}
+
+/* After a successful allocation on the thread's known zone, left counted:
+ * the lock waits first, then the due operation on the arena the block came
+ * from (the move, if any, changes the thread's arena). */
+static __attribute__((noinline, cold)) void *malloc_after(void *p, bool due) {
+  zone__shim_arena_t *a = zone__shim_self.mine;
+  after_own_call();
+  if (due)
+    zone__shim_op_due(a, true);
+  return p;
+}
+
+/* The hot path: the thread's zone (one thread-local load), the core's call
+ * marked, counted as it leaves, and the lock waits looked at. */
+static inline void *shim_malloc(size_t bytes) {
+  zone_t *z = zone__shim_known_zone();
+  if (zone__unlikely(z == NULL || too_large(bytes)))
+    return malloc_slow(bytes);
+  zone__shim_enter();
+  void *p = zalloc(z, bytes);
+  if (zone__likely(p != NULL)) {
+    bool due = zone__shim_leave_counted();
+    if (zone__unlikely(due || zone__lock_waits != 0))
+      return malloc_after(p, due);
+    return p;
+  }
+  zone__shim_leave();
+  after_own_call();
+  return NULL;
 }
 
 /* free of something no arena owns: a block of a frozen zone (left by a fork,
@@ -108,10 +139,17 @@ static int free_remote(const zone_t *tried, void *p) {
   return err;
 }
 
-/* free, and realloc(p, 0), which names itself in a misuse report. */
-static inline void free_as(void *p, const char *call) {
-  if (p == NULL)
-    return;
+/* A free the thread's zone z refused (or, with `many`, whose span does not
+ * hold p): another arena's block, a frozen zone's, or misuse. */
+static void free_elsewhere(zone_t *z, void *p, bool many, const char *call) {
+  int saved = errno;
+  if (!many || free_remote(z, p) != 0)
+    free_foreign(p, call);
+  errno = saved;
+}
+
+/* free on the way that finds the thread's arena first. */
+static __attribute__((noinline, cold)) void free_slow(void *p, const char *call) {
   zone__shim_arena_t *a = zone__shim_arena();
   zone_t *z = atomic_load_explicit(&a->zone, memory_order_acquire);
   if (zone__unlikely(z == NULL)) {  /* no zone yet, so p can't be ours */
@@ -126,13 +164,58 @@ static inline void free_as(void *p, const char *call) {
     zone__shim_leave();
   }
   if (zone__unlikely(err != 0)) {
-    int saved = errno;
-    if (!many || free_remote(z, p) != 0)
-      free_foreign(p, call);
-    errno = saved;
+    free_elsewhere(z, p, many, call);
     return;
   }
-  count_op(a);
+  count_op(a, false);
+}
+
+/* free of p on the thread's known zone z while the process has more than
+ * one arena: p may be another's. */
+static __attribute__((noinline)) void free_many(zone_t *z, void *p, const char *call) {
+  int err = EINVAL;
+  if (zone__span_holds(z, p)) {
+    zone__shim_enter();
+    err = zfree(z, p);
+    zone__shim_leave();
+  }
+  if (zone__unlikely(err != 0)) {
+    free_elsewhere(z, p, true, call);
+    return;
+  }
+  count_op(zone__shim_self.mine, false);
+}
+
+/* The thread's known zone refused p while the process had one arena. The
+ * zone is read again rather than kept across the call (a signal handler's
+ * move in between would only make free_remote try the refusing zone once
+ * more), and so is the count of arenas (more since can only help). */
+static __attribute__((noinline, cold)) void free_refused(void *p, const char *call) {
+  free_elsewhere(zone__shim_known_zone(), p, zone__shim_many_arenas(), call);
+}
+
+/* free, and realloc(p, 0), which names itself in a misuse report. */
+static inline void free_as(void *p, const char *call) {
+  if (p == NULL)
+    return;
+  zone_t *z = zone__shim_known_zone();
+  if (zone__unlikely(z == NULL)) {
+    free_slow(p, call);
+    return;
+  }
+  if (zone__unlikely(zone__shim_many_arenas())) {
+    free_many(z, p, call);
+    return;
+  }
+  zone__shim_enter();
+  int err = zfree(z, p);
+  if (zone__likely(err == 0)) {
+    if (zone__unlikely(zone__shim_leave_counted()))
+      zone__shim_op_due(zone__shim_self.mine, false);
+    return;
+  }
+  zone__shim_leave();
+  free_refused(p, call);
 }
 
 static void shim_free(void *p) { free_as(p, "free"); }

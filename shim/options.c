@@ -173,8 +173,13 @@ void zone__shim_read_options(void) {
     else
       option_warning(&specs[OPT_DUMP], v, "can't open it for writing; ");
   }
-  if (option_value(OPT_DUMP_EVERY, &n) != NULL)
-    atomic_store(&zone__shim_opt.dump_every, zone__shim_opt.dump_path[0] != '\0' ? n : 0);
+  if (option_value(OPT_DUMP_EVERY, &n) != NULL && zone__shim_opt.dump_path[0] != '\0' && n != 0) {
+    /* From now on every operation is due (trim.c): the count this thread
+     * has left moves out of its marks. */
+    unsigned left = (unsigned)zone__shim_self.marks / ZONE_MARK_OP;
+    atomic_store(&zone__shim_opt.dump_every, n);
+    zone__shim_countdown(left);
+  }
   if (option_value(OPT_TRIM_THRESHOLD, &n) != NULL)
     atomic_store(&zone__shim_opt.trim_threshold, n);
   if (option_value(OPT_ARENAS, &n) != NULL)

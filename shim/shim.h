@@ -28,6 +28,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Everything declared below is the shim's own (the exported malloc family
+ * says so itself): hidden, so that its data is addressed directly, not
+ * through the GOT. */
+#pragma GCC visibility push(hidden)
+
 #define ZONE_SHIM_EXPORT __attribute__((visibility("default")))
 #define ZONE_SHIM_TLS __thread __attribute__((tls_model("initial-exec")))
 #define zone__likely(x) __builtin_expect(!!(x), 1)
@@ -107,14 +112,36 @@ typedef struct zone__shim_arena {
 extern zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
 extern _Atomic unsigned zone__shim_narenas;
 
-/* This thread's arena; NULL before its first call (zone__shim_arena_first)
- * and after its end. */
-extern ZONE_SHIM_TLS zone__shim_arena_t *zone__shim_mine;
+/* What a thread's calls keep, in one thread-local, so that a call finds it
+ * with one look-up of the thread's block:
+ *  - mine: its arena; NULL before its first call (zone__shim_arena_first)
+ *    and after its end.
+ *  - zone: mine's zone, or NULL while mine is NULL or its zone is not made
+ *    yet: the hot paths' one load (fast.h), any other value being theirs to
+ *    find the slow way.
+ *  - marks: the calls into the core running on this thread (bits 0-15,
+ *    ZONE_MARK_DEPTH each), nonzero while it may hold a zone's lock (or the
+ *    arena table's), when a fork from a signal handler must not wait for
+ *    that lock (see fork.c); and above them (ZONE_MARK_OP each) the
+ *    operations left before the next look at its arena's usage (trim.c),
+ *    which turn marks negative when they run out. One word, so that the
+ *    call that leaves the core counts its operation in the same instruction.
+ *  - ops_left: trim.c's count of the operations left when marks' own is
+ *    kept at 0 (ZONE_DUMP_EVERY: every allocation is counted, see trim.c). */
+typedef struct zone__shim_thread {
+  zone__shim_arena_t *mine;
+  zone_t *zone;
+  int marks;
+  unsigned ops_left;
+} zone__shim_thread_t;
+#define ZONE_MARK_DEPTH 1
+#define ZONE_MARK_DEPTH_MASK 0xffffu
+#define ZONE_MARK_OP 0x10000
 
-/* Calls into the core currently running on this thread. Nonzero while the
- * thread may hold a zone's lock (or the arena table's): a fork from a signal
- * handler then must not wait for that lock (see fork.c). */
-extern ZONE_SHIM_TLS unsigned zone__shim_depth;
+extern ZONE_SHIM_TLS zone__shim_thread_t zone__shim_self;
+
+/* Makes `a` (or NULL) this thread's arena, its zone cached when made. */
+void zone__shim_set_mine(zone__shim_arena_t *a);
 
 /* Creates the default zone (and reads the options) on first use. NULL with
  * errno ENOMEM if the zone can't be mapped. The hot path is zone__shim_get
@@ -154,13 +181,18 @@ void zone__shim_misuse(const char *call, const void *p) __attribute__((cold));
 
 /* ---- trim.c: memory back to the OS ------------------------------------------- */
 
-/* Operations left on this thread before the next look at its arena's usage. */
-extern ZONE_SHIM_TLS unsigned zone__shim_ops_left;
+/* An operation (an allocation when `alloc`) on arena a found the count in
+ * this thread's marks spent: every OPS_PER_TICK + 1 operations on a thread,
+ * a look at the arena's usage, which gives the large free regions back when
+ * it fell far enough below its high-water mark; with ZONE_DUMP_EVERY, every
+ * operation, and an allocation is counted for it (report.c). Never with a
+ * lock held. */
+void zone__shim_op_due(zone__shim_arena_t *a, bool alloc) __attribute__((cold));
 
-/* Looks at the arena's usage; when it fell far enough below its high-water
- * mark, gives the large free regions back. Called every few dozen
- * operations per thread, on the thread's arena, never with a lock held. */
-void zone__shim_usage_tick(zone__shim_arena_t *a);
+/* Sets the operations left before the next look (the fork child starts
+ * afresh; ZONE_DUMP_EVERY, once read, turns every operation into a due one
+ * and keeps the count apart). */
+void zone__shim_countdown(unsigned ops);
 
 /* Bytes given back so far, all arenas (for ZONE_STATS). */
 size_t zone__shim_returned_bytes(void);
@@ -199,5 +231,7 @@ void zone__shim_count_alloc(void);
  * fork stay readable. Whether p lies in a frozen zone; if so *usable gets the
  * bytes from p that can be read (its block, or up to its extent's end). */
 bool zone__shim_frozen_lookup(const void *p, size_t *usable);
+
+#pragma GCC visibility pop
 
 #endif /* ZONE_SHIM_H */

@@ -20,8 +20,12 @@
 
 zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
 _Atomic unsigned zone__shim_narenas;
-ZONE_SHIM_TLS zone__shim_arena_t *zone__shim_mine;
-ZONE_SHIM_TLS unsigned zone__shim_depth;
+ZONE_SHIM_TLS zone__shim_thread_t zone__shim_self;
+
+void zone__shim_set_mine(zone__shim_arena_t *a) {
+  zone__shim_self.mine = a;
+  zone__shim_self.zone = a != NULL ? atomic_load_explicit(&a->zone, memory_order_acquire) : NULL;
+}
 
 /* Guards start-up and the making of arenas. */
 static atomic_flag table_lock = ATOMIC_FLAG_INIT;
@@ -112,11 +116,11 @@ void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default) {
       zone__fork_reinit(atomic_load(&a->zone));
   }
   if (fresh) {
-    zone__shim_mine = NULL;
+    zone__shim_set_mine(NULL);
     atomic_store(&zone__shim_arenas[0].zone, fresh_default);
     atomic_store(&zone__shim_narenas, 1);
-  } else if (zone__shim_mine != NULL) {
-    atomic_store(&zone__shim_mine->attached, 1);  /* the one thread left */
+  } else if (zone__shim_self.mine != NULL) {
+    atomic_store(&zone__shim_self.mine->attached, 1);  /* the one thread left */
   }
 }
 

@@ -9,7 +9,8 @@
  * back, so a return costs a walk over the large free regions plus the pages
  * used since the last one, whatever was returned before.
  *
- * When: every OPS_PER_TICK allocations and frees on a thread, a look at the
+ * When: every OPS_PER_TICK allocations and frees on a thread (counted in the
+ * thread's marks, shim.h, as its call leaves the core), a look at the
  * usage of the thread's arena (each arena keeps its own state below, so the
  * arenas' swings don't blur each other). When the bytes in use have fallen by the budget (at first
  * BUDGET_FACTOR thresholds, 4 MiB by default) below their high-water mark
@@ -49,7 +50,6 @@
 #define BUDGET_FACTOR 32
 #define QUIET_TICKS 16384
 
-ZONE_SHIM_TLS unsigned zone__shim_ops_left;
 
 static _Atomic size_t returned_total;
 
@@ -80,8 +80,9 @@ static size_t came_back(zone_t *z, zone__shim_trim_t *t) {
   return since;
 }
 
-void zone__shim_usage_tick(zone__shim_arena_t *a) {
-  zone__shim_ops_left = OPS_PER_TICK;
+/* A look at the arena's usage: OPS_PER_TICK operations on the thread until
+ * the next. */
+static void usage_tick(zone__shim_arena_t *a) {
   size_t threshold = zone__shim_trim_threshold();
   zone__shim_trim_t *t = &a->trim;
   if (threshold == 0 || atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire))
@@ -113,11 +114,48 @@ void zone__shim_usage_tick(zone__shim_arena_t *a) {
   atomic_flag_clear_explicit(&t->busy, memory_order_release);
 }
 
+/* The count in the thread's marks set to `ops`, its calls into the core
+ * kept. */
+static void marks_countdown(unsigned ops) {
+  unsigned depth = (unsigned)zone__shim_self.marks & ZONE_MARK_DEPTH_MASK;
+  zone__shim_self.marks = (int)(depth + ops * (unsigned)ZONE_MARK_OP);
+}
+
+/* Without ZONE_DUMP_EVERY the count lives in the marks, and an operation is
+ * due when it runs out; with it, the marks' count stays 0, so that every
+ * operation is due (and an allocation can be counted), and ops_left keeps
+ * the count instead. */
+void zone__shim_countdown(unsigned ops) {
+  if (zone__shim_dump_every() != 0) {
+    zone__shim_self.ops_left = ops;
+    marks_countdown(0);
+  } else {
+    marks_countdown(ops);
+  }
+}
+
+void zone__shim_op_due(zone__shim_arena_t *a, bool alloc) {
+  unsigned long every = zone__shim_dump_every();
+  bool look = true;
+  if (every != 0) {
+    marks_countdown(0);
+    look = zone__shim_self.ops_left-- == 0;
+    if (look)
+      zone__shim_self.ops_left = OPS_PER_TICK;
+  } else {
+    marks_countdown(OPS_PER_TICK);
+  }
+  if (look)
+    usage_tick(a);
+  if (alloc && every != 0)
+    zone__shim_count_alloc();
+}
+
 size_t zone__shim_returned_bytes(void) { return atomic_load(&returned_total); }
 
 void zone__shim_trim_fork_child(void) {
   unsigned n = atomic_load(&zone__shim_narenas);
   for (unsigned k = 0; k < n; k++)
     atomic_flag_clear(&zone__shim_arenas[k].trim.busy);
-  zone__shim_ops_left = OPS_PER_TICK;
+  zone__shim_countdown(OPS_PER_TICK);
 }

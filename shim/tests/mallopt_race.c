@@ -25,8 +25,8 @@ static _Atomic bool done;
 /* As the shim's malloc and free count each call (malloc.c). */
 static void count_op(zone_t *z) {
   (void)z;
-  if (zone__shim_ops_left-- == 0)
-    zone__shim_usage_tick(zone__shim_arena());
+  if ((zone__shim_self.marks -= ZONE_MARK_OP) < 0)
+    zone__shim_op_due(zone__shim_arena(), false);
 }
 static _Atomic int failures;
 
