@@ -308,6 +308,9 @@ static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, siz
  * heap checker, the stack it reports (an allocation's, a free's) names zalloc
  * or zfree, not the function that finished their work. */
 #define ZONE_KEEP_FRAME(v) __asm__("" : "+r"(v))
+/* A value the compiler must take as it is from here on, not rebuild from
+ * what it was computed from. */
+#define ZONE_OPAQUE(v) __asm__("" : "+r"(v))
 
 /* The ends of zalloc's and zfree's short paths that are tail calls, so that
  * the short paths keep nothing in registers across them: the wait for a
@@ -325,12 +328,13 @@ static __attribute__((noinline)) void *wake_then(zone_t *z, void *p) {
 }
 
 /* The short path: a zone of one extent and no heap checker (z->plain), and
- * a request of 1 to ZONE_SMALL_MAX granules that the extent's reach root says
- * fits, so the take cannot fail and nothing grows. Everything else goes on
- * to alloc_locked. */
+ * a request its extent holds (1 byte to ZONE_EXTENT_MAX_GRANULES granules).
+ * When the extent has no fit, and for everything else, alloc_locked: it
+ * looks again (a request that fits nowhere is rare: the zone grows, or
+ * fails) and grows the zone. */
 void *zalloc(zone_t *z, size_t bytes) {
   void *p;
-  if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_SMALL_MAX * ZONE_G, 0)) {
+  if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_EXTENT_MAX_GRANULES * ZONE_G, 0)) {
     p = alloc_common(z, bytes, 0, false);
     ZONE_KEEP_FRAME(p);
     return p;
@@ -343,13 +347,21 @@ void *zalloc(zone_t *z, size_t bytes) {
   }
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
-  if (__builtin_expect(!z->plain || !zone__reach_may_fit(&e->idx, n), 0)) {
+  if (__builtin_expect(!z->plain, 0)) {
     p = alloc_locked(z, n, bytes, 0, false);
     ZONE_KEEP_FRAME(p);
     return p;
   }
-  account(z, n, 0, 1);
+  ZONE_OPAQUE(n);  /* n, not bytes, kept across the call: one register fewer */
   size_t g = zone__index_alloc(&e->idx, n);
+  if (__builtin_expect(g == ZONE_NONE, 0)) {
+    /* The request's own size only matters to a heap checker, which a plain
+     * zone has none of. */
+    p = alloc_locked(z, n, n * ZONE_G, 0, false);
+    ZONE_KEEP_FRAME(p);
+    return p;
+  }
+  account(z, n, 0, 1);
   if (g + n > e->fresh)
     e->fresh = g + n;
   p = granule_addr(e, g);
@@ -421,15 +433,18 @@ int zfree(zone_t *z, void *p) {
     return err;
   }
   zone__extent_t *e = &z->extents[0];
-  uintptr_t off = (uintptr_t)p - e->base;  /* wraps above the extent when p is below it */
-  if (__builtin_expect(!z->plain || off >= e->idx.ngran * ZONE_G, 0)) {
+  /* p's granule in the extent, its offset rotated right by the granule's
+   * bits: an offset that is no multiple of the granule, or p below the
+   * extent (the subtraction wraps), gives a number past every granule, so
+   * one compare sends them all to free_locked, which sorts them out. */
+  uintptr_t off = (uintptr_t)p - e->base;
+  size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
+  if (__builtin_expect(!z->plain || g >= e->idx.ngran, 0)) {
     err = free_locked(z, p);
     ZONE_KEEP_FRAME(err);
     return err;
   }
-  size_t n = 0;
-  if (off % ZONE_G == 0)
-    n = zone__index_release(&e->idx, off / ZONE_G);
+  size_t n = zone__index_release(&e->idx, g);
   err = 0;
   if (__builtin_expect(n == 0, 0))
     err = EINVAL;

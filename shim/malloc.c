@@ -97,6 +97,13 @@ static __attribute__((noinline, cold)) void *malloc_after(void *p, bool due) {
   return p;
 }
 
+/* An allocation on the thread's known zone failed, still marked inside. */
+static __attribute__((noinline, cold)) void *malloc_failed(void) {
+  zone__shim_leave();
+  after_own_call();
+  return NULL;
+}
+
 /* The hot path: the thread's zone (one thread-local load), the core's call
  * marked, counted as it leaves, and the lock waits looked at. */
 static inline void *shim_malloc(size_t bytes) {
@@ -106,14 +113,13 @@ static inline void *shim_malloc(size_t bytes) {
   zone__shim_enter();
   void *p = zalloc(z, bytes);
   if (zone__likely(p != NULL)) {
-    bool due = zone__shim_leave_counted();
-    if (zone__unlikely(due || zone__lock_waits != 0))
-      return malloc_after(p, due);
+    if (zone__unlikely(zone__shim_leave_counted()))
+      return malloc_after(p, true);
+    if (zone__unlikely(zone__lock_waits != 0))
+      return malloc_after(p, false);
     return p;
   }
-  zone__shim_leave();
-  after_own_call();
-  return NULL;
+  return malloc_failed();
 }
 
 /* free of something no arena owns: a block of a frozen zone (left by a fork,
