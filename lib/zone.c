@@ -258,10 +258,8 @@ static void zero_block(void *p, size_t bytes, size_t stale) {
 }
 
 /* The rest of an allocation, with the lock held: any zone, size and
- * alignment; growth, the heap checker and zeroing. Out of line, so that
- * zalloc's short path below keeps a small frame. */
-static __attribute__((noinline)) void *alloc_locked(zone_t *z, size_t n, size_t bytes,
-                                                    size_t align, bool zeroed) {
+ * alignment; growth, the heap checker and zeroing. */
+ZONE_INLINE void *alloc_locked(zone_t *z, size_t n, size_t bytes, size_t align, bool zeroed) {
   size_t stale = 0, known = 0;
   void *p = take_lowest(z, n, align, &stale);
   if (p != NULL) {
@@ -283,7 +281,7 @@ static __attribute__((noinline)) void *alloc_locked(zone_t *z, size_t n, size_t 
   return p;
 }
 
-static __attribute__((noinline)) void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
+ZONE_INLINE void *alloc_common(zone_t *z, size_t bytes, size_t align, bool zeroed) {
   if (z == NULL) {
     errno = EINVAL;
     return NULL;
@@ -295,6 +293,15 @@ static __attribute__((noinline)) void *alloc_common(zone_t *z, size_t bytes, siz
   }
   zone__lock(z);
   return alloc_locked(z, n, bytes, align, zeroed);
+}
+
+/* zalloc's ways off its short path, out of line so that it keeps a small
+ * frame: any request, and one whose size is known good with the lock held. */
+static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
+  return alloc_common(z, bytes, 0, false);
+}
+static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
+  return alloc_locked(z, n, bytes, 0, false);
 }
 
 /* Granules [g, g + n) of a plain zone's extent were taken and its pages
@@ -318,7 +325,7 @@ static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, siz
 static __attribute__((noinline, cold)) void *zalloc_contended(zone_t *z, size_t bytes,
                                                               int expected) {
   zone__lock_contended(&z->lock, expected);
-  void *p = alloc_locked(z, granules_for(bytes), bytes, 0, false);
+  void *p = zalloc_locked(z, granules_for(bytes), bytes);
   ZONE_KEEP_FRAME(p);
   return p;
 }
@@ -335,7 +342,7 @@ static __attribute__((noinline)) void *wake_then(zone_t *z, void *p) {
 void *zalloc(zone_t *z, size_t bytes) {
   void *p;
   if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_EXTENT_MAX_GRANULES * ZONE_G, 0)) {
-    p = alloc_common(z, bytes, 0, false);
+    p = zalloc_any(z, bytes);
     ZONE_KEEP_FRAME(p);
     return p;
   }
@@ -348,7 +355,7 @@ void *zalloc(zone_t *z, size_t bytes) {
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
   if (__builtin_expect(!z->plain, 0)) {
-    p = alloc_locked(z, n, bytes, 0, false);
+    p = zalloc_locked(z, n, bytes);
     ZONE_KEEP_FRAME(p);
     return p;
   }
@@ -357,7 +364,7 @@ void *zalloc(zone_t *z, size_t bytes) {
   if (__builtin_expect(g == ZONE_NONE, 0)) {
     /* The request's own size only matters to a heap checker, which a plain
      * zone has none of. */
-    p = alloc_locked(z, n, n * ZONE_G, 0, false);
+    p = zalloc_locked(z, n, n * ZONE_G);
     ZONE_KEEP_FRAME(p);
     return p;
   }

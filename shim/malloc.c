@@ -11,13 +11,15 @@
  * Allocation uses the thread's arena; free, realloc and malloc_usable_size go
  * to the block's owner, tried first in the thread's arena and then, when the
  * process has more than one, in the arenas whose span holds the pointer
- * (arena.c). The hot path is: load the thread's arena (a thread-local) and
- * its zone, mark the thread as inside the core (a thread-local counter, for
- * fork from a signal handler), call the core, look at the thread's lock-wait
- * count (an allocation that waited moves the thread to another arena), count
- * the operation for memory return (a thread-local countdown). Nothing else:
- * options were read once at start-up, and a process with one thread takes no
- * atomic (the core's lock skips them).
+ * (arena.c). The hot path is: load the thread's zone (kept beside its arena
+ * in one thread-local, shim.h), mark the thread as inside the core (for fork
+ * from a signal handler), call the core, unmark it and count the operation
+ * for memory return in one subtraction (the marks hold both), look at the
+ * thread's lock-wait count (an allocation that waited moves the thread to
+ * another arena). Nothing else: options were read once at start-up (with
+ * ZONE_DUMP_EVERY every operation's count comes out due, and the allocation
+ * is counted off the hot path, trim.c), and a process with one thread takes
+ * no atomic (the core's lock skips them).
  */
 #include "fast.h"
 
