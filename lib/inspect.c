@@ -18,10 +18,10 @@
 static void stats_locked(const zone_t *z, zone_stats_t *st) {
   memset(st, 0, sizeof *st);
   st->size = z->size;
-  st->used = z->used;
-  st->free = z->size - z->used;
+  st->used = z->used_gran * ZONE_G;
+  st->free = z->size - st->used;
   st->blocks = z->blocks;
-  st->peak_used = z->peak_used;
+  st->peak_used = z->peak_gran * ZONE_G;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = (zone__extent_t *)&z->extents[k];  /* the summary cache may catch up */
     size_t largest = zone__index_largest(&e->idx) * ZONE_G;
@@ -197,11 +197,12 @@ int zone__check_locked(zone_t *z) {
     used += u * ZONE_G;
     blocks += b;
   }
-  if (size != z->size || used != z->used || blocks != z->blocks || z->peak_used < z->used)
+  size_t said = z->used_gran * ZONE_G;
+  if (size != z->size || used != said || blocks != z->blocks || z->peak_gran < z->used_gran)
     return zone__check_fail(ZONE_CHECK_ACCOUNTING,
                             "the zone says size %zu used %zu blocks %zu, the bitmaps "
                             "%zu, %zu, %zu (peak %zu)",
-                            z->size, z->used, z->blocks, size, used, blocks, z->peak_used);
+                            z->size, said, z->blocks, size, used, blocks, z->peak_gran * ZONE_G);
   return 0;
 }
 
@@ -216,7 +217,7 @@ int zone_check(const zone_t *z) {
 
 size_t zone__used_bytes(const zone_t *z) {
   zone__lock(z);
-  size_t used = z->used;
+  size_t used = z->used_gran * ZONE_G;
   zone__unlock(z);
   return used;
 }

@@ -175,9 +175,11 @@ struct zone {
                               zalloc's and zfree's short paths apply (zone.c;
                               kept by zone__extent_insert) */
   size_t nextents;
-  size_t used;             /* bytes in live blocks */
-  size_t peak_used;        /* (used and blocks apart: a free's two updates
-                              stay two plain ones, not a vector's) */
+  size_t used_gran;        /* granules in live blocks (zone_stats' used in
+                              granules: no scaling on the hot paths) */
+  size_t peak_gran;        /* the most used_gran has been (used_gran and
+                              blocks apart: a free's two updates stay two
+                              plain ones, not a vector's) */
   size_t blocks;           /* live blocks */
   zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
   size_t size;             /* bytes managed, all extents */

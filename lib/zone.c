@@ -64,15 +64,15 @@ static size_t granules_for(size_t bytes) {
 /* ---- accounting ---------------------------------------------------------------- */
 
 static void account(zone_t *z, size_t gran_added, size_t gran_removed, long block_delta) {
-  z->used = z->used + gran_added * ZONE_G - gran_removed * ZONE_G;
+  z->used_gran = z->used_gran + gran_added - gran_removed;
   z->blocks = (size_t)((long)z->blocks + block_delta);
-  if (z->used > z->peak_used)
-    z->peak_used = z->used;
+  if (z->used_gran > z->peak_gran)
+    z->peak_gran = z->used_gran;
 }
 
 /* A block freed: usage only falls, the peak stays. */
 static inline void account_free(zone_t *z, size_t gran) {
-  z->used -= gran * ZONE_G;
+  z->used_gran -= gran;
   z->blocks--;
 }
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -186,7 +186,7 @@ void zone_reset(zone_t *z) {
     zone__checker_reset(z);  /* while the index still knows the blocks */
   for (size_t k = 0; k < z->nextents; k++)
     zone__index_clear(&z->extents[k].idx);
-  z->used = 0;
+  z->used_gran = 0;
   z->blocks = 0;
   zone_assert_expensive(z);
   zone__unlock(z);

@@ -60,7 +60,7 @@ static size_t resident_in(uintptr_t lo, size_t len, unsigned char *vec) {
 /* One sample: the classes of every resident page of every extent. */
 static void classify(zone_t *z, const slot_t *set, size_t slots, size_t threshold, sample_t *s) {
   memset(s->cls, 0, sizeof s->cls);
-  s->used = z->used;
+  s->used = z->used_gran * ZONE_G;
   s->book = 0;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
@@ -211,9 +211,9 @@ int main(int argc, char **argv) {
         quiet = 0;
         returned += zone__trim_keep(z, threshold, keep);
       }
-      if (z->used >= high_water) {
-        high_water = z->used;
-      } else if (high_water - z->used >= budget) {
+      if (z->used_gran * ZONE_G >= high_water) {
+        high_water = z->used_gran * ZONE_G;
+      } else if (high_water - z->used_gran * ZONE_G >= budget) {
         size_t reused = zone__trim_reused(z), since = reused - reused_seen;
         reused_seen = reused;
         if (since >= threshold) {
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
           quiet = 0;
         }
         returned += zone__trim_keep(z, threshold, keep);
-        high_water = z->used;
+        high_water = z->used_gran * ZONE_G;
       }
     }
     if (trim_every != 0 && n % trim_every == 0)
