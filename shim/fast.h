@@ -22,8 +22,16 @@ static inline zone__shim_arena_t *zone__shim_arena(void) {
 }
 
 /* This thread's zone when its arena and the arena's zone are known, else
- * NULL: then zone__shim_arena and zone__shim_arena_zone find them. */
+ * NULL: then zone__shim_arena and zone__shim_arena_zone find them, and
+ * zone__shim_remember keeps what they found. */
 static inline zone_t *zone__shim_known_zone(void) { return zone__shim_self.zone; }
+
+/* Keeps z as the thread's known zone if a is its arena (an arena attached
+ * before its zone was made: arena 0, on a call before the first allocation). */
+static inline void zone__shim_remember(const zone__shim_arena_t *a, zone_t *z) {
+  if (a == zone__shim_self.mine)
+    zone__shim_self.zone = z;
+}
 
 /* Its zone: only arena 0 may not be made yet (a thread moves only to a made
  * arena). */

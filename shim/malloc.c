@@ -83,6 +83,7 @@ static __attribute__((noinline, cold)) void *malloc_slow(size_t bytes) {
   zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
+  zone__shim_remember(a, z);
   void *p = alloc_plain(z, bytes);
   after_own_call();
   return zone__likely(p != NULL) ? allocated(a, p) : NULL;
@@ -164,6 +165,7 @@ static __attribute__((noinline, cold)) void free_slow(void *p, const char *call)
     zone__shim_misuse(call, p);
     return;
   }
+  zone__shim_remember(a, z);
   int err = EINVAL;
   bool many = zone__shim_many_arenas();
   if (zone__likely(!many || zone__span_holds(z, p))) {
