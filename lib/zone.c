@@ -319,9 +319,9 @@ static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, siz
  * what it was computed from. */
 #define ZONE_OPAQUE(v) __asm__("" : "+r"(v))
 
-/* The ends of zalloc's and zfree's short paths that are tail calls, so that
- * the short paths keep nothing in registers across them: the wait for a
- * held lock and the rest of the call, and the wake-up of a waiter. */
+/* Off zalloc's and zfree's short paths, out of line so that those keep
+ * nothing in registers across them: the wait for a held lock and the rest of
+ * the call, and the wake-up of a waiter (a tail call). */
 static __attribute__((noinline, cold)) void *zalloc_contended(zone_t *z, size_t bytes,
                                                               int expected) {
   zone__lock_contended(&z->lock, expected);
