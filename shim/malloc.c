@@ -230,21 +230,40 @@ static inline void free_as(void *p, const char *call) {
 
 static void shim_free(void *p) { free_as(p, "free"); }
 
+/* calloc on the way that finds the thread's arena and zone first. */
+static __attribute__((noinline, cold)) void *calloc_slow(size_t count, size_t size) {
+  zone__shim_arena_t *a = zone__shim_arena();
+  zone_t *z = zone__shim_arena_zone(a);
+  if (zone__unlikely(z == NULL))
+    return NULL;
+  zone__shim_remember(a, z);
+  zone__shim_enter();
+  void *p = zcalloc(z, count, size);
+  zone__shim_leave();
+  after_own_call();
+  return zone__likely(p != NULL) ? allocated(a, p) : NULL;
+}
+
+/* As malloc's hot path. */
 static void *shim_calloc(size_t count, size_t size) {
   size_t bytes;
   if (zone__unlikely(__builtin_mul_overflow(count, size, &bytes) || too_large(bytes))) {
     errno = ENOMEM;
     return NULL;
   }
-  zone__shim_arena_t *a = zone__shim_arena();
-  zone_t *z = zone__shim_arena_zone(a);
+  zone_t *z = zone__shim_known_zone();
   if (zone__unlikely(z == NULL))
-    return NULL;
+    return calloc_slow(count, size);
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
-  zone__shim_leave();
-  after_own_call();
-  return zone__likely(p != NULL) ? allocated(a, p) : NULL;
+  if (zone__likely(p != NULL)) {
+    if (zone__unlikely(zone__shim_leave_counted()))
+      return malloc_after(p, true);
+    if (zone__unlikely(zone__lock_waits != 0))
+      return malloc_after(p, false);
+    return p;
+  }
+  return malloc_failed();
 }
 
 /* ---- realloc ------------------------------------------------------------------ */
