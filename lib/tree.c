@@ -49,35 +49,9 @@ static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
 
 /* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
  * used words to whole chunks): a run of free words adds up, a used granule
- * starts over. */
-static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
+ * starts over. Word by word: the portable path, and the check's reference. */
+static zone__summary_t chunk_summary_loop(const zone__index_t *ix, size_t c) {
   const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
-#ifdef ZONE_SSE2
-  /* No word wholly free (the common case where a chunk has blocks): the
-   * runs are the bottom of the first word, the top of the last and each
-   * top run joined to the next word's bottom run, all in one pass. */
-  __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
-  const __m128i free_word = _mm_set1_epi32((int)zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS));
-  int free_words = _mm_movemask_epi8(_mm_packs_epi32(_mm_cmpeq_epi32(lo, free_word), _mm_cmpeq_epi32(hi, free_word)));
-  if (free_words == 0xffff) {
-    zone__summary_t s = {ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS};
-    return s;
-  }
-  if (free_words == 0) {
-    const __m128i byte = _mm_set1_epi32(0xff);
-    __m128i start_lo = _mm_and_si128(lo, byte), start_hi = _mm_and_si128(hi, byte);
-    __m128i end_lo = _mm_and_si128(_mm_srli_epi32(lo, 8), byte), end_hi = _mm_and_si128(_mm_srli_epi32(hi, 8), byte);
-    /* word j's top run plus word j+1's bottom run; the last word's top alone */
-    __m128i next_lo = _mm_or_si128(_mm_srli_si128(start_lo, 4), _mm_slli_si128(start_hi, 12));
-    __m128i across = _mm_max_epi16(_mm_add_epi32(end_lo, next_lo), _mm_add_epi32(end_hi, _mm_srli_si128(start_hi, 4)));
-    across = _mm_max_epi16(across, start_lo);  /* the first word's bottom run */
-    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(1, 0, 3, 2)));
-    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(2, 3, 0, 1)));
-    zone__summary_t s = {zone__leaf_start(leaf[0]), zone__leaf_end(leaf[ZONE_CHUNK_WORDS - 1]),
-                         (uint32_t)_mm_cvtsi128_si32(across)};
-    return s;
-  }
-#endif
   zone__summary_t s = leaf_edges(leaf[0]);
   uint32_t width = ZONE_WORD_BITS;
   for (size_t j = 1; j < ZONE_CHUNK_WORDS; j++, width += ZONE_WORD_BITS) {
@@ -92,6 +66,41 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
       s.max = across;
   }
   return s;
+}
+
+/* The same, with SSE2 where the target has it. */
+static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
+#ifdef ZONE_SSE2
+  const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+  /* One pass over the 8 leaves in 16-bit lanes. R[j], the free run that
+   * ends at the top of word j, is word j's top run, plus R[j-1] when word j
+   * is wholly free (its top run is then 64): a segmented prefix sum, in
+   * three doubling steps. Every run that touches a word edge is some R[j]
+   * plus word j+1's bottom run, or the first word's bottom run. */
+  __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
+  const __m128i byte = _mm_set1_epi32(0xff);
+  __m128i start = _mm_packs_epi32(_mm_and_si128(lo, byte), _mm_and_si128(hi, byte));
+  __m128i run = _mm_packs_epi32(_mm_and_si128(_mm_srli_epi32(lo, 8), byte), _mm_and_si128(_mm_srli_epi32(hi, 8), byte));
+  __m128i whole = _mm_cmpeq_epi16(start, _mm_set1_epi16(ZONE_WORD_BITS));  /* wholly free words */
+  unsigned free_words = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(whole, _mm_setzero_si128()));
+  __m128i carry = whole;  /* lane j: words j-d+1 .. j all free */
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 2)));
+  carry = _mm_and_si128(carry, _mm_slli_si128(carry, 2));
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 4)));
+  carry = _mm_and_si128(carry, _mm_slli_si128(carry, 4));
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 8)));
+  __m128i across = _mm_max_epi16(_mm_add_epi16(run, _mm_srli_si128(start, 2)), start);
+  across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(1, 0, 3, 2)));
+  across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(2, 3, 0, 1)));
+  across = _mm_max_epi16(across, _mm_srli_epi32(across, 16));
+  unsigned lead = (unsigned)__builtin_ctz(~free_words);  /* wholly free words at the bottom */
+  zone__summary_t s = {lead == ZONE_CHUNK_WORDS ? (uint32_t)ZONE_CHUNK_BITS
+                                                : lead * ZONE_WORD_BITS + zone__leaf_start(leaf[lead]),
+                       (uint32_t)_mm_extract_epi16(run, 7), (uint32_t)_mm_cvtsi128_si32(across) & 0xffff};
+  return s;
+#else
+  return chunk_summary_loop(ix, c);
+#endif
 }
 
 /* ---- keeping the tree current ------------------------------------------------ */
@@ -314,7 +323,7 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
     if (t->dirty[w] != 0)
       return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
   for (size_t c = 0; c < t->leaves; c++) {
-    zone__summary_t s = c < nchunks ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
+    zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};
     if (!summary_equal(s, t->node[c + t->leaves]))
       return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
   }
