@@ -180,7 +180,7 @@ static int index_map(zone__index_t *ix, size_t ngran) {
   size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
   size_t off_cross = round_up(off_leaf + nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t), 8);
   size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
-  size_t off_list = off_dirty + (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS * sizeof(uint64_t);
+  size_t off_list = round_up(off_dirty + nchunks, 8);
   size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
   size_t reach_bytes = zone__reach_layout(&ix->reach, nwords);
   size_t len = round_up(off_reach + reach_bytes, zone__os_page_size());
@@ -198,7 +198,7 @@ static int index_map(zone__index_t *ix, size_t ngran) {
   ix->cross = (uint32_t *)(book + off_cross);
   ix->tree.node = (zone__summary_t *)(book + off_tree);
   ix->tree.leaves = leaves;
-  ix->tree.dirty = (uint64_t *)(book + off_dirty);
+  ix->tree.dirty = (uint8_t *)(book + off_dirty);
   ix->tree.dirty_list = (uint32_t *)(book + off_list);
   zone__reach_attach(&ix->reach, (uint8_t *)(book + off_reach));
   ix->book = book;

@@ -44,7 +44,7 @@ static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r,
 }
 
 static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
-  return a.start == b.start && a.end == b.end && a.max == b.max;
+  return ((a.start ^ b.start) | (a.end ^ b.end) | (a.max ^ b.max)) == 0;
 }
 
 /* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
@@ -131,7 +131,7 @@ void zone__tree_flush(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   for (size_t k = 0; k < t->ndirty; k++) {
     size_t c = t->dirty_list[k];
-    t->dirty[c / ZONE_WORD_BITS] &= ~((uint64_t)1 << (c % ZONE_WORD_BITS));
+    t->dirty[c] = 0;
     path_update(ix, c);
   }
   t->ndirty = 0;
@@ -144,19 +144,18 @@ void zone__tree_flush(zone__index_t *ix) {
 ZONE_INLINE_SHARED void zone__tree_dirty(zone__index_t *ix, size_t w) {
   zone__tree_t *t = &ix->tree;
   size_t c = w / ZONE_CHUNK_WORDS;
-  uint64_t bit = (uint64_t)1 << (c % ZONE_WORD_BITS);
-  if (t->dirty[c / ZONE_WORD_BITS] & bit)
+  if (t->dirty[c])
     return;
   if (t->ndirty == ZONE_DIRTY_MAX)
     zone__tree_flush(ix);
-  t->dirty[c / ZONE_WORD_BITS] |= bit;
+  t->dirty[c] = 1;
   t->dirty_list[t->ndirty++] = (uint32_t)c;
 }
 
 void zone__tree_forget(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   for (size_t k = 0; k < t->ndirty; k++)
-    t->dirty[t->dirty_list[k] / ZONE_WORD_BITS] = 0;
+    t->dirty[t->dirty_list[k]] = 0;
   t->ndirty = 0;
 }
 
@@ -190,28 +189,33 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
 }
 
 /* Level by level over the range, stopping at the first level where nothing
- * moved (a big block taken or given: cheaper at once than chunk by chunk). */
+ * moved (a big block taken or given: cheaper at once than chunk by chunk);
+ * from the level where the range is one node, up its path as a flush goes. */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__tree_t *t = &ix->tree;
+  zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
   for (size_t c = c0; c <= c1; c++)
-    t->node[c + t->leaves] = chunk_summary(ix, c);
+    node[c + t->leaves] = chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
-  while (lo >= 1) {
+  for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
     bool changed = false;
     for (size_t i = lo; i <= hi; i++) {
-      zone__summary_t s = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
-      if (!summary_equal(s, t->node[i])) {
-        t->node[i] = s;
+      zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+      if (!summary_equal(s, node[i])) {
+        node[i] = s;
         changed = true;
       }
     }
     if (!changed)
-      break;
-    lo >>= 1;
-    hi >>= 1;
-    half *= 2;
+      return;
+  }
+  for (size_t i = lo; i >= 1; i >>= 1, half *= 2) {
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+    if (summary_equal(s, node[i]))
+      return;
+    node[i] = s;
   }
 }
 
@@ -319,8 +323,8 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
   zone__tree_t *t = &ix->tree;
   zone__tree_flush(ix);
   size_t nchunks = zone__chunks_of(ix->nwords);
-  for (size_t w = 0; w < (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; w++)
-    if (t->dirty[w] != 0)
+  for (size_t c = 0; c < nchunks; c++)
+    if (t->dirty[c] != 0)
       return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
   for (size_t c = 0; c < t->leaves; c++) {
     zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};

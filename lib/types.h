@@ -58,7 +58,8 @@ typedef struct zone__summary {
 typedef struct zone__tree {
   zone__summary_t *node;
   size_t leaves;           /* a power of two >= the chunks */
-  uint64_t *dirty;         /* a bit per chunk whose leaf and ancestors are stale */
+  uint8_t *dirty;          /* a byte per chunk, 1 when its leaf and ancestors are
+                              stale (a byte: one load to test on every mark) */
   uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
   size_t ndirty;
 } zone__tree_t;
