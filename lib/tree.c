@@ -31,12 +31,17 @@ static inline zone__summary_t leaf_edges(uint32_t leaf) {
   return s;
 }
 
+/* A longest run the tree can serve, or 0: the tree answers only sizes above
+ * ZONE_SMALL_MAX, so a max of 64 or less is kept as 0, and a change among
+ * such runs leaves the summary as it was (the walk up stops there). */
+static inline uint32_t max_clip(uint32_t max) { return max > ZONE_SMALL_MAX ? max : 0; }
+
 /* Joins the summaries of two adjacent spans of `half` granules each. */
 static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {
   zone__summary_t s;
   s.start = l.start == half ? half + r.start : l.start;
   s.end = r.end == half ? half + l.end : r.end;
-  uint32_t across = l.end + r.start;
+  uint32_t across = max_clip(l.end + r.start);
   s.max = l.max > r.max ? l.max : r.max;
   if (across > s.max)
     s.max = across;
@@ -65,6 +70,7 @@ static zone__summary_t chunk_summary_loop(const zone__index_t *ix, size_t c) {
     if (across > s.max)
       s.max = across;
   }
+  s.max = max_clip(s.max);
   return s;
 }
 
@@ -96,7 +102,7 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
   unsigned lead = (unsigned)__builtin_ctz(~free_words);  /* wholly free words at the bottom */
   zone__summary_t s = {lead == ZONE_CHUNK_WORDS ? (uint32_t)ZONE_CHUNK_BITS
                                                 : lead * ZONE_WORD_BITS + zone__leaf_start(leaf[lead]),
-                       (uint32_t)_mm_extract_epi16(run, 7), (uint32_t)_mm_cvtsi128_si32(across) & 0xffff};
+                       (uint32_t)_mm_extract_epi16(run, 7), max_clip((uint32_t)_mm_cvtsi128_si32(across) & 0xffff)};
   return s;
 #else
   return chunk_summary_loop(ix, c);

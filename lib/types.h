@@ -42,7 +42,8 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 typedef struct zone__summary {
   uint32_t start;  /* free granules at the low end of the span */
   uint32_t end;    /* free granules at the high end of the span */
-  uint32_t max;    /* longest free run inside the span */
+  uint32_t max;    /* longest free run inside the span, 0 if that is at most
+                      ZONE_SMALL_MAX (the tree serves only larger sizes) */
 } zone__summary_t;
 
 /*
