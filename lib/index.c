@@ -79,16 +79,32 @@ ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w) {
   return moved;
 }
 
+/* Word w's leaf after a give freed granules at its top (top) or its bottom,
+ * from the leaf before: those granules and the free ones next to them make
+ * its top (bottom) run, the new longest or no longer than the old. */
+static inline uint32_t leaf_given(uint32_t old, uint64_t used, bool top) {
+  if (used == 0)
+    return zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  unsigned start = ctz64(used), end = clz64(used), run = top ? end : start;
+  return zone__leaf_pack(start, end, run > zone__leaf_max(old) ? run : zone__leaf_max(old));
+}
+
 /* The long range of words_changed: leaves, tree and reach bytes at once.
  * The words between w0 and w1 are wholly inside the change, so wholly used
- * (taken) or wholly free (given): their leaves are constants, only the two
- * edge words are scanned. */
+ * (taken) or wholly free (given): their leaves are constants. Of the two
+ * edge words, a take scans them, a give reads their new runs off the
+ * bitmap (the change is at w0's top and w1's bottom). */
 static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
+  if (taken) {
+    ix->leaf[w0] = leaf_of_word(ix->used[w0]);
+    ix->leaf[w1] = leaf_of_word(ix->used[w1]);
+  } else {
+    ix->leaf[w0] = leaf_given(ix->leaf[w0], ix->used[w0], true);
+    ix->leaf[w1] = leaf_given(ix->leaf[w1], ix->used[w1], false);
+  }
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
-  ix->leaf[w0] = leaf_of_word(ix->used[w0]);
   for (size_t w = w0 + 1; w < w1; w++)
     ix->leaf[w] = inner;
-  ix->leaf[w1] = leaf_of_word(ix->used[w1]);
   zone__tree_rebuild(ix, w0, w1);
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }

@@ -250,6 +250,21 @@ static size_t chunk_fit(const zone__index_t *ix, size_t c, size_t n, size_t from
   return ZONE_NONE;
 }
 
+/* chunk_fit from the chunk's start with nothing carried in, from the leaves:
+ * the descent reaches the chunk only when a fit starts in it (leaves past
+ * nwords read as used). */
+static size_t chunk_fit_first(const zone__index_t *ix, size_t c, size_t n) {
+  const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+  size_t run = 0;
+  for (size_t j = 0; j < ZONE_CHUNK_WORDS; j++) {
+    unsigned bottom = zone__leaf_start(leaf[j]);
+    if (run + bottom >= n)
+      return (c * ZONE_CHUNK_WORDS + j) * ZONE_WORD_BITS - run;
+    run = bottom == ZONE_WORD_BITS ? run + ZONE_WORD_BITS : zone__leaf_end(leaf[j]);
+  }
+  return ZONE_NONE;
+}
+
 /* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
 static size_t fit_lowest(const zone__index_t *ix, size_t n) {
   if (n > ix->ngran || ix->tree.node[1].max < n)
@@ -270,8 +285,7 @@ static size_t fit_lowest(const zone__index_t *ix, size_t n) {
     lo += half;
     span = half;
   }
-  size_t carry = 0;
-  size_t g = chunk_fit(ix, i - ix->tree.leaves, n, 0, &carry);
+  size_t g = chunk_fit_first(ix, i - ix->tree.leaves, n);
   zone_assert(g != ZONE_NONE && "summary promised a fit in this chunk");
   return g;
 }
