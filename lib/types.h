@@ -52,8 +52,9 @@ typedef struct zone__summary {
  * used), node[1 .. leaves-1] are the inner nodes. A node summarises the free
  * runs of its granules that touch a word edge (a word's leaf counts as
  * {start, end, max(start, end)}): every run longer than a word's interior is
- * one, and the tree only serves sizes above ZONE_SMALL_MAX. node[] is exact
- * except above the chunks in dirty_list, some of whose words' edge runs
+ * one, and the tree only serves sizes above ZONE_SMALL_MAX (so a max of at
+ * most ZONE_SMALL_MAX is kept as 0). node[] is exact except above the chunks
+ * in dirty_list (dirty[c] == 1 for each), some of whose words' edge runs
  * changed: those reach it at the next search that reads it (tree flush).
  */
 typedef struct zone__tree {
