@@ -79,10 +79,32 @@ ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w) {
   return moved;
 }
 
-/* The long range of words_changed: leaves, tree and reach bytes at once. */
-static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
-  for (size_t w = w0; w <= w1; w++)
-    ix->leaf[w] = leaf_of_word(ix->used[w]);
+/* Word w's leaf after a give freed granules at its top (top) or its bottom,
+ * from the leaf before: those granules and the free ones next to them make
+ * its top (bottom) run, the new longest or no longer than the old. */
+static inline uint32_t leaf_given(uint32_t old, uint64_t used, bool top) {
+  if (used == 0)
+    return zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  unsigned start = ctz64(used), end = clz64(used), run = top ? end : start;
+  return zone__leaf_pack(start, end, run > zone__leaf_max(old) ? run : zone__leaf_max(old));
+}
+
+/* The long range of words_changed: leaves, tree and reach bytes at once.
+ * The words between w0 and w1 are wholly inside the change, so wholly used
+ * (taken) or wholly free (given): their leaves are constants. Of the two
+ * edge words, a take scans them, a give reads their new runs off the
+ * bitmap (the change is at w0's top and w1's bottom). */
+static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
+  if (taken) {
+    ix->leaf[w0] = leaf_of_word(ix->used[w0]);
+    ix->leaf[w1] = leaf_of_word(ix->used[w1]);
+  } else {
+    ix->leaf[w0] = leaf_given(ix->leaf[w0], ix->used[w0], true);
+    ix->leaf[w1] = leaf_given(ix->leaf[w1], ix->used[w1], false);
+  }
+  const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  for (size_t w = w0 + 1; w < w1; w++)
+    ix->leaf[w] = inner;
   zone__tree_rebuild(ix, w0, w1);
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
@@ -124,16 +146,17 @@ ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m) {
   return moved;
 }
 
-/* Words [w0, w1] changed: a few are noted dirty; a long range (a big block)
- * is brought up to date at once, level by level. A word's reach byte reads
- * its own leaf and the next word's start: only those moving rewrite it. */
-ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1) {
+/* Words [w0, w1] changed, the granules between their first and last all
+ * taken (`taken`) or all given: a few are noted dirty; a long range (a big
+ * block) is brought up to date at once, level by level. A word's reach byte
+ * reads its own leaf and the next word's start: only those moving rewrite it. */
+ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (w1 - w0 < 2) {
     uint32_t moved0 = word_changed(ix, w0), moved1 = w1 != w0 ? word_changed(ix, w1) : 0;
     reach_moved(ix, w0, w1, moved0, moved1);
     return;
   }
-  words_rebuild(ix, w0, w1);
+  words_rebuild(ix, w0, w1, taken);
 }
 
 /* Every leaf, then both indexes, from the bitmap (init, reset, growth). */
@@ -173,7 +196,7 @@ static int index_map(zone__index_t *ix, size_t ngran) {
   size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
   size_t off_cross = round_up(off_leaf + nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t), 8);
   size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
-  size_t off_list = off_dirty + (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS * sizeof(uint64_t);
+  size_t off_list = round_up(off_dirty + nchunks, 8);
   size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
   size_t reach_bytes = zone__reach_layout(&ix->reach, nwords);
   size_t len = round_up(off_reach + reach_bytes, zone__os_page_size());
@@ -191,7 +214,7 @@ static int index_map(zone__index_t *ix, size_t ngran) {
   ix->cross = (uint32_t *)(book + off_cross);
   ix->tree.node = (zone__summary_t *)(book + off_tree);
   ix->tree.leaves = leaves;
-  ix->tree.dirty = (uint64_t *)(book + off_dirty);
+  ix->tree.dirty = (uint8_t *)(book + off_dirty);
   ix->tree.dirty_list = (uint32_t *)(book + off_list);
   zone__reach_attach(&ix->reach, (uint8_t *)(book + off_reach));
   ix->book = book;
@@ -365,7 +388,7 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     if (w1 != w0)
       u[w1] |= m1;
     mark_end(ix, g, last);
-    words_changed(ix, w0, w1);
+    words_changed(ix, w0, w1, true);
   } else {
     clear_end(ix, last);
     uint32_t moved0 = word_give(ix, w0, m0), moved1 = w1 != w0 ? word_give(ix, w1, m1) : 0;
@@ -382,7 +405,7 @@ ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
   }
   bits_assign(ix->used, g, g + n, true);
   mark_end(ix, g, g + n - 1);
-  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
+  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS, true);
 }
 
 ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
@@ -393,7 +416,7 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
   }
   bits_assign(ix->used, g, g + n, false);
   clear_end(ix, g + n - 1);
-  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
+  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS, false);
 }
 
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
@@ -436,7 +459,7 @@ void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n)
   mark_end(ix, g, g + new_n - 1);
   size_t lo = (new_n < old_n ? g + new_n : g + old_n) - 1;
   size_t hi = (new_n < old_n ? g + old_n : g + new_n) - 1;
-  words_changed(ix, lo / ZONE_WORD_BITS, hi / ZONE_WORD_BITS);
+  words_changed(ix, lo / ZONE_WORD_BITS, hi / ZONE_WORD_BITS, new_n > old_n);
 }
 
 /* ---- queries -------------------------------------------------------------------- */

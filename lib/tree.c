@@ -31,12 +31,17 @@ static inline zone__summary_t leaf_edges(uint32_t leaf) {
   return s;
 }
 
+/* A longest run the tree can serve, or 0: the tree answers only sizes above
+ * ZONE_SMALL_MAX, so a max of 64 or less is kept as 0, and a change among
+ * such runs leaves the summary as it was (the walk up stops there). */
+static inline uint32_t max_clip(uint32_t max) { return max > ZONE_SMALL_MAX ? max : 0; }
+
 /* Joins the summaries of two adjacent spans of `half` granules each. */
 static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {
   zone__summary_t s;
   s.start = l.start == half ? half + r.start : l.start;
   s.end = r.end == half ? half + l.end : r.end;
-  uint32_t across = l.end + r.start;
+  uint32_t across = max_clip(l.end + r.start);
   s.max = l.max > r.max ? l.max : r.max;
   if (across > s.max)
     s.max = across;
@@ -44,40 +49,14 @@ static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r,
 }
 
 static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
-  return a.start == b.start && a.end == b.end && a.max == b.max;
+  return ((a.start ^ b.start) | (a.end ^ b.end) | (a.max ^ b.max)) == 0;
 }
 
 /* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
  * used words to whole chunks): a run of free words adds up, a used granule
- * starts over. */
-static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
+ * starts over. Word by word: the portable path, and the check's reference. */
+static zone__summary_t chunk_summary_loop(const zone__index_t *ix, size_t c) {
   const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
-#ifdef ZONE_SSE2
-  /* No word wholly free (the common case where a chunk has blocks): the
-   * runs are the bottom of the first word, the top of the last and each
-   * top run joined to the next word's bottom run, all in one pass. */
-  __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
-  const __m128i free_word = _mm_set1_epi32((int)zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS));
-  int free_words = _mm_movemask_epi8(_mm_packs_epi32(_mm_cmpeq_epi32(lo, free_word), _mm_cmpeq_epi32(hi, free_word)));
-  if (free_words == 0xffff) {
-    zone__summary_t s = {ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS};
-    return s;
-  }
-  if (free_words == 0) {
-    const __m128i byte = _mm_set1_epi32(0xff);
-    __m128i start_lo = _mm_and_si128(lo, byte), start_hi = _mm_and_si128(hi, byte);
-    __m128i end_lo = _mm_and_si128(_mm_srli_epi32(lo, 8), byte), end_hi = _mm_and_si128(_mm_srli_epi32(hi, 8), byte);
-    /* word j's top run plus word j+1's bottom run; the last word's top alone */
-    __m128i next_lo = _mm_or_si128(_mm_srli_si128(start_lo, 4), _mm_slli_si128(start_hi, 12));
-    __m128i across = _mm_max_epi16(_mm_add_epi32(end_lo, next_lo), _mm_add_epi32(end_hi, _mm_srli_si128(start_hi, 4)));
-    across = _mm_max_epi16(across, start_lo);  /* the first word's bottom run */
-    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(1, 0, 3, 2)));
-    across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(2, 3, 0, 1)));
-    zone__summary_t s = {zone__leaf_start(leaf[0]), zone__leaf_end(leaf[ZONE_CHUNK_WORDS - 1]),
-                         (uint32_t)_mm_cvtsi128_si32(across)};
-    return s;
-  }
-#endif
   zone__summary_t s = leaf_edges(leaf[0]);
   uint32_t width = ZONE_WORD_BITS;
   for (size_t j = 1; j < ZONE_CHUNK_WORDS; j++, width += ZONE_WORD_BITS) {
@@ -91,7 +70,43 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
     if (across > s.max)
       s.max = across;
   }
+  s.max = max_clip(s.max);
   return s;
+}
+
+/* The same, with SSE2 where the target has it. */
+static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
+#ifdef ZONE_SSE2
+  const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+  /* One pass over the 8 leaves in 16-bit lanes. R[j], the free run that
+   * ends at the top of word j, is word j's top run, plus R[j-1] when word j
+   * is wholly free (its top run is then 64): a segmented prefix sum, in
+   * three doubling steps. Every run that touches a word edge is some R[j]
+   * plus word j+1's bottom run, or the first word's bottom run. */
+  __m128i lo = _mm_loadu_si128((const __m128i *)leaf), hi = _mm_loadu_si128((const __m128i *)(leaf + 4));
+  const __m128i byte = _mm_set1_epi32(0xff);
+  __m128i start = _mm_packs_epi32(_mm_and_si128(lo, byte), _mm_and_si128(hi, byte));
+  __m128i run = _mm_packs_epi32(_mm_and_si128(_mm_srli_epi32(lo, 8), byte), _mm_and_si128(_mm_srli_epi32(hi, 8), byte));
+  __m128i whole = _mm_cmpeq_epi16(start, _mm_set1_epi16(ZONE_WORD_BITS));  /* wholly free words */
+  unsigned free_words = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(whole, _mm_setzero_si128()));
+  __m128i carry = whole;  /* lane j: words j-d+1 .. j all free */
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 2)));
+  carry = _mm_and_si128(carry, _mm_slli_si128(carry, 2));
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 4)));
+  carry = _mm_and_si128(carry, _mm_slli_si128(carry, 4));
+  run = _mm_add_epi16(run, _mm_and_si128(carry, _mm_slli_si128(run, 8)));
+  __m128i across = _mm_max_epi16(_mm_add_epi16(run, _mm_srli_si128(start, 2)), start);
+  across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(1, 0, 3, 2)));
+  across = _mm_max_epi16(across, _mm_shuffle_epi32(across, _MM_SHUFFLE(2, 3, 0, 1)));
+  across = _mm_max_epi16(across, _mm_srli_epi32(across, 16));
+  unsigned lead = (unsigned)__builtin_ctz(~free_words);  /* wholly free words at the bottom */
+  zone__summary_t s = {lead == ZONE_CHUNK_WORDS ? (uint32_t)ZONE_CHUNK_BITS
+                                                : lead * ZONE_WORD_BITS + zone__leaf_start(leaf[lead]),
+                       (uint32_t)_mm_extract_epi16(run, 7), max_clip((uint32_t)_mm_cvtsi128_si32(across) & 0xffff)};
+  return s;
+#else
+  return chunk_summary_loop(ix, c);
+#endif
 }
 
 /* ---- keeping the tree current ------------------------------------------------ */
@@ -122,7 +137,7 @@ void zone__tree_flush(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   for (size_t k = 0; k < t->ndirty; k++) {
     size_t c = t->dirty_list[k];
-    t->dirty[c / ZONE_WORD_BITS] &= ~((uint64_t)1 << (c % ZONE_WORD_BITS));
+    t->dirty[c] = 0;
     path_update(ix, c);
   }
   t->ndirty = 0;
@@ -135,19 +150,18 @@ void zone__tree_flush(zone__index_t *ix) {
 ZONE_INLINE_SHARED void zone__tree_dirty(zone__index_t *ix, size_t w) {
   zone__tree_t *t = &ix->tree;
   size_t c = w / ZONE_CHUNK_WORDS;
-  uint64_t bit = (uint64_t)1 << (c % ZONE_WORD_BITS);
-  if (t->dirty[c / ZONE_WORD_BITS] & bit)
+  if (t->dirty[c])
     return;
   if (t->ndirty == ZONE_DIRTY_MAX)
     zone__tree_flush(ix);
-  t->dirty[c / ZONE_WORD_BITS] |= bit;
+  t->dirty[c] = 1;
   t->dirty_list[t->ndirty++] = (uint32_t)c;
 }
 
 void zone__tree_forget(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   for (size_t k = 0; k < t->ndirty; k++)
-    t->dirty[t->dirty_list[k] / ZONE_WORD_BITS] = 0;
+    t->dirty[t->dirty_list[k]] = 0;
   t->ndirty = 0;
 }
 
@@ -181,28 +195,33 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
 }
 
 /* Level by level over the range, stopping at the first level where nothing
- * moved (a big block taken or given: cheaper at once than chunk by chunk). */
+ * moved (a big block taken or given: cheaper at once than chunk by chunk);
+ * from the level where the range is one node, up its path as a flush goes. */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__tree_t *t = &ix->tree;
+  zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
   for (size_t c = c0; c <= c1; c++)
-    t->node[c + t->leaves] = chunk_summary(ix, c);
+    node[c + t->leaves] = chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
-  while (lo >= 1) {
+  for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
     bool changed = false;
     for (size_t i = lo; i <= hi; i++) {
-      zone__summary_t s = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
-      if (!summary_equal(s, t->node[i])) {
-        t->node[i] = s;
+      zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+      if (!summary_equal(s, node[i])) {
+        node[i] = s;
         changed = true;
       }
     }
     if (!changed)
-      break;
-    lo >>= 1;
-    hi >>= 1;
-    half *= 2;
+      return;
+  }
+  for (size_t i = lo; i >= 1; i >>= 1, half *= 2) {
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+    if (summary_equal(s, node[i]))
+      return;
+    node[i] = s;
   }
 }
 
@@ -231,6 +250,21 @@ static size_t chunk_fit(const zone__index_t *ix, size_t c, size_t n, size_t from
   return ZONE_NONE;
 }
 
+/* chunk_fit from the chunk's start with nothing carried in, from the leaves:
+ * the descent reaches the chunk only when a fit starts in it (leaves past
+ * nwords read as used). */
+static size_t chunk_fit_first(const zone__index_t *ix, size_t c, size_t n) {
+  const uint32_t *leaf = &ix->leaf[c * ZONE_CHUNK_WORDS];
+  size_t run = 0;
+  for (size_t j = 0; j < ZONE_CHUNK_WORDS; j++) {
+    unsigned bottom = zone__leaf_start(leaf[j]);
+    if (run + bottom >= n)
+      return (c * ZONE_CHUNK_WORDS + j) * ZONE_WORD_BITS - run;
+    run = bottom == ZONE_WORD_BITS ? run + ZONE_WORD_BITS : zone__leaf_end(leaf[j]);
+  }
+  return ZONE_NONE;
+}
+
 /* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
 static size_t fit_lowest(const zone__index_t *ix, size_t n) {
   if (n > ix->ngran || ix->tree.node[1].max < n)
@@ -251,8 +285,7 @@ static size_t fit_lowest(const zone__index_t *ix, size_t n) {
     lo += half;
     span = half;
   }
-  size_t carry = 0;
-  size_t g = chunk_fit(ix, i - ix->tree.leaves, n, 0, &carry);
+  size_t g = chunk_fit_first(ix, i - ix->tree.leaves, n);
   zone_assert(g != ZONE_NONE && "summary promised a fit in this chunk");
   return g;
 }
@@ -310,11 +343,11 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
   zone__tree_t *t = &ix->tree;
   zone__tree_flush(ix);
   size_t nchunks = zone__chunks_of(ix->nwords);
-  for (size_t w = 0; w < (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; w++)
-    if (t->dirty[w] != 0)
+  for (size_t c = 0; c < nchunks; c++)
+    if (t->dirty[c] != 0)
       return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
   for (size_t c = 0; c < t->leaves; c++) {
-    zone__summary_t s = c < nchunks ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
+    zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};
     if (!summary_equal(s, t->node[c + t->leaves]))
       return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
   }

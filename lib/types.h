@@ -27,7 +27,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_WORDS 8                 /* words per summary-tree leaf (tree.c) */
 #define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
-#define ZONE_DIRTY_MAX 32                  /* chunks changed before the tree catches up */
+#define ZONE_DIRTY_MAX 64                  /* chunks changed before the tree catches up */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
 #define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
 #define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
@@ -42,7 +42,8 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 typedef struct zone__summary {
   uint32_t start;  /* free granules at the low end of the span */
   uint32_t end;    /* free granules at the high end of the span */
-  uint32_t max;    /* longest free run inside the span */
+  uint32_t max;    /* longest free run inside the span, 0 if that is at most
+                      ZONE_SMALL_MAX (the tree serves only larger sizes) */
 } zone__summary_t;
 
 /*
@@ -51,14 +52,16 @@ typedef struct zone__summary {
  * used), node[1 .. leaves-1] are the inner nodes. A node summarises the free
  * runs of its granules that touch a word edge (a word's leaf counts as
  * {start, end, max(start, end)}): every run longer than a word's interior is
- * one, and the tree only serves sizes above ZONE_SMALL_MAX. node[] is exact
- * except above the chunks in dirty_list, some of whose words' edge runs
+ * one, and the tree only serves sizes above ZONE_SMALL_MAX (so a max of at
+ * most ZONE_SMALL_MAX is kept as 0). node[] is exact except above the chunks
+ * in dirty_list (dirty[c] == 1 for each), some of whose words' edge runs
  * changed: those reach it at the next search that reads it (tree flush).
  */
 typedef struct zone__tree {
   zone__summary_t *node;
   size_t leaves;           /* a power of two >= the chunks */
-  uint64_t *dirty;         /* a bit per chunk whose leaf and ancestors are stale */
+  uint8_t *dirty;          /* a byte per chunk, 1 when its leaf and ancestors are
+                              stale (a byte: one load to test on every mark) */
   uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
   size_t ndirty;
 } zone__tree_t;
