@@ -241,25 +241,34 @@ static inline size_t reach_first(const zone__reach_t *r, size_t n) {
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
- * granules start (they may run into word w + 1), or -1. Visits the word's
- * free runs in order: a word the reach index picked has a fit in it, and the
- * runs before it are few (a word holds at most 32). */
+ * granules start (they may run into word w + 1), or -1. The free bits are
+ * eroded to those with n - 1 free bits above them inside the word: with
+ * 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the bits that start
+ * 2^k free granules (each step ANDs in the bits an offset above, and the
+ * offsets' sums cover [0, 2^k)), and one more by n - 2^k extends that to n.
+ * The lowest bit left starts the lowest fit inside the word, and it is the
+ * answer: the only run that may go on into the next word is the top one,
+ * above every other. Only when none fits inside does the top run get its
+ * next word's bottom run added. */
 static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
-  uint64_t f = ~ix->used[w] & mask;
-  while (f != 0) {
-    unsigned s = ctz64(f);
-    uint64_t stop = ~(f >> s);  /* bit i: granule s + i is used or past the word */
-    unsigned len = stop == 0 ? ZONE_WORD_BITS : ctz64(stop);
-    if (s + len == ZONE_WORD_BITS) {
-      if (w + 1 < ix->nwords)
-        len += zone__leaf_start(ix->leaf[w + 1]);  /* the run goes on into the next word */
-      return len >= n ? (int)s : -1;
-    }
-    if (len >= n)
-      return (int)s;
-    f &= ALL_ONES << (s + len);
+  uint64_t f = ~ix->used[w] & mask, m = f;
+  unsigned k = 63 - clz64(n);
+  switch (k) {
+  case 6: m &= m >> 32; /* fall through */
+  case 5: m &= m >> 16; /* fall through */
+  case 4: m &= m >> 8; /* fall through */
+  case 3: m &= m >> 4; /* fall through */
+  case 2: m &= m >> 2; /* fall through */
+  case 1: m &= m >> 1; /* fall through */
+  default: break;
   }
-  return -1;
+  m &= m >> (n - ((size_t)1 << k));
+  if (m != 0)
+    return (int)ctz64(m);
+  unsigned top = clz64(~f);  /* the top run's granules in f (f is not all free: m would be) */
+  if (top == 0 || w + 1 >= ix->nwords || top + zone__leaf_start(ix->leaf[w + 1]) < n)
+    return -1;
+  return (int)(ZONE_WORD_BITS - top);
 }
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
