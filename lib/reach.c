@@ -23,9 +23,13 @@ _Static_assert(FAN == 16, "a reach node is one 16-byte SSE2 register");
 
 #ifdef ZONE_SSE2
 /* What a node's bytes are compared with: n - 1 in every byte (bytes and n
- * are at most 64, so the signed compare is exact). */
+ * are at most 64, so the signed compare is exact), spread over 4 bytes by a
+ * multiply and over 16 by a shuffle (one instruction fewer than
+ * _mm_set1_epi8's unpacks). */
 typedef __m128i reach_key_t;
-static inline reach_key_t key_of(size_t n) { return _mm_set1_epi8((char)(n - 1)); }
+static inline reach_key_t key_of(size_t n) {
+  return _mm_shuffle_epi32(_mm_cvtsi32_si128((int)((uint32_t)(n - 1) * 0x01010101u)), 0);
+}
 
 /* Bit j set where byte j of the node at p is >= n. */
 static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
@@ -102,36 +106,55 @@ ZONE_INLINE_SHARED unsigned zone__reach_of(const zone__index_t *ix, size_t w) {
   return best;
 }
 
+/* Level k's byte i (k >= 1) rose to v: raises the maxima above it until one
+ * is as large already. */
+static inline void reach_raise(zone__reach_t *r, size_t k, size_t i, unsigned v) {
+  for (k++; k < r->levels; k++) {
+    i /= FAN;
+    uint8_t *up = reach_level(r, k) + i;
+    if (*up >= v)
+      return;
+    *up = (uint8_t)v;
+  }
+}
+
+/* Word w's byte fell below `old`, the byte over it (level 1's w / FAN):
+ * recomputes that maximum, and the one above it while each was `old` and
+ * fell. */
+static inline void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
+  size_t k = 1, i = w;
+  for (;;) {
+    unsigned next = node_max(reach_level(r, k - 1) + (i & ~(size_t)(FAN - 1)));
+    if (next == old)  /* another byte of the node holds it */
+      return;
+    i /= FAN;
+    reach_level(r, k)[i] = (uint8_t)next;
+    if (++k == r->levels || reach_level(r, k)[i / FAN] != old)
+      return;
+  }
+}
+
 /* Sets word w's reach byte to v and carries the change up: a larger byte
  * raises the maxima above it until one is as large already; a smaller one
  * that was its node's maximum has the node's maximum recomputed, and so on
- * up while each was its node's maximum and fell (so each equalled `old`). */
+ * up while each was its node's maximum and fell (so each equalled `old`).
+ * Most changes stop at the byte above the word's (there is always one: the
+ * index has two levels at least), so that one is tested here. */
 ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
   zone__reach_t *r = &ix->reach;
   unsigned old = r->bytes[w];
   if (old == v)
     return;
   r->bytes[w] = (uint8_t)v;
-  size_t levels = r->levels;
+  uint8_t *up = reach_level(r, 1) + w / FAN;
+  unsigned cur = *up;
   if (v > old) {
-    for (size_t k = 1; k < levels; k++) {
-      w /= FAN;
-      uint8_t *up = reach_level(r, k) + w;
-      if (*up >= v)
-        return;
+    if (v > cur) {
       *up = (uint8_t)v;
+      reach_raise(r, 1, w / FAN, v);
     }
-    return;
-  }
-  for (size_t k = 1; k < levels; k++) {
-    uint8_t *up = reach_level(r, k) + w / FAN;  /* over level k-1's bytes [w & -FAN, +FAN) */
-    if (*up != old)  /* larger: another byte below holds it */
-      return;
-    unsigned next = node_max(reach_level(r, k - 1) + (w & ~(size_t)(FAN - 1)));
-    if (next == old)
-      return;
-    *up = (uint8_t)next;
-    w /= FAN;
+  } else if (cur == old) {
+    reach_lower(r, w, old);
   }
 }
 
@@ -208,7 +231,7 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
     size_t node = i / FAN;
     unsigned hit = node_hits(reach_level(r, k) + node * FAN, key) & (~0u << (i % FAN));
     if (hit != 0) {
-      i = node * FAN + ctz64(hit);
+      i = node * FAN + ctz32(hit);
       break;
     }
     if (k + 1 == r->levels)
@@ -219,7 +242,7 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
   while (k-- > 0) {
     unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit);
+    i = i * FAN + ctz32(hit);
   }
   return i;
 }
@@ -234,7 +257,7 @@ static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
     unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit);
+    i = i * FAN + ctz32(hit);
     if (k-- == 0)
       return i;
   }
@@ -301,9 +324,9 @@ size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
     r->at[k] = bytes;
     r->len[k] = level_len;
     bytes += round_up(level_len, FAN);
-    if (level_len == 1) {
+    if (level_len == 1 && k > 0) {
       r->levels = k + 1;
-      r->descent = k > 0 ? k - 1 : 0;
+      r->descent = k - 1;
       return bytes;
     }
   }

@@ -78,9 +78,9 @@ typedef struct zone__reach {
   uint8_t *level[ZONE_REACH_LEVELS];  /* level k: bytes + at[k] */
   size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[] */
   size_t len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
-  size_t levels;           /* levels; the last is the one-byte root */
+  size_t levels;           /* levels, two at least; the last is the one-byte root */
   size_t descent;          /* where a search from the root starts: the
-                              level under the root (0 for a one-level index) */
+                              level under the root */
   const uint8_t *top;      /* the root byte: where a small search looks first */
 } zone__reach_t;
 
