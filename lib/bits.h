@@ -20,6 +20,7 @@
 
 #define ALL_ONES (~(uint64_t)0)
 
+static inline unsigned ctz32(uint32_t x) { return (unsigned)__builtin_ctz(x); }
 static inline unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
 static inline unsigned clz64(uint64_t x) { return (unsigned)__builtin_clzll(x); }
 

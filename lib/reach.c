@@ -4,10 +4,11 @@
  *
  * A byte per bitmap word holds the longest free run that starts at any of its
  * granules (capped at 64, so a run starting in word w ends by word w + 1), and
- * above it levels of bytes that each hold the largest of 8 bytes below. The
- * lowest fit of n is in the lowest word whose byte is >= n; one 8-byte load
- * and a SIMD-within-a-register compare per level find it from the root, so a
- * zone of a million words is 7 loads deep. A change to a word rewrites its
+ * above it levels of bytes that each hold the largest of 16 bytes below. The
+ * lowest fit of n is in the lowest word whose byte is >= n; one 16-byte load
+ * and an SSE2 compare per level find it from the root (two 8-byte loads and
+ * SIMD within a register with ZONE_PORTABLE), so a zone of a million words is
+ * 5 loads deep. A change to a word rewrites its
  * byte and its predecessor's and climbs only while a maximum changes: no
  * laziness, no bounds to keep. It reads the index's bitmap and leaves
  * (index.c) and owns nothing else.
@@ -18,51 +19,77 @@
 #include <string.h>
 
 #define FAN ZONE_REACH_FAN
+_Static_assert(FAN == 16, "a reach node is one 16-byte SSE2 register");
+
+#ifdef ZONE_SSE2
+/* What a node's bytes are compared with: n - 1 in every byte (bytes and n
+ * are at most 64, so the signed compare is exact), spread over 4 bytes by a
+ * multiply and over 16 by a shuffle (one instruction fewer than
+ * _mm_set1_epi8's unpacks). */
+typedef __m128i reach_key_t;
+static inline reach_key_t key_of(size_t n) {
+  return _mm_shuffle_epi32(_mm_cvtsi32_si128((int)((uint32_t)(n - 1) * 0x01010101u)), 0);
+}
+
+/* Bit j set where byte j of the node at p is >= n. */
+static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, key));
+}
+
+/* The largest byte of the node at p: four pmaxub of halves. */
+static inline unsigned node_max(const uint8_t *p) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  v = _mm_max_epu8(v, _mm_srli_si128(v, 8));
+  v = _mm_max_epu8(v, _mm_srli_si128(v, 4));
+  v = _mm_max_epu8(v, _mm_srli_si128(v, 2));
+  v = _mm_max_epu8(v, _mm_srli_si128(v, 1));
+  return (unsigned)_mm_cvtsi128_si32(v) & 0xff;
+}
+#else
+/* The same in two 8-byte registers (SIMD within a register). */
 #define BYTES_LOW 0x0101010101010101ull
 #define BYTES_HIGH 0x8080808080808080ull
-_Static_assert(FAN == sizeof(uint64_t), "a reach node is one 8-byte load");
+typedef uint64_t reach_key_t;
+static inline reach_key_t key_of(size_t n) { return n * BYTES_LOW; }
 
-/* The node (8 bytes) at p as a word whose least significant byte is p[0]. */
-static inline uint64_t node_load(const uint8_t *p) {
+/* Half h of the node at p as a word whose least significant byte is p[8h]. */
+static inline uint64_t half_load(const uint8_t *p, size_t h) {
   uint64_t x;
-  memcpy(&x, p, sizeof x);
+  memcpy(&x, p + h * 8, sizeof x);
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
   x = __builtin_bswap64(x);
 #endif
   return x;
 }
 
-/* Bit 8k+7 set where byte k of x is >= n. Bytes are at most 64 and n at most
- * 64, so no byte's subtraction borrows from the next. */
-static inline uint64_t bytes_at_least(uint64_t x, size_t n) {
-  return ((x | BYTES_HIGH) - n * BYTES_LOW) & BYTES_HIGH;
+/* Bit k of the result set where byte k of x is >= n: the subtraction sets
+ * bit 8k+7 (bytes and n are at most 64, so no byte borrows from the next),
+ * the multiplication gathers those bits into the top byte. */
+static inline unsigned half_hits(uint64_t x, reach_key_t key) {
+  uint64_t high = ((x | BYTES_HIGH) - key) & BYTES_HIGH;
+  return (unsigned)(((high >> 7) * 0x0102040810204080ull) >> 56);
 }
 
-#ifndef ZONE_SSE2
+static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
+  return half_hits(half_load(p, 0), key) | half_hits(half_load(p, 1), key) << 8;
+}
+
 /* Bytewise maximum of a and b (bytes at most 127). */
 static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
   uint64_t a_ge = (((a | BYTES_HIGH) - b) & BYTES_HIGH) >> 7;
   uint64_t pick = a_ge * 0xff;
   return (a & pick) | (b & ~pick);
 }
-#endif
 
-/* The largest byte of a node: three byte-wise maxima of halves, with SSE2's
- * pmaxub where the target has it (every x86-64), else in a register. */
-static inline unsigned node_max(uint64_t x) {
-#ifdef ZONE_SSE2
-  __m128i v = _mm_cvtsi64_si128((long long)x);
-  v = _mm_max_epu8(v, _mm_srli_epi64(v, 32));
-  v = _mm_max_epu8(v, _mm_srli_epi64(v, 16));
-  v = _mm_max_epu8(v, _mm_srli_epi64(v, 8));
-  return (unsigned)_mm_cvtsi128_si32(v) & 0xff;
-#else
+static inline unsigned node_max(const uint8_t *p) {
+  uint64_t x = bytes_max(half_load(p, 0), half_load(p, 1));
   x = bytes_max(x, x >> 32);
   x = bytes_max(x, x >> 16);
   x = bytes_max(x, x >> 8);
   return (unsigned)(x & 0xff);
-#endif
 }
+#endif
 
 static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->level[k]; }
 
@@ -79,29 +106,55 @@ ZONE_INLINE_SHARED unsigned zone__reach_of(const zone__index_t *ix, size_t w) {
   return best;
 }
 
+/* Level k's byte i (k >= 1) rose to v: raises the maxima above it until one
+ * is as large already. */
+static inline void reach_raise(zone__reach_t *r, size_t k, size_t i, unsigned v) {
+  for (k++; k < r->levels; k++) {
+    i /= FAN;
+    uint8_t *up = reach_level(r, k) + i;
+    if (*up >= v)
+      return;
+    *up = (uint8_t)v;
+  }
+}
+
+/* Word w's byte fell below `old`, the byte over it (level 1's w / FAN):
+ * recomputes that maximum, and the one above it while each was `old` and
+ * fell. */
+static inline void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
+  size_t k = 1, i = w;
+  for (;;) {
+    unsigned next = node_max(reach_level(r, k - 1) + (i & ~(size_t)(FAN - 1)));
+    if (next == old)  /* another byte of the node holds it */
+      return;
+    i /= FAN;
+    reach_level(r, k)[i] = (uint8_t)next;
+    if (++k == r->levels || reach_level(r, k)[i / FAN] != old)
+      return;
+  }
+}
+
 /* Sets word w's reach byte to v and carries the change up: a larger byte
  * raises the maxima above it until one is as large already; a smaller one
- * that was its node's maximum has the node's maximum recomputed. */
+ * that was its node's maximum has the node's maximum recomputed, and so on
+ * up while each was its node's maximum and fell (so each equalled `old`).
+ * Most changes stop at the byte above the word's (there is always one: the
+ * index has two levels at least), so that one is tested here. */
 ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
   zone__reach_t *r = &ix->reach;
   unsigned old = r->bytes[w];
   if (old == v)
     return;
   r->bytes[w] = (uint8_t)v;
-  for (size_t k = 1, i = w / FAN; k < r->levels; k++, i /= FAN) {
-    uint8_t *up = reach_level(r, k) + i;  /* over level k-1's bytes [8i, 8i + 8) */
-    unsigned cur = *up, next;
-    if (v > old)
-      next = v > cur ? v : cur;
-    else if (old < cur)
-      return;
-    else
-      next = node_max(node_load(reach_level(r, k - 1) + i * FAN));
-    if (next == cur)
-      return;
-    *up = (uint8_t)next;
-    old = cur;
-    v = next;
+  uint8_t *up = reach_level(r, 1) + w / FAN;
+  unsigned cur = *up;
+  if (v > old) {
+    if (v > cur) {
+      *up = (uint8_t)v;
+      reach_raise(r, 1, w / FAN, v);
+    }
+  } else if (cur == old) {
+    reach_lower(r, w, old);
   }
 }
 
@@ -128,7 +181,7 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
     w1 /= FAN;
     moved = false;
     for (size_t j = w0; j <= w1; j++) {
-      uint8_t v = (uint8_t)node_max(node_load(below + j * FAN));
+      uint8_t v = (uint8_t)node_max(below + j * FAN);
       moved |= up[j] != v;
       up[j] = v;
     }
@@ -143,7 +196,7 @@ void zone__reach_build(zone__index_t *ix) {
     r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
   for (size_t k = 1; k < r->levels; k++)
     for (size_t j = 0; j < r->len[k]; j++)
-      reach_level(r, k)[j] = (uint8_t)node_max(node_load(reach_level(r, k - 1) + j * FAN));
+      reach_level(r, k)[j] = (uint8_t)node_max(reach_level(r, k - 1) + j * FAN);
 }
 
 /* Copies the old levels, then recomputes words [from, nwords) and the nodes
@@ -164,22 +217,21 @@ void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from
   r->bytes[last] = (uint8_t)zone__reach_of(ix, last);
   for (size_t k = 1, lo = from / FAN; k < r->levels; k++, lo /= FAN)
     for (size_t j = lo; j < r->len[k]; j++)
-      reach_level(r, k)[j] = (uint8_t)node_max(node_load(reach_level(r, k - 1) + j * FAN));
+      reach_level(r, k)[j] = (uint8_t)node_max(reach_level(r, k - 1) + j * FAN);
 }
 
 /* The lowest word at or after w whose reach is >= n, or ZONE_NONE: climbs
  * while the rest of the node holds no such byte, then descends to the first. */
 static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
+  reach_key_t key = key_of(n);
   size_t k = 0, i = w;
-  uint64_t hit;
   for (;;) {
     if (i >= r->len[k])
       return ZONE_NONE;
     size_t node = i / FAN;
-    hit = bytes_at_least(node_load(reach_level(r, k) + node * FAN), n) &
-          (ALL_ONES << (i % FAN * 8));
+    unsigned hit = node_hits(reach_level(r, k) + node * FAN, key) & (~0u << (i % FAN));
     if (hit != 0) {
-      i = node * FAN + ctz64(hit) / 8;
+      i = node * FAN + ctz32(hit);
       break;
     }
     if (k + 1 == r->levels)
@@ -188,9 +240,9 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
     k++;
   }
   while (k-- > 0) {
-    hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
+    unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit) / 8;
+    i = i * FAN + ctz32(hit);
   }
   return i;
 }
@@ -200,36 +252,46 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   if (*r->top < n)
     return ZONE_NONE;
+  reach_key_t key = key_of(n);
   size_t k = r->descent, i = 0;
   for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
-    uint64_t hit = bytes_at_least(node_load(reach_level(r, k) + i * FAN), n);
+    unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit) / 8;
+    i = i * FAN + ctz32(hit);
     if (k-- == 0)
       return i;
   }
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
- * granules start (they may run into word w + 1), or -1. Visits the word's
- * free runs in order: a word the reach index picked has a fit in it, and the
- * runs before it are few (a word holds at most 32). */
+ * granules start (they may run into word w + 1), or -1. The free bits are
+ * eroded to those with n - 1 free bits above them inside the word: with
+ * 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the bits that start
+ * 2^k free granules (each step ANDs in the bits an offset above, and the
+ * offsets' sums cover [0, 2^k)), and one more by n - 2^k extends that to n.
+ * The lowest bit left starts the lowest fit inside the word, and it is the
+ * answer: the only run that may go on into the next word is the top one,
+ * above every other. Only when none fits inside does the top run get its
+ * next word's bottom run added. */
 static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
-  uint64_t f = ~ix->used[w] & mask;
-  while (f != 0) {
-    unsigned s = ctz64(f);
-    uint64_t stop = ~(f >> s);  /* bit i: granule s + i is used or past the word */
-    unsigned len = stop == 0 ? ZONE_WORD_BITS : ctz64(stop);
-    if (s + len == ZONE_WORD_BITS) {
-      if (w + 1 < ix->nwords)
-        len += zone__leaf_start(ix->leaf[w + 1]);  /* the run goes on into the next word */
-      return len >= n ? (int)s : -1;
-    }
-    if (len >= n)
-      return (int)s;
-    f &= ALL_ONES << (s + len);
+  uint64_t f = ~ix->used[w] & mask, m = f;
+  unsigned k = 63 - clz64(n);
+  switch (k) {
+  case 6: m &= m >> 32; /* fall through */
+  case 5: m &= m >> 16; /* fall through */
+  case 4: m &= m >> 8; /* fall through */
+  case 3: m &= m >> 4; /* fall through */
+  case 2: m &= m >> 2; /* fall through */
+  case 1: m &= m >> 1; /* fall through */
+  default: break;
   }
-  return -1;
+  m &= m >> (n - ((size_t)1 << k));
+  if (m != 0)
+    return (int)ctz64(m);
+  unsigned top = clz64(~f);  /* the top run's granules in f (f is not all free: m would be) */
+  if (top == 0 || w + 1 >= ix->nwords || top + zone__leaf_start(ix->leaf[w + 1]) < n)
+    return -1;
+  return (int)(ZONE_WORD_BITS - top);
 }
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
@@ -262,9 +324,9 @@ size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
     r->at[k] = bytes;
     r->len[k] = level_len;
     bytes += round_up(level_len, FAN);
-    if (level_len == 1) {
+    if (level_len == 1 && k > 0) {
       r->levels = k + 1;
-      r->descent = k > 0 ? k - 1 : 0;
+      r->descent = k - 1;
       return bytes;
     }
   }
@@ -278,7 +340,7 @@ void zone__reach_attach(zone__reach_t *r, uint8_t *bytes) {
 }
 
 size_t zone__reach_largest(const zone__index_t *ix) {
-  return node_max(node_load(reach_level(&ix->reach, ix->reach.levels - 1)));
+  return node_max(reach_level(&ix->reach, ix->reach.levels - 1));
 }
 
 int zone__reach_check(const zone__index_t *ix, uintptr_t base) {
@@ -288,7 +350,7 @@ int zone__reach_check(const zone__index_t *ix, uintptr_t base) {
     for (size_t j = 0; j < round_up(r->len[k], FAN); j++) {
       unsigned want = j >= r->len[k] ? 0
                       : k == 0       ? zone__reach_of(ix, j)
-                                     : node_max(node_load(reach_level(r, k - 1) + j * FAN));
+                                     : node_max(reach_level(r, k - 1) + j * FAN);
       if (level[j] != want)
         return zone__check_fail(ZONE_CHECK_REACH_STALE, "extent %p level %zu byte %zu is %u, not %u",
                                 (void *)base, k, j, level[j], want);

@@ -29,8 +29,8 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 64                  /* chunks changed before the tree catches up */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
-#define ZONE_REACH_FAN 8                   /* reach index: bytes per node, one load */
-#define ZONE_REACH_LEVELS 10               /* 8^9 words > ZONE_EXTENT_MAX_GRANULES / 64 */
+#define ZONE_REACH_FAN 16                  /* reach index: bytes per node, one SSE2 load */
+#define ZONE_REACH_LEVELS 8                /* 16^7 words >= ZONE_EXTENT_MAX_GRANULES / 64 */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
 
 /* Largest extent: summary counters are 32-bit granule counts. */
@@ -71,19 +71,19 @@ typedef struct zone__tree {
 /*
  * Level 0: byte w = the longest free run from any granule of word w onwards,
  * capped at 64 (the word's leaf max, or its top run plus word w+1's bottom
- * run); level k byte j = the largest of level k-1's bytes [8j, 8j + 8). Level
- * k has len[k] bytes at bytes + at[k], padded with zero bytes to a multiple of
- * 8; the top level is one byte, the extent's longest run up to 64 (top points
- * at it). Always exact.
+ * run); level k byte j = the largest of level k-1's bytes [16j, 16j + 16).
+ * Level k has len[k] bytes at bytes + at[k], padded with zero bytes to a
+ * multiple of 16 (a node, one SSE2 load); the top level is one byte, the
+ * extent's longest run up to 64 (top points at it). Always exact.
  */
 typedef struct zone__reach {
   uint8_t *bytes;          /* every level */
   uint8_t *level[ZONE_REACH_LEVELS];  /* level k: bytes + at[k] */
   size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[] */
   size_t len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
-  size_t levels;           /* levels; the last is the one-byte root */
+  size_t levels;           /* levels, two at least; the last is the one-byte root */
   size_t descent;          /* where a search from the root starts: the
-                              level under the root (0 for a one-level index) */
+                              level under the root */
   const uint8_t *top;      /* the root byte: where a small search looks first */
 } zone__reach_t;
 
