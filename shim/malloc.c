@@ -107,14 +107,10 @@ static __attribute__((noinline, cold)) void *malloc_failed(void) {
   return NULL;
 }
 
-/* The hot path: the thread's zone (one thread-local load), the core's call
- * marked, counted as it leaves, and the lock waits looked at. */
-static inline void *shim_malloc(size_t bytes) {
-  zone_t *z = zone__shim_known_zone();
-  if (zone__unlikely(z == NULL || too_large(bytes)))
-    return malloc_slow(bytes);
-  zone__shim_enter();
-  void *p = zalloc(z, bytes);
+/* After the core's allocation on the thread's own arena (marked by
+ * zone__shim_enter): leaves the core counting the call, and takes the cold
+ * ends for a due count, a lock wait or a failure. */
+static inline void *own_call_done(void *p) {
   if (zone__likely(p != NULL)) {
     if (zone__unlikely(zone__shim_leave_counted()))
       return malloc_after(p, true);
@@ -123,6 +119,17 @@ static inline void *shim_malloc(size_t bytes) {
     return p;
   }
   return malloc_failed();
+}
+
+/* The hot path: the thread's zone (one thread-local load), the core's call
+ * marked, counted as it leaves, and the lock waits looked at. */
+static inline void *shim_malloc(size_t bytes) {
+  zone_t *z = zone__shim_known_zone();
+  if (zone__unlikely(z == NULL || too_large(bytes)))
+    return malloc_slow(bytes);
+  zone__shim_enter();
+  void *p = zalloc(z, bytes);
+  return own_call_done(p);
 }
 
 /* free of something no arena owns: a block of a frozen zone (left by a fork,
@@ -256,14 +263,7 @@ static void *shim_calloc(size_t count, size_t size) {
     return calloc_slow(count, size);
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
-  if (zone__likely(p != NULL)) {
-    if (zone__unlikely(zone__shim_leave_counted()))
-      return malloc_after(p, true);
-    if (zone__unlikely(zone__lock_waits != 0))
-      return malloc_after(p, false);
-    return p;
-  }
-  return malloc_failed();
+  return own_call_done(p);
 }
 
 /* ---- realloc ------------------------------------------------------------------ */
