@@ -194,13 +194,19 @@ void zone_reset(zone_t *z) {
 
 /* ---- allocation ---------------------------------------------------------------------- */
 
+/* Granules [g, g + n) of e may now hold a program's data: the fresh mark
+ * (never handed out, known zero) moves above them. */
+static inline void fresh_cover(zone__extent_t *e, size_t g, size_t n) {
+  if (g + n > e->fresh)
+    e->fresh = g + n;
+}
+
 /* Takes granules [g, g + n) of extent e for a block; returns its address and,
  * in *stale, how many of its bytes may hold old data (the rest lies above the
  * extent's fresh mark: never handed out since the kernel zeroed it). */
 static inline void *taken_at(zone__extent_t *e, size_t g, size_t n, size_t *stale) {
   size_t dirty = e->fresh <= g ? 0 : e->fresh - g < n ? e->fresh - g : n;
-  if (g + n > e->fresh)
-    e->fresh = g + n;
+  fresh_cover(e, g, n);
   zone__pages_taken(e, g, n);
   *stale = dirty * ZONE_G;
   return granule_addr(e, g);
@@ -311,12 +317,10 @@ static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, siz
   return granule_addr(e, g);
 }
 
-/* The result of a call that must stay a call, not become a jump: under a
- * heap checker, the stack it reports (an allocation's, a free's) names zalloc
- * or zfree, not the function that finished their work. */
-#define ZONE_KEEP_FRAME(v) __asm__("" : "+r"(v))
-/* A value the compiler must take as it is from here on, not rebuild from
- * what it was computed from. */
+/* A value the compiler must take as it is from here on: it can't rebuild it
+ * from what it was computed from, and a call whose result it is stays a call,
+ * not a jump (under a heap checker, the stack it reports for an allocation or
+ * a free names zalloc or zfree, not the function that finished their work). */
 #define ZONE_OPAQUE(v) __asm__("" : "+r"(v))
 
 /* Off zalloc's and zfree's short paths, out of line so that those keep
@@ -326,12 +330,16 @@ static __attribute__((noinline, cold)) void *zalloc_contended(zone_t *z, size_t 
                                                               int expected) {
   zone__lock_contended(&z->lock, expected);
   void *p = zalloc_locked(z, granules_for(bytes), bytes);
-  ZONE_KEEP_FRAME(p);
+  ZONE_OPAQUE(p);
   return p;
 }
 static __attribute__((noinline)) void *wake_then(zone_t *z, void *p) {
   zone__lock_wake(&z->lock);
   return p;
+}
+static __attribute__((noinline)) int wake_then_err(zone_t *z, int err) {
+  zone__lock_wake(&z->lock);
+  return err;
 }
 
 /* The short path: a zone of one extent and no heap checker (z->plain), and
@@ -343,20 +351,20 @@ void *zalloc(zone_t *z, size_t bytes) {
   void *p;
   if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_EXTENT_MAX_GRANULES * ZONE_G, 0)) {
     p = zalloc_any(z, bytes);
-    ZONE_KEEP_FRAME(p);
+    ZONE_OPAQUE(p);
     return p;
   }
   int expected;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     p = zalloc_contended(z, bytes, expected);
-    ZONE_KEEP_FRAME(p);
+    ZONE_OPAQUE(p);
     return p;
   }
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
   if (__builtin_expect(!z->plain, 0)) {
     p = zalloc_locked(z, n, bytes);
-    ZONE_KEEP_FRAME(p);
+    ZONE_OPAQUE(p);
     return p;
   }
   ZONE_OPAQUE(n);  /* n, not bytes, kept across the call: one register fewer */
@@ -365,12 +373,11 @@ void *zalloc(zone_t *z, size_t bytes) {
     /* The request's own size only matters to a heap checker, which a plain
      * zone has none of. */
     p = zalloc_locked(z, n, n * ZONE_G);
-    ZONE_KEEP_FRAME(p);
+    ZONE_OPAQUE(p);
     return p;
   }
   account(z, n, 0, 1);
-  if (g + n > e->fresh)
-    e->fresh = g + n;
+  fresh_cover(e, g, n);
   p = granule_addr(e, g);
   if (__builtin_expect(e->returned.map != NULL, 0))
     p = small_taken_marked(e, g, n);
@@ -423,7 +430,7 @@ static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
 static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, int expected) {
   zone__lock_contended(&z->lock, expected);
   int err = free_locked(z, p);
-  ZONE_KEEP_FRAME(err);
+  ZONE_OPAQUE(err);
   return err;
 }
 
@@ -436,7 +443,7 @@ int zfree(zone_t *z, void *p) {
   int expected, err;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     err = zfree_contended(z, p, expected);
-    ZONE_KEEP_FRAME(err);
+    ZONE_OPAQUE(err);
     return err;
   }
   zone__extent_t *e = &z->extents[0];
@@ -448,7 +455,7 @@ int zfree(zone_t *z, void *p) {
   size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
   if (__builtin_expect(!z->plain || g >= e->idx.ngran, 0)) {
     err = free_locked(z, p);
-    ZONE_KEEP_FRAME(err);
+    ZONE_OPAQUE(err);
     return err;
   }
   size_t n = zone__index_release(&e->idx, g);
@@ -459,7 +466,7 @@ int zfree(zone_t *z, void *p) {
     account_free(z, n);
   zone_assert_expensive(z);
   if (__builtin_expect(zone__unlock_fast(z), 0))
-    return (int)(intptr_t)wake_then(z, (void *)(intptr_t)err);
+    return wake_then_err(z, err);
   return err;
 }
 
@@ -507,8 +514,7 @@ void *zrealloc(zone_t *z, void *p, size_t bytes) {
       zone__index_free_len(&e->idx, g + old_n, new_n - old_n) == new_n - old_n) {
     /* Shrink, or grow into the free run right after the block: in place. */
     zone__index_resize(&e->idx, g, old_n, new_n);
-    if (g + new_n > e->fresh)
-      e->fresh = g + new_n;  /* the program may write there: no longer known zero */
+    fresh_cover(e, g, new_n);
     if (new_n > old_n)
       zone__pages_taken(e, g + old_n, new_n - old_n);
     account(z, new_n, old_n, 0);
