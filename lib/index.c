@@ -422,6 +422,10 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
+/* The fast paths' blocks of more than a word, out of line: kept in, their
+ * calls and spills cost the one-word path registers. */
+static __attribute__((noinline)) void large_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
+
 /* The allocation fast path, fit and take in one call. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   size_t g = n <= ZONE_SMALL_MAX ? zone__reach_fit(ix, n, 0) : zone__tree_fit(ix, n, 0);
@@ -436,12 +440,31 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
  * overlap the bitmap's instead of following it (core_pairs, 1M blocks: about
  * 10% less time per pair; the end bitmap, in the same spot, gained nothing). */
 size_t zone__index_release(zone__index_t *ix, size_t g) {
-  __builtin_prefetch(&ix->leaf[g / ZONE_WORD_BITS], 1);
-  __builtin_prefetch(&ix->reach.bytes[g / ZONE_WORD_BITS], 1);
-  if (!block_starts(ix, g))
+  size_t w = g / ZONE_WORD_BITS;
+  unsigned b = g % ZONE_WORD_BITS;
+  __builtin_prefetch(&ix->leaf[w], 1);
+  __builtin_prefetch(&ix->reach.bytes[w], 1);
+  /* A block starts at g iff g is used and g - 1 is not a used granule
+   * short of its block's end: one test on the word's bits, then on the word
+   * below only when g is its first granule. */
+  uint64_t u = ix->used[w], e = ix->end[w];
+  uint64_t starts = u & ~((u & ~e) << 1);
+  if (!((starts >> b) & 1))
     return 0;
-  size_t n = block_len(ix, g);
-  run_give(ix, g, n);
+  if (__builtin_expect(b == 0, 0)) {
+    if (w > 0 && (ix->used[w - 1] & ~ix->end[w - 1]) >> 63)
+      return 0;
+  }
+  size_t n;
+  uint64_t m = e & (ALL_ONES << b);
+  if (__builtin_expect(m != 0, 1))
+    n = ctz64(m) - b + 1;
+  else
+    n = block_len(ix, g);
+  if (__builtin_expect(n > ZONE_WORD_BITS, 0))
+    large_give(ix, g, n);
+  else
+    small_flip(ix, g, n, false);
   return n;
 }
 

@@ -173,8 +173,8 @@ size_t zone__index_fit_aligned(zone__index_t *ix, uintptr_t base, size_t n, size
 void zone__index_take(zone__index_t *ix, size_t g, size_t n);
 void zone__index_give(zone__index_t *ix, size_t g, size_t n);
 /* The fast paths: the lowest fit of n granules taken at once (its granule, or
- * ZONE_NONE); the live block starting at g freed (its length in granules, or
- * 0 when none starts there, and nothing changes). */
+ * ZONE_NONE); the live block starting at g < ngran freed (its length in
+ * granules, or 0 when none starts there, and nothing changes). */
 size_t zone__index_alloc(zone__index_t *ix, size_t n);
 size_t zone__index_release(zone__index_t *ix, size_t g);
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
