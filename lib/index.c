@@ -445,6 +445,17 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   if (!zone__reach_may_fit(ix, n))
     return ZONE_NONE;
   size_t g = zone__reach_first_fit(ix, n);
+  size_t w = g / ZONE_WORD_BITS;
+  unsigned b = g % ZONE_WORD_BITS;
+  if (__builtin_expect(b + n <= ZONE_WORD_BITS, 1)) {
+    /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
+    ix->used[w] |= (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
+    ix->end[w] |= (uint64_t)1 << (b + n - 1);
+    uint32_t leaf;
+    uint32_t moved = word_changed(ix, w, &leaf);
+    reach_moved(ix, w, w, moved, 0, leaf, 0);
+    return g;
+  }
   small_flip(ix, g, n, true);
   return g;
 }
@@ -472,10 +483,17 @@ size_t zone__index_release(zone__index_t *ix, size_t g) {
   }
   size_t n;
   uint64_t m = e & (ALL_ONES << b);
-  if (__builtin_expect(m != 0, 1))
-    n = ctz64(m) - b + 1;
-  else
-    n = block_len(ix, g);
+  if (__builtin_expect(m != 0, 1)) {
+    /* The block ends in its first word, at m's lowest bit: its bits are
+     * those up to that one from b, the give's mask made at once. */
+    uint64_t last = m & (0 - m);
+    ix->end[w] = e ^ last;
+    uint32_t leaf;
+    uint32_t moved = word_give(ix, w, (m ^ (m - 1)) & (ALL_ONES << b), &leaf);
+    reach_moved(ix, w, w, moved, 0, leaf, 0);
+    return ctz64(m) - b + 1;
+  }
+  n = block_len(ix, g);
   if (__builtin_expect(n > ZONE_WORD_BITS, 0))
     large_give(ix, g, n);
   else
