@@ -227,12 +227,12 @@ unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v);
  * run continued into the next word, capped at 64. */
 static inline unsigned zone__reach_from(uint32_t v, unsigned next_start) {
   unsigned best = zone__leaf_max(v), top = zone__leaf_end(v);
-  if (top != 0) {
-    unsigned across = top + next_start;
-    across = across < ZONE_WORD_BITS ? across : ZONE_WORD_BITS;
-    best = across > best ? across : best;
-  }
-  return best;
+  if (top == 0)
+    return best;
+  unsigned across = top + next_start;
+  if (across > ZONE_WORD_BITS)
+    across = ZONE_WORD_BITS;
+  return across > best ? across : best;
 }
 /* Sets word w's reach byte to v, carrying the change up. */
 void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
