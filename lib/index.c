@@ -449,6 +449,7 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   unsigned b = g % ZONE_WORD_BITS;
   if (__builtin_expect(b + n <= ZONE_WORD_BITS, 1)) {
     /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
+    zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
     ix->used[w] |= (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
     ix->end[w] |= (uint64_t)1 << (b + n - 1);
     uint32_t leaf;
@@ -487,6 +488,7 @@ size_t zone__index_release(zone__index_t *ix, size_t g) {
     /* The block ends in its first word, at m's lowest bit: its bits are
      * those up to that one from b, the give's mask made at once. */
     uint64_t last = m & (0 - m);
+    zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
     ix->end[w] = e ^ last;
     uint32_t leaf;
     uint32_t moved = word_give(ix, w, (m ^ (m - 1)) & (ALL_ONES << b), &leaf);
