@@ -68,12 +68,13 @@ static inline uint32_t leaf_of_word(uint64_t used) {
 
 /* ---- keeping the indexes current --------------------------------------------------- */
 
-/* Refreshes word w's leaf; returns the fields that moved (packed). A move of
- * its edge runs is noted for the tree. */
-ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w) {
+/* Refreshes word w's leaf (*fresh); returns the fields that moved (packed).
+ * A move of its edge runs is noted for the tree. */
+ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w, uint32_t *fresh) {
   uint32_t v = leaf_of_word(ix->used[w]);
   uint32_t moved = v ^ ix->leaf[w];
   ix->leaf[w] = v;
+  *fresh = v;
   if (moved & ZONE_LEAF_EDGES)
     zone__tree_dirty(ix, w);
   return moved;
@@ -109,23 +110,26 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
-/* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves, moved as given:
- * the reach bytes that read them. A word's byte reads its own leaf and the
- * next word's start: only those moving rewrite it. */
-ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t moved0, uint32_t moved1) {
+/* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,
+ * moved as given: the reach bytes that read them. A word's byte reads its
+ * own leaf and the next word's start: only those moving rewrite it, from the
+ * leaves at hand (not read back). */
+ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t moved0, uint32_t moved1,
+                             uint32_t leaf0, uint32_t leaf1) {
   if (w1 != w0 && moved1 != 0)
-    zone__reach_set(ix, w1, zone__reach_of(ix, w1));
+    zone__reach_set(ix, w1, zone__reach_of_leaf(ix, w1, leaf1));
   if (moved0 != 0 || zone__leaf_start(moved1) != 0)
-    zone__reach_set(ix, w0, zone__reach_of(ix, w0));
+    zone__reach_set(ix, w0,
+                    w1 != w0 ? zone__reach_from(leaf0, zone__leaf_start(leaf1)) : zone__reach_of_leaf(ix, w0, leaf0));
   if (w0 > 0 && zone__leaf_start(moved0) != 0)
-    zone__reach_set(ix, w0 - 1, zone__reach_of(ix, w0 - 1));
+    zone__reach_set(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)));
 }
 
-/* Frees the bits m (one run) of word w and refreshes its leaf without a
- * scan: the freed bits join the free granules around them into one run,
- * the new longest or no longer than the old. Returns the leaf fields that
- * moved, a move of its edge runs noted for the tree. */
-ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m) {
+/* Frees the bits m (one run) of word w and refreshes its leaf (*fresh)
+ * without a scan: the freed bits join the free granules around them into
+ * one run, the new longest or no longer than the old. Returns the leaf
+ * fields that moved, a move of its edge runs noted for the tree. */
+ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m, uint32_t *fresh) {
   uint64_t u = ix->used[w] & ~m;
   ix->used[w] = u;
   uint32_t leaf = ix->leaf[w], v;
@@ -141,6 +145,7 @@ ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m) {
   }
   uint32_t moved = v ^ leaf;
   ix->leaf[w] = v;
+  *fresh = v;
   if (moved & ZONE_LEAF_EDGES)
     zone__tree_dirty(ix, w);
   return moved;
@@ -152,8 +157,9 @@ ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m) {
  * reads its own leaf and the next word's start: only those moving rewrite it. */
 ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (w1 - w0 < 2) {
-    uint32_t moved0 = word_changed(ix, w0), moved1 = w1 != w0 ? word_changed(ix, w1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1);
+    uint32_t leaf0, leaf1 = 0;
+    uint32_t moved0 = word_changed(ix, w0, &leaf0), moved1 = w1 != w0 ? word_changed(ix, w1, &leaf1) : 0;
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
     return;
   }
   words_rebuild(ix, w0, w1, taken);
@@ -391,8 +397,9 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     words_changed(ix, w0, w1, true);
   } else {
     clear_end(ix, last);
-    uint32_t moved0 = word_give(ix, w0, m0), moved1 = w1 != w0 ? word_give(ix, w1, m1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1);
+    uint32_t leaf0, leaf1 = 0;
+    uint32_t moved0 = word_give(ix, w0, m0, &leaf0), moved1 = w1 != w0 ? word_give(ix, w1, m1, &leaf1) : 0;
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
   }
 }
 
@@ -422,11 +429,35 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
+/* The fast paths' blocks of more than a word, out of line: kept in, their
+ * calls and spills cost the one-word path registers. */
+static __attribute__((noinline)) void large_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
+
+
 /* The allocation fast path, fit and take in one call. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
-  size_t g = n <= ZONE_SMALL_MAX ? zone__reach_fit(ix, n, 0) : zone__tree_fit(ix, n, 0);
-  if (g != ZONE_NONE)
-    run_take(ix, g, n);
+  if (__builtin_expect(n > ZONE_SMALL_MAX, 0)) {
+    size_t g = zone__tree_fit(ix, n, 0);
+    if (g != ZONE_NONE)
+      run_take(ix, g, n);
+    return g;
+  }
+  if (!zone__reach_may_fit(ix, n))
+    return ZONE_NONE;
+  size_t g = zone__reach_first_fit(ix, n);
+  size_t w = g / ZONE_WORD_BITS;
+  unsigned b = g % ZONE_WORD_BITS;
+  if (__builtin_expect(b + n <= ZONE_WORD_BITS, 1)) {
+    /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
+    zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+    ix->used[w] |= (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
+    ix->end[w] |= (uint64_t)1 << (b + n - 1);
+    uint32_t leaf;
+    uint32_t moved = word_changed(ix, w, &leaf);
+    reach_moved(ix, w, w, moved, 0, leaf, 0);
+    return g;
+  }
+  small_flip(ix, g, n, true);
   return g;
 }
 
@@ -436,12 +467,39 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
  * overlap the bitmap's instead of following it (core_pairs, 1M blocks: about
  * 10% less time per pair; the end bitmap, in the same spot, gained nothing). */
 size_t zone__index_release(zone__index_t *ix, size_t g) {
-  __builtin_prefetch(&ix->leaf[g / ZONE_WORD_BITS], 1);
-  __builtin_prefetch(&ix->reach.bytes[g / ZONE_WORD_BITS], 1);
-  if (!block_starts(ix, g))
+  size_t w = g / ZONE_WORD_BITS;
+  unsigned b = g % ZONE_WORD_BITS;
+  __builtin_prefetch(&ix->leaf[w], 1);
+  __builtin_prefetch(&ix->reach.bytes[w], 1);
+  /* A block starts at g iff g is used and g - 1 is not a used granule
+   * short of its block's end: one test on the word's bits, then on the word
+   * below only when g is its first granule. */
+  uint64_t u = ix->used[w], e = ix->end[w];
+  uint64_t starts = u & ~((u & ~e) << 1);
+  if (!((starts >> b) & 1))
     return 0;
-  size_t n = block_len(ix, g);
-  run_give(ix, g, n);
+  if (__builtin_expect(b == 0, 0)) {
+    if (w > 0 && (ix->used[w - 1] & ~ix->end[w - 1]) >> 63)
+      return 0;
+  }
+  size_t n;
+  uint64_t m = e & (ALL_ONES << b);
+  if (__builtin_expect(m != 0, 1)) {
+    /* The block ends in its first word, at m's lowest bit: its bits are
+     * those up to that one from b, the give's mask made at once. */
+    uint64_t last = m & (0 - m);
+    zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
+    ix->end[w] = e ^ last;
+    uint32_t leaf;
+    uint32_t moved = word_give(ix, w, (m ^ (m - 1)) & (ALL_ONES << b), &leaf);
+    reach_moved(ix, w, w, moved, 0, leaf, 0);
+    return ctz64(m) - b + 1;
+  }
+  n = block_len(ix, g);
+  if (__builtin_expect(n > ZONE_WORD_BITS, 0))
+    large_give(ix, g, n);
+  else
+    small_flip(ix, g, n, false);
   return n;
 }
 

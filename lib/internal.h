@@ -173,8 +173,8 @@ size_t zone__index_fit_aligned(zone__index_t *ix, uintptr_t base, size_t n, size
 void zone__index_take(zone__index_t *ix, size_t g, size_t n);
 void zone__index_give(zone__index_t *ix, size_t g, size_t n);
 /* The fast paths: the lowest fit of n granules taken at once (its granule, or
- * ZONE_NONE); the live block starting at g freed (its length in granules, or
- * 0 when none starts there, and nothing changes). */
+ * ZONE_NONE); the live block starting at g < ngran freed (its length in
+ * granules, or 0 when none starts there, and nothing changes). */
 size_t zone__index_alloc(zone__index_t *ix, size_t n);
 size_t zone__index_release(zone__index_t *ix, size_t g);
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
@@ -219,8 +219,21 @@ static inline size_t zone__chunks_of(size_t nwords) {
 size_t zone__reach_layout(zone__reach_t *r, size_t nwords);
 /* Points r at its bytes (laid out by zone__reach_layout). */
 void zone__reach_attach(zone__reach_t *r, uint8_t *bytes);
-/* Word w's reach from the leaves. */
+/* Word w's reach from the leaves; the same with its leaf v at hand. */
 unsigned zone__reach_of(const zone__index_t *ix, size_t w);
+unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v);
+/* The reach of a word whose leaf is v when the next word's bottom run is
+ * next_start granules (0 past the last word): its longest run, or its top
+ * run continued into the next word, capped at 64. */
+static inline unsigned zone__reach_from(uint32_t v, unsigned next_start) {
+  unsigned best = zone__leaf_max(v), top = zone__leaf_end(v);
+  if (top == 0)
+    return best;
+  unsigned across = top + next_start;
+  if (across > ZONE_WORD_BITS)
+    across = ZONE_WORD_BITS;
+  return across > best ? across : best;
+}
 /* Sets word w's reach byte to v, carrying the change up. */
 void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 /* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
@@ -233,6 +246,8 @@ void zone__reach_build(zone__index_t *ix);
 void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from);
 /* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
+/* The same from granule 0 when zone__reach_may_fit(ix, n): never ZONE_NONE. */
+size_t zone__reach_first_fit(const zone__index_t *ix, size_t n);
 /* The longest free run of at most ZONE_SMALL_MAX granules (the root). */
 size_t zone__reach_largest(const zone__index_t *ix);
 /* 0 or ZONE_CHECK_REACH_STALE after describing the wrong byte. */

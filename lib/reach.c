@@ -94,16 +94,16 @@ static inline unsigned node_max(const uint8_t *p) {
 static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->level[k]; }
 
 /* Word w's reach from the leaf summaries: the longest run inside it, or the
- * run at its top continued by the next word's bottom run, capped at 64. */
+ * run at its top continued by the next word's bottom run, capped at 64; v
+ * is its leaf (the next word's is read only when the top run is free). */
+ZONE_INLINE_SHARED unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v) {
+  if (zone__leaf_end(v) != 0 && w + 1 < ix->nwords)
+    return zone__reach_from(v, zone__leaf_start(ix->leaf[w + 1]));
+  return zone__leaf_max(v);
+}
+
 ZONE_INLINE_SHARED unsigned zone__reach_of(const zone__index_t *ix, size_t w) {
-  uint32_t v = ix->leaf[w];
-  unsigned best = zone__leaf_max(v), top = zone__leaf_end(v);
-  if (top != 0 && w + 1 < ix->nwords) {
-    unsigned across = top + zone__leaf_start(ix->leaf[w + 1]);
-    across = across < ZONE_WORD_BITS ? across : ZONE_WORD_BITS;
-    best = across > best ? across : best;
-  }
-  return best;
+  return zone__reach_of_leaf(ix, w, ix->leaf[w]);
 }
 
 /* Level k's byte i (k >= 1) rose to v: raises the maxima above it until one
@@ -247,17 +247,16 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
   return i;
 }
 
-/* The lowest word whose reach is >= n, or ZONE_NONE: a descent from the
- * node under the root byte (the level below it has one node). */
+/* The lowest word whose reach is >= n, when the root byte is (so there is
+ * one): a descent from the node under the root byte (the level below it has
+ * one node). */
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
-  if (*r->top < n)
-    return ZONE_NONE;
   reach_key_t key = key_of(n);
   size_t k = r->descent, i = 0;
   for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
-    unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
+    uint64_t hit = node_hits(reach_level(r, k) + i * FAN, key);
     zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz32(hit);
+    i = i * FAN + ctz64(hit);
     if (k-- == 0)
       return i;
   }
@@ -294,10 +293,21 @@ static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint6
   return (int)(ZONE_WORD_BITS - top);
 }
 
+/* The lowest fit of n <= 64 granules when zone__reach_may_fit says there
+ * is one: the allocation fast path, with no "none" to test. */
+ZONE_INLINE_SHARED size_t zone__reach_first_fit(const zone__index_t *ix, size_t n) {
+  size_t w = reach_first(&ix->reach, n);
+  int b = fit_in_word(ix, w, n, ALL_ONES);
+  zone_assert(b >= 0 && "the reach index promised a fit in this word");
+  return w * ZONE_WORD_BITS + (unsigned)b;
+}
+
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
 ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
   size_t w;
   if (from == 0) {
+    if (!zone__reach_may_fit(ix, n))
+      return ZONE_NONE;
     w = reach_first(&ix->reach, n);
   } else {
     if (from >= ix->ngran)
@@ -307,9 +317,9 @@ ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, siz
     if (b >= 0)
       return w * ZONE_WORD_BITS + (size_t)b;
     w = reach_next(&ix->reach, w + 1, n);
+    if (w == ZONE_NONE)
+      return ZONE_NONE;
   }
-  if (w == ZONE_NONE)
-    return ZONE_NONE;
   int b = fit_in_word(ix, w, n, ALL_ONES);
   zone_assert(b >= 0 && "the reach index promised a fit in this word");
   return w * ZONE_WORD_BITS + (size_t)b;
