@@ -304,23 +304,18 @@ ZONE_INLINE_SHARED size_t zone__reach_first_fit(const zone__index_t *ix, size_t 
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
 ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
-  size_t w;
-  if (from == 0) {
-    if (!zone__reach_may_fit(ix, n))
-      return ZONE_NONE;
-    w = reach_first(&ix->reach, n);
-  } else {
-    if (from >= ix->ngran)
-      return ZONE_NONE;
-    w = from / ZONE_WORD_BITS;
-    int b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
-    if (b >= 0)
-      return w * ZONE_WORD_BITS + (size_t)b;
-    w = reach_next(&ix->reach, w + 1, n);
-    if (w == ZONE_NONE)
-      return ZONE_NONE;
-  }
-  int b = fit_in_word(ix, w, n, ALL_ONES);
+  if (from == 0)
+    return zone__reach_may_fit(ix, n) ? zone__reach_first_fit(ix, n) : ZONE_NONE;
+  if (from >= ix->ngran)
+    return ZONE_NONE;
+  size_t w = from / ZONE_WORD_BITS;
+  int b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
+  if (b >= 0)
+    return w * ZONE_WORD_BITS + (size_t)b;
+  w = reach_next(&ix->reach, w + 1, n);
+  if (w == ZONE_NONE)
+    return ZONE_NONE;
+  b = fit_in_word(ix, w, n, ALL_ONES);
   zone_assert(b >= 0 && "the reach index promised a fit in this word");
   return w * ZONE_WORD_BITS + (size_t)b;
 }
