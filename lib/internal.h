@@ -262,17 +262,20 @@ static inline bool zone__reach_may_fit(const zone__index_t *ix, size_t n) {
 
 /* Notes that word w's edge runs moved (its leaf is already fresh). */
 void zone__tree_dirty(zone__index_t *ix, size_t w);
-/* Brings the tree up to date with every chunk changed since the last flush. */
+/* Brings the tree up to date with every chunk changed since the last flush,
+ * or rebuilds a sleeping tree whole: every reader of node[] calls it first. */
 void zone__tree_flush(zone__index_t *ix);
-/* Forgets every pending change (the whole tree is about to be rebuilt). */
+/* Forgets every pending change and wakes a sleeping tree (the whole tree is
+ * about to be rebuilt). */
 void zone__tree_forget(zone__index_t *ix);
-/* Builds every node from the leaves (init, reset). */
+/* Builds every node from the leaves (init, reset, a sleeping tree's wake). */
 void zone__tree_build(zone__index_t *ix);
 /* Growth: ix's tree (laid out for its new size, zero) gets old's nodes (no
  * chunk dirty) for the chunks below word `from`'s, which did not change, and
  * the rest from the leaves. */
 void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
-/* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now. */
+/* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
+ * (nothing while the tree sleeps). */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);

@@ -14,8 +14,10 @@
  * fewer than a leaf per word, and those the largest, whose nodes a random
  * change would miss in cache; a search that reaches a chunk walks its 8
  * words. Updates are lazy besides (a dirty list of chunks, flushed before a
- * search reads the tree). It reads the index's bitmap and leaves (index.c)
- * and owns zone__tree_t.
+ * search reads the tree), and a tree nobody reads goes to sleep: a program
+ * that makes no large request (a server's small blocks) stops paying for it
+ * until one comes (then the tree is rebuilt whole). It reads the index's
+ * bitmap and leaves (index.c) and owns zone__tree_t.
  */
 #include "internal.h"
 #include "bits.h"
@@ -133,7 +135,8 @@ static void path_update(zone__index_t *ix, size_t c) {
   }
 }
 
-void zone__tree_flush(zone__index_t *ix) {
+/* Walks every listed chunk's change up the tree and empties the list. */
+static void dirty_walk(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   for (size_t k = 0; k < t->ndirty; k++) {
     size_t c = t->dirty_list[k];
@@ -143,30 +146,77 @@ void zone__tree_flush(zone__index_t *ix) {
   t->ndirty = 0;
 }
 
+/* Every chunk marked stale and the list forgotten: node[] waits for
+ * zone__tree_flush to rebuild it whole. While it sleeps, zone__tree_dirty
+ * stops at its first test (every byte is 1). */
+static void tree_sleep(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  memset(t->dirty, 1, zone__chunks_of(ix->nwords));
+  t->ndirty = 0;
+  t->asleep = true;
+}
+
+/* The dirty list is full: its chunks are walked up the tree, unless the
+ * walks since a reader last read it (these included) have come to as many
+ * chunks as the tree has leaves, about what a rebuild costs (a chunk's
+ * summary each). Then the tree sleeps: a tree nobody reads costs nothing
+ * more from here, and one that is read costs at most a rebuild per such
+ * stretch of walks, about twice what walking every change would have (the
+ * rule of renting skis until the rent would have bought them). */
+static __attribute__((noinline)) void dirty_full(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  t->unread += t->ndirty;
+  if (t->unread < t->leaves)
+    dirty_walk(ix);
+  else
+    tree_sleep(ix);
+}
+
+/* Every node exact again, and the counting of walks started over (a reader
+ * is about to read node[]). */
+void zone__tree_flush(zone__index_t *ix) {
+  zone__tree_t *t = &ix->tree;
+  t->unread = 0;
+  if (t->asleep)
+    zone__tree_build(ix);  /* wakes it */
+  else
+    dirty_walk(ix);
+}
+
 /* The chunk's tree leaf and the nodes above are redone lazily, at the next
  * search that needs the tree or when ZONE_DIRTY_MAX chunks are waiting, so a
  * chunk changed many times costs one walk, and walks that share ancestors
- * stop early. */
+ * stop early. A sleeping tree has every chunk marked already. */
 ZONE_INLINE_SHARED void zone__tree_dirty(zone__index_t *ix, size_t w) {
   zone__tree_t *t = &ix->tree;
   size_t c = w / ZONE_CHUNK_WORDS;
   if (t->dirty[c])
     return;
-  if (t->ndirty == ZONE_DIRTY_MAX)
-    zone__tree_flush(ix);
+  if (t->ndirty == ZONE_DIRTY_MAX) {
+    dirty_full(ix);
+    if (t->asleep)
+      return;
+  }
   t->dirty[c] = 1;
   t->dirty_list[t->ndirty++] = (uint32_t)c;
 }
 
 void zone__tree_forget(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
+  if (t->asleep) {
+    memset(t->dirty, 0, zone__chunks_of(ix->nwords));
+    t->asleep = false;
+  }
   for (size_t k = 0; k < t->ndirty; k++)
     t->dirty[t->dirty_list[k]] = 0;
   t->ndirty = 0;
+  t->unread = 0;
 }
 
+/* Also wakes a sleeping tree: its chunks are no longer stale. */
 void zone__tree_build(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
+  zone__tree_forget(ix);
   for (size_t c = 0; c < t->leaves; c++)  /* past the last chunk: fully used */
     t->node[c + t->leaves] =
         c * ZONE_CHUNK_WORDS < ix->nwords ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
@@ -182,7 +232,7 @@ void zone__tree_build(zone__index_t *ix) {
  * `from`'s on are then computed, and every node above them. */
 void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) {
   zone__tree_t *t = &ix->tree;
-  zone_assert(old->ndirty == 0 && t->leaves >= old->leaves);
+  zone_assert(old->ndirty == 0 && !old->asleep && t->leaves >= old->leaves);
   for (size_t lo = old->leaves, nlo = t->leaves; lo >= 1; lo >>= 1, nlo >>= 1)
     memcpy(&t->node[nlo], &old->node[lo], lo * sizeof(zone__summary_t));
   size_t c0 = from / ZONE_CHUNK_WORDS, c1 = zone__chunks_of(ix->nwords) - 1;
@@ -196,9 +246,12 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
 
 /* Level by level over the range, stopping at the first level where nothing
  * moved (a big block taken or given: cheaper at once than chunk by chunk);
- * from the level where the range is one node, up its path as a flush goes. */
+ * from the level where the range is one node, up its path as a flush goes.
+ * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__tree_t *t = &ix->tree;
+  if (t->asleep)
+    return;
   zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
   for (size_t c = c0; c <= c1; c++)

@@ -53,9 +53,11 @@ typedef struct zone__summary {
  * runs of its granules that touch a word edge (a word's leaf counts as
  * {start, end, max(start, end)}): every run longer than a word's interior is
  * one, and the tree only serves sizes above ZONE_SMALL_MAX (so a max of at
- * most ZONE_SMALL_MAX is kept as 0). node[] is exact except above the chunks
- * in dirty_list (dirty[c] == 1 for each), some of whose words' edge runs
- * changed: those reach it at the next search that reads it (tree flush).
+ * most ZONE_SMALL_MAX is kept as 0). Awake, node[] is exact except above
+ * the chunks in dirty_list (dirty[c] == 1 for each), some of whose words'
+ * edge runs changed: those reach it at the next search that reads it (tree
+ * flush). Asleep, node[] is stale as a whole, every dirty byte is 1 and the
+ * list is empty: the next reader rebuilds the tree from the leaves.
  */
 typedef struct zone__tree {
   zone__summary_t *node;
@@ -64,6 +66,9 @@ typedef struct zone__tree {
                               stale (a byte: one load to test on every mark) */
   uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
   size_t ndirty;
+  size_t unread;           /* chunks walked up by flushes since a reader last
+                              read node[] (the cost sleeping saves) */
+  bool asleep;             /* node[] stale as a whole (no list kept) */
 } zone__tree_t;
 
 /* ---- reach.c: the reach index, for requests up to ZONE_SMALL_MAX ---------- */

@@ -585,6 +585,124 @@ START_TEST(check_detects_broken_summary) {
 }
 END_TEST
 
+/* The summary tree (large requests) sleeps while nobody reads it: small
+ * churn over every chunk of a big zone, with no large request, puts it to
+ * sleep; frees made meanwhile (one word at a time, and one block of four
+ * words, which rebuilds a range at once when the tree is awake) must all be
+ * seen by the first large request, which wakes it and gets the exact lowest
+ * fit, and the checker finds the tree exact again. */
+#define WORD_BYTES (64 * ZONE_G)   /* one bitmap word of granules */
+#define TREE_WORDS 4096            /* 512 chunks: the tree has 512 leaves */
+
+/* A zone of TREE_WORDS one-word blocks, block 2000 four words long (so
+ * 4093 blocks); p[i] is the block that starts at word i (NULL inside the long
+ * one). */
+static zone_t *word_blocks_zone(char **p) {
+  zone_t *z = create_zone(TREE_WORDS * WORD_BYTES);
+  ck_assert_ptr_nonnull(z);
+  char *base = NULL;
+  for (size_t i = 0; i < TREE_WORDS; i++) {
+    p[i] = NULL;
+    if (i > 2000 && i < 2004)
+      continue;
+    p[i] = zalloc(z, i == 2000 ? 4 * WORD_BYTES : WORD_BYTES);
+    ck_assert_ptr_nonnull(p[i]);
+    if (i == 0)
+      base = p[0];
+    ck_assert_ptr_eq(p[i], base + i * WORD_BYTES);
+  }
+  ck_assert_ptr_null(zalloc(z, 1));  /* full */
+  return z;
+}
+
+/* Each one-word block freed and taken again, word by word, twice over:
+ * every chunk's edge runs move (reach index only: no large request), 1024
+ * chunk walks in all if nothing reads the tree meanwhile. */
+static void churn_words(zone_t *z, char **p, bool read_often) {
+  for (size_t k = 0; k < 2 * TREE_WORDS; k++) {
+    size_t i = k % TREE_WORDS;
+    if (p[i] == NULL || zone_block_size(z, p[i]) != WORD_BYTES)
+      continue;
+    char *was = p[i];
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+    p[i] = zalloc(z, WORD_BYTES);
+    ck_assert_ptr_eq(p[i], was);  /* the lowest fit is the hole just made */
+    if (read_often && i % 32 == 0) {
+      zone_stats_t st;
+      zone_stats(z, &st);  /* reads the tree (largest_free) */
+      ck_assert_uint_eq(st.largest_free, 0);
+    }
+  }
+}
+
+START_TEST(tree_sleeps_until_read) {
+  static char *p[TREE_WORDS];
+  zone_t *z = word_blocks_zone(p);
+  zone__tree_t *t = &z->extents[0].idx.tree;
+  ck_assert_uint_eq(t->leaves, TREE_WORDS / ZONE_CHUNK_WORDS);
+  churn_words(z, p, false);
+  ck_assert(t->asleep);  /* 512 chunks walked, nothing read: asleep */
+  ck_assert_uint_eq(t->ndirty, 0);
+  /* Holes while it sleeps: 2 words at word 100, 3 at word 3000, and the
+   * 4-word block at word 2000 (a range change). */
+  char *hole2 = p[100], *hole3 = p[3000], *big = p[2000];
+  for (size_t i = 100; i < 102; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  for (size_t i = 3000; i < 3003; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  ck_assert_int_eq(zfree(z, big), 0);
+  ck_assert(t->asleep);
+  /* 3 words: the 2-word hole is too short, the freed 4-word block comes first. */
+  ck_assert_ptr_eq(zalloc(z, 3 * WORD_BYTES), big);
+  ck_assert(!t->asleep);  /* woken by the search, every node exact */
+  bool said;
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  ck_assert_ptr_eq(zalloc(z, 2 * WORD_BYTES), hole2);
+  ck_assert_ptr_eq(zalloc(z, 3 * WORD_BYTES), hole3);
+  ck_assert_ptr_eq(zalloc(z, WORD_BYTES), big + 3 * WORD_BYTES);
+  ck_assert_ptr_null(zalloc(z, 1));
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  /* The one-word blocks back in those words, lowest first. */
+  ck_assert_int_eq(zfree(z, hole2), 0);
+  ck_assert_int_eq(zfree(z, hole3), 0);
+  ck_assert_int_eq(zfree(z, big), 0);
+  ck_assert_int_eq(zfree(z, big + 3 * WORD_BYTES), 0);
+  static const size_t back[] = {100, 101, 2000, 2001, 2002, 2003, 3000, 3001, 3002};
+  for (size_t k = 0; k < sizeof back / sizeof back[0]; k++) {
+    p[back[k]] = zalloc(z, WORD_BYTES);
+    ck_assert_ptr_eq(p[back[k]], p[0] + back[k] * WORD_BYTES);
+  }
+  /* Asleep again, the checker wakes it and finds it exact. */
+  churn_words(z, p, false);
+  ck_assert(t->asleep);
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  ck_assert(!t->asleep);
+  /* Asleep, then reset: the rebuild from an empty bitmap wakes it. */
+  churn_words(z, p, false);
+  ck_assert(t->asleep);
+  zone_reset(z);
+  ck_assert(!t->asleep);
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  ck_assert_ptr_nonnull(zalloc(z, TREE_WORDS * WORD_BYTES));  /* the whole zone */
+  destroy_zone(z);
+}
+END_TEST
+
+/* A tree that is read as often as every 32 changes never sleeps: the walks
+ * between reads never add up to a rebuild's worth. */
+START_TEST(tree_read_often_stays_awake) {
+  static char *p[TREE_WORDS];
+  zone_t *z = word_blocks_zone(p);
+  zone__tree_t *t = &z->extents[0].idx.tree;
+  churn_words(z, p, true);
+  churn_words(z, p, true);
+  ck_assert(!t->asleep);
+  bool said;
+  ck_assert_int_eq(check_captured(z, &said), 0);
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("introspect");
   ZT_CASE(s, owns_block_starts_only);
@@ -603,5 +721,7 @@ int main(void) {
   ZT_CASE(s, check_detects_broken_bitmap);
   ZT_CASE(s, check_detects_broken_summary);
   ZT_CASE(s, check_detects_broken_reach);
+  ZT_CASE(s, tree_sleeps_until_read);
+  ZT_CASE(s, tree_read_often_stays_awake);
   return zt_main(s);
 }
