@@ -38,7 +38,7 @@ void zone__span(const zone_t *z, uintptr_t *lo, uintptr_t *hi) {
     *lo = *hi = 0;
 }
 
-bool zone__span_holds(const zone_t *z, const void *p) {
+ZONE_INLINE_SHARED bool zone__span_holds(const zone_t *z, const void *p) {
   uintptr_t a = (uintptr_t)p;
   return a >= ~atomic_load_explicit(&z->span_lo, memory_order_relaxed) &&
          a < ~atomic_load_explicit(&z->span_hi, memory_order_relaxed);

@@ -435,11 +435,8 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
 }
 
 /* The short path: a plain zone and a pointer inside its extent. */
-int zfree(zone_t *z, void *p) {
-  if (z == NULL)
-    return EINVAL;
-  if (p == NULL)
-    return 0;
+/* zfree's work for a zone and a pointer, neither NULL. */
+ZONE_INLINE int free_block(zone_t *z, void *p) {
   int expected, err;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     err = zfree_contended(z, p, expected);
@@ -468,6 +465,21 @@ int zfree(zone_t *z, void *p) {
   if (__builtin_expect(zone__unlock_fast(z), 0))
     return wake_then_err(z, err);
   return err;
+}
+
+int zfree(zone_t *z, void *p) {
+  if (z == NULL)
+    return EINVAL;
+  if (p == NULL)
+    return 0;
+  return free_block(z, p);
+}
+
+/* The span test first, without the lock: p outside it is no block of z. */
+int zone__free_held(zone_t *z, void *p) {
+  if (!zone__span_holds(z, p))
+    return EINVAL;
+  return free_block(z, p);
 }
 
 /* Moves a block's contents (the whole old block, or as much as fits) to its

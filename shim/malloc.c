@@ -187,26 +187,11 @@ static __attribute__((noinline, cold)) void free_slow(void *p, const char *call)
   count_op(a, false);
 }
 
-/* free of p on the thread's known zone z while the process has more than
- * one arena: p may be another's. */
-static __attribute__((noinline)) void free_many(zone_t *z, void *p, const char *call) {
-  int err = EINVAL;
-  if (zone__span_holds(z, p)) {
-    zone__shim_enter();
-    err = zfree(z, p);
-    zone__shim_leave();
-  }
-  if (zone__unlikely(err != 0)) {
-    free_elsewhere(z, p, true, call);
-    return;
-  }
-  count_op(zone__shim_self.mine, false);
-}
-
-/* The thread's known zone refused p while the process had one arena. The
- * zone is read again rather than kept across the call (a signal handler's
- * move in between would only make free_remote try the refusing zone once
- * more), and so is the count of arenas (more since can only help). */
+/* The thread's known zone refused p (with more than one arena, p outside
+ * its span counts as refused). The zone is read again rather than kept
+ * across the call (a signal handler's move in between would only make
+ * free_remote try the refusing zone once more), and so is the count of
+ * arenas (more since can only help). */
 static __attribute__((noinline, cold)) void free_refused(void *p, const char *call) {
   free_elsewhere(zone__shim_known_zone(), p, zone__shim_many_arenas(), call);
 }
@@ -220,12 +205,10 @@ static inline void free_as(void *p, const char *call) {
     free_slow(p, call);
     return;
   }
-  if (zone__unlikely(zone__shim_many_arenas())) {
-    free_many(z, p, call);
-    return;
-  }
+  /* With more than one arena, p may be another's: a pointer outside the
+   * zone's span is refused without its lock. */
   zone__shim_enter();
-  int err = zfree(z, p);
+  int err = zone__unlikely(zone__shim_many_arenas()) ? zone__free_held(z, p) : zfree(z, p);
   if (zone__likely(err == 0)) {
     if (zone__unlikely(zone__shim_leave_counted()))
       zone__shim_op_due(zone__shim_self.mine, false);

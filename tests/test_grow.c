@@ -2,7 +2,8 @@
  * test_grow.c - growth (contract 13): a ZONE_GROW zone maps more memory when
  * nothing fits (zone_size grows, first fit still orders by address across all
  * of it), a zone without the flag never grows, and when the system refuses
- * memory the call gives NULL/ENOMEM and the zone stays as it was. White-box:
+ * memory the call gives NULL/ENOMEM and the zone stays as it was; the zone's
+ * span holds every extent, and zone__free_held frees only inside it. White-box:
  * links the core's objects for the zone__os_fail_after hook, which makes the
  * n-th next OS mapping fail.
  */
@@ -504,6 +505,42 @@ START_TEST(trim_gives_back_free_pages_only) {
 }
 END_TEST
 
+/* zone__free_held (the shim's free with several arenas): a pointer outside
+ * the zone's span is refused with nothing changed; inside it, the call is
+ * zfree's, misuse included; a block in a later extent is held too. */
+START_TEST(free_held_only_inside_span) {
+  zone_t *a = create_zone_flags(1 << 16, ZONE_GROW), *b = create_zone(1 << 16);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(b);
+  char *pa = zalloc(a, 100), *pb = zalloc(b, 100);
+  ck_assert_ptr_nonnull(pa);
+  ck_assert_ptr_nonnull(pb);
+  uintptr_t lo, hi;
+  zone__span(a, &lo, &hi);
+  ck_assert((uintptr_t)pa >= lo && (uintptr_t)pa < hi);
+  ck_assert((uintptr_t)pb < lo || (uintptr_t)pb >= hi);
+  zone_stats_t before, after;
+  zone_stats(a, &before);
+  ck_assert_int_eq(zone__free_held(a, pb), EINVAL);  /* another zone's block */
+  ck_assert_int_eq(zone__free_held(a, pa + ZONE_G), EINVAL);  /* no block starts there */
+  zone_stats(a, &after);
+  ck_assert_uint_eq(after.blocks, before.blocks);
+  ck_assert_uint_eq(after.used, before.used);
+  ck_assert_uint_gt(zone_block_size(b, pb), 0);
+  ck_assert_int_eq(zone__free_held(a, pa), 0);
+  ck_assert_uint_eq(zone_block_size(a, pa), 0);
+  ck_assert_int_eq(zone__free_held(a, pa), EINVAL);  /* a double free */
+  ck_assert_int_eq(zone__free_held(b, pb), 0);
+  char *big = zalloc(a, 1 << 17);  /* more than the first extent: growth */
+  ck_assert_ptr_nonnull(big);
+  ck_assert_int_eq(zone__free_held(a, big), 0);
+  zt_assert_check(a);
+  zt_assert_check(b);
+  destroy_zone(a);
+  destroy_zone(b);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("grow");
   ZT_CASE(s, grows_when_full);
@@ -521,5 +558,6 @@ int main(void) {
   ZT_CASE(s, create_when_system_refuses);
   ZT_CASE(s, reset_grown_zone);
   ZT_CASE(s, trim_gives_back_free_pages_only);
+  ZT_CASE(s, free_held_only_inside_span);
   return zt_main(s);
 }

@@ -43,6 +43,11 @@ void zone__fork_reinit(zone_t *z);
  * lies inside it, and if so *usable gets the bytes from p that can be read
  * (its block, or up to its extent's end when p starts none). Takes no lock. */
 bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
+/* zfree of p (not NULL) if z's span (below) holds it, else EINVAL with
+ * nothing touched, not even the lock: the free of a process with several
+ * zones, whose blocks mostly belong to the caller's own, in one call. As with
+ * zfree, EINVAL inside the span means p starts no live block of z. */
+int zone__free_held(zone_t *z, void *p);
 
 /* Times this thread waited for a zone's lock (another thread held it) since
  * the caller last set it to 0: a caller reads it after its calls to see
