@@ -156,17 +156,23 @@ static void tree_sleep(zone__index_t *ix) {
   t->asleep = true;
 }
 
+/* The tree sleeps once leaves / SLEEP_SHARE chunks were walked unread. */
+#define SLEEP_SHARE 8
+
 /* The dirty list is full: its chunks are walked up the tree, unless the
- * walks since a reader last read it (these included) have come to as many
- * chunks as the tree has leaves, about what a rebuild costs (a chunk's
- * summary each). Then the tree sleeps: a tree nobody reads costs nothing
- * more from here, and one that is read costs at most a rebuild per such
- * stretch of walks, about twice what walking every change would have (the
- * rule of renting skis until the rent would have bought them). */
+ * walks since a reader last read it (these included) have come to an
+ * eighth of the tree's leaves. Then the tree sleeps: a tree nobody reads
+ * costs nothing more from here, and one that is read costs at most a
+ * rebuild (a chunk's summary per leaf, in order, and a join per node) per
+ * such stretch of walks (each a summary and a join per level, scattered):
+ * the rule of renting skis until the rent would have bought them. The share
+ * was measured (bench/results/PROFILE.md, threads): an eighth beat a whole
+ * tree's worth on churn_large and frag; sleeping at the first full list
+ * would give up the bound. */
 static __attribute__((noinline)) void dirty_full(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   t->unread += t->ndirty;
-  if (t->unread < t->leaves)
+  if (t->unread * SLEEP_SHARE < t->leaves)
     dirty_walk(ix);
   else
     tree_sleep(ix);
