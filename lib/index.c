@@ -90,11 +90,14 @@ static inline uint32_t leaf_given(uint32_t old, uint64_t used, bool top) {
   return zone__leaf_pack(start, end, run > zone__leaf_max(old) ? run : zone__leaf_max(old));
 }
 
-/* The long range of words_changed: leaves, tree and reach bytes at once.
- * The words between w0 and w1 are wholly inside the change, so wholly used
- * (taken) or wholly free (given): their leaves are constants. Of the two
- * edge words, a take scans them, a give reads their new runs off the
- * bitmap (the change is at w0's top and w1's bottom). */
+/* The long range of words_changed: leaves and reach bytes at once, the tree
+ * too when the range spans chunks (one chunk is marked dirty, as a small
+ * change is: its walk waits for the next flush, and a chunk changed again
+ * before then costs no second walk). The words between w0 and w1 are
+ * wholly inside the change, so wholly used (taken) or wholly free (given):
+ * their leaves are constants. Of the two edge words, a take scans them, a
+ * give reads their new runs off the bitmap (the change is at w0's top and
+ * w1's bottom). */
 static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (taken) {
     ix->leaf[w0] = leaf_of_word(ix->used[w0]);
@@ -106,7 +109,10 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
   for (size_t w = w0 + 1; w < w1; w++)
     ix->leaf[w] = inner;
-  zone__tree_rebuild(ix, w0, w1);
+  if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
+    zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
+  else
+    zone__tree_rebuild(ix, w0, w1);
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
