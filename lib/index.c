@@ -131,24 +131,28 @@ ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t m
     zone__reach_set(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)));
 }
 
+/* The leaf of a word whose bits are now u after a give of the bits m (one
+ * run), from its leaf before, without a scan: the freed bits join the free
+ * granules around them into one run, the new longest or no longer than the
+ * old. */
+static inline uint32_t leaf_after_give(uint32_t leaf, uint64_t u, uint64_t m) {
+  if (u == 0)
+    return zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  uint64_t low = (m & (0 - m)) - 1;  /* the bits below m */
+  uint64_t below = u & low, above = u & ~(m | low);
+  unsigned s = below != 0 ? ZONE_WORD_BITS - clz64(below) : 0;
+  unsigned e = above != 0 ? ctz64(above) : ZONE_WORD_BITS;
+  unsigned max = zone__leaf_max(leaf);
+  return zone__leaf_pack(ctz64(u), clz64(u), e - s > max ? e - s : max);
+}
+
 /* Frees the bits m (one run) of word w and refreshes its leaf (*fresh)
- * without a scan: the freed bits join the free granules around them into
- * one run, the new longest or no longer than the old. Returns the leaf
- * fields that moved, a move of its edge runs noted for the tree. */
+ * (leaf_after_give). Returns the leaf fields that moved, a move of its edge
+ * runs noted for the tree. */
 ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m, uint32_t *fresh) {
   uint64_t u = ix->used[w] & ~m;
   ix->used[w] = u;
-  uint32_t leaf = ix->leaf[w], v;
-  if (u == 0) {
-    v = zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
-  } else {
-    uint64_t low = (m & (0 - m)) - 1;  /* the bits below m */
-    uint64_t below = u & low, above = u & ~(m | low);
-    unsigned s = below != 0 ? ZONE_WORD_BITS - clz64(below) : 0;
-    unsigned e = above != 0 ? ctz64(above) : ZONE_WORD_BITS;
-    unsigned max = zone__leaf_max(leaf);
-    v = zone__leaf_pack(ctz64(u), clz64(u), e - s > max ? e - s : max);
-  }
+  uint32_t leaf = ix->leaf[w], v = leaf_after_give(leaf, u, m);
   uint32_t moved = v ^ leaf;
   ix->leaf[w] = v;
   *fresh = v;
@@ -435,36 +439,72 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
-/* The fast paths' blocks of more than a word, out of line: kept in, their
- * calls and spills cost the one-word path registers. */
-static __attribute__((noinline)) void large_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
+/* The fast paths' rare cases, out of line and each reached by a tail call
+ * that hands it the rest of the operation and its return value: the one-word
+ * paths then make no call of their own and save no registers. A request
+ * above ZONE_SMALL_MAX (the tree's search and a multi-word take); a take of
+ * two words; a release of a block that does not end in its first word. */
+static __attribute__((noinline)) size_t large_alloc(zone__index_t *ix, size_t n) {
+  size_t g = zone__tree_fit(ix, n, 0);
+  if (g != ZONE_NONE)
+    run_take(ix, g, n);
+  return g;
+}
+
+static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t g, size_t n) {
+  small_flip(ix, g, n, true);
+  return g;
+}
+
+static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g) {
+  size_t n = block_len(ix, g);
+  run_give(ix, g, n);
+  return n;
+}
+
+/* A one-word take's or give's word w whose edge runs moved (its leaf now v,
+ * the fields `moved`): the tree's mark and the reach bytes of w and w - 1.
+ * Returns ret, for the tail call. */
+static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
+                                                    size_t ret) {
+  zone__tree_dirty(ix, w);
+  reach_moved(ix, w, w, moved, 0, v, 0);
+  return ret;
+}
+
+/* Word w's leaf went from old to v (stored) in a one-word give (`given`)
+ * or take: with its edge runs as they were, only its own reach byte may
+ * move (its longest run did: up for a give, down for a take) and the tree
+ * is not told; else edges_moved. Returns ret. */
+ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t old, bool given, size_t ret) {
+  uint32_t moved = v ^ old;
+  if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
+    return edges_moved(ix, w, v, moved, ret);
+  if (moved != 0)
+    zone__reach_move(ix, w, zone__reach_of_leaf(ix, w, v), given);
+  return ret;
+}
 
 
 /* The allocation fast path, fit and take in one call. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
-  if (__builtin_expect(n > ZONE_SMALL_MAX, 0)) {
-    size_t g = zone__tree_fit(ix, n, 0);
-    if (g != ZONE_NONE)
-      run_take(ix, g, n);
-    return g;
-  }
+  if (__builtin_expect(n > ZONE_SMALL_MAX, 0))
+    return large_alloc(ix, n);
   if (!zone__reach_may_fit(ix, n))
     return ZONE_NONE;
   size_t g = zone__reach_first_fit(ix, n);
   size_t w = g / ZONE_WORD_BITS;
   unsigned b = g % ZONE_WORD_BITS;
-  if (__builtin_expect(b + n <= ZONE_WORD_BITS, 1)) {
-    /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
-    zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
-    ix->used[w] |= (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
-    ix->end[w] |= (uint64_t)1 << (b + n - 1);
-    uint32_t leaf;
-    uint32_t moved = word_changed(ix, w, &leaf);
-    reach_moved(ix, w, w, moved, 0, leaf, 0);
-    return g;
-  }
-  small_flip(ix, g, n, true);
-  return g;
+  if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
+    return two_word_take(ix, g, n);
+  /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
+  zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+  uint64_t u = ix->used[w] | (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
+  ix->used[w] = u;
+  ix->end[w] |= (uint64_t)1 << (b + n - 1);
+  uint32_t v = leaf_of_word(u), old = ix->leaf[w];
+  ix->leaf[w] = v;
+  return word_moved(ix, w, v, old, false, g);
 }
 
 /* The free fast path: the block check, its length and the give in one call.
@@ -488,25 +528,19 @@ size_t zone__index_release(zone__index_t *ix, size_t g) {
     if (w > 0 && (ix->used[w - 1] & ~ix->end[w - 1]) >> 63)
       return 0;
   }
-  size_t n;
   uint64_t m = e & (ALL_ONES << b);
-  if (__builtin_expect(m != 0, 1)) {
-    /* The block ends in its first word, at m's lowest bit: its bits are
-     * those up to that one from b, the give's mask made at once. */
-    uint64_t last = m & (0 - m);
-    zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
-    ix->end[w] = e ^ last;
-    uint32_t leaf;
-    uint32_t moved = word_give(ix, w, (m ^ (m - 1)) & (ALL_ONES << b), &leaf);
-    reach_moved(ix, w, w, moved, 0, leaf, 0);
-    return ctz64(m) - b + 1;
-  }
-  n = block_len(ix, g);
-  if (__builtin_expect(n > ZONE_WORD_BITS, 0))
-    large_give(ix, g, n);
-  else
-    small_flip(ix, g, n, false);
-  return n;
+  if (__builtin_expect(m == 0, 0))
+    return long_release(ix, g);
+  /* The block ends in its first word, at m's lowest bit: its bits are
+   * those up to that one from b, the give's mask made at once. */
+  uint64_t last = m & (0 - m), mask = (m ^ (m - 1)) & (ALL_ONES << b);
+  zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
+  ix->end[w] = e ^ last;
+  u &= ~mask;
+  ix->used[w] = u;
+  uint32_t old = ix->leaf[w], v = leaf_after_give(old, u, mask);
+  ix->leaf[w] = v;
+  return word_moved(ix, w, v, old, true, ctz64(m) - b + 1);
 }
 
 void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n) {

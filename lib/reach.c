@@ -134,21 +134,25 @@ static inline void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
   }
 }
 
-/* Sets word w's reach byte to v and carries the change up: a larger byte
- * raises the maxima above it until one is as large already; a smaller one
- * that was its node's maximum has the node's maximum recomputed, and so on
- * up while each was its node's maximum and fell (so each equalled `old`).
- * Most changes stop at the byte above the word's (there is always one: the
- * index has two levels at least), so that one is tested here. */
-ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+/* Sets word w's reach byte to v, which is no less than the old (rise) or
+ * no more, and carries the change up: a larger byte raises the maxima above
+ * it until one is as large already; a smaller one that was its node's
+ * maximum has the node's maximum recomputed, and so on up while each was
+ * its node's maximum and fell (so each equalled `old`). Most changes stop
+ * at the byte above the word's (there is always one: the index has two
+ * levels at least), so that one is tested here. A caller that knows the
+ * direction (a give or a take that left the word's edge runs as they were)
+ * passes it as a constant: only that half is compiled in. */
+ZONE_INLINE_SHARED void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise) {
   zone__reach_t *r = &ix->reach;
   unsigned old = r->bytes[w];
+  zone_assert(rise ? v >= old : v <= old);
   if (old == v)
     return;
   r->bytes[w] = (uint8_t)v;
   uint8_t *up = reach_level(r, 1) + w / FAN;
   unsigned cur = *up;
-  if (v > old) {
+  if (rise) {
     if (v > cur) {
       *up = (uint8_t)v;
       reach_raise(r, 1, w / FAN, v);
@@ -156,6 +160,10 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   } else if (cur == old) {
     reach_lower(r, w, old);
   }
+}
+
+ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+  zone__reach_move(ix, w, v, v > ix->reach.bytes[w]);
 }
 
 /* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
