@@ -472,16 +472,20 @@ static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w,
   return ret;
 }
 
-/* Word w's leaf went from old to v (stored) in a one-word give (`given`)
- * or take: with its edge runs as they were, only its own reach byte may
- * move (its longest run did: up for a give, down for a take) and the tree
- * is not told; else edges_moved. Returns ret. */
-ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t old, bool given, size_t ret) {
+/* Word w's leaf (at lp, the next word's after it) goes from old to v in a
+ * one-word give (`given`) or take: stored; with its edge runs as they were,
+ * only its own reach byte may move (its longest run did: up for a give, down
+ * for a take) and the tree is not told; else edges_moved. Returns ret. */
+ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_t v, uint32_t old, bool given,
+                              size_t ret) {
+  *lp = v;
   uint32_t moved = v ^ old;
   if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
     return edges_moved(ix, w, v, moved, ret);
-  if (moved != 0)
-    zone__reach_move(ix, w, zone__reach_of_leaf(ix, w, v), given);
+  if (moved != 0) {
+    unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
+    zone__reach_move(ix, w, zone__reach_from(v, next), given);
+  }
   return ret;
 }
 
@@ -502,9 +506,8 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   uint64_t u = ix->used[w] | (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
   ix->used[w] = u;
   ix->end[w] |= (uint64_t)1 << (b + n - 1);
-  uint32_t v = leaf_of_word(u), old = ix->leaf[w];
-  ix->leaf[w] = v;
-  return word_moved(ix, w, v, old, false, g);
+  uint32_t *lp = &ix->leaf[w];
+  return word_moved(ix, w, lp, leaf_of_word(u), *lp, false, g);
 }
 
 /* The release of a block known to start at g (u and e its word's used and
@@ -518,13 +521,13 @@ ZONE_INLINE size_t release_block(zone__index_t *ix, size_t g, uint64_t u, uint64
   /* The block ends in its first word, at m's lowest bit: its bits are
    * those up to that one from b, the give's mask made at once. */
   uint64_t last = m & (0 - m), mask = (m ^ (m - 1)) & (ALL_ONES << b);
-  zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
+  size_t n = ctz64(m) - b + 1;
+  zone_assert(block_len(ix, g) == n);
   ix->end[w] = e ^ last;
   u &= ~mask;
   ix->used[w] = u;
-  uint32_t old = ix->leaf[w], v = leaf_after_give(old, u, mask);
-  ix->leaf[w] = v;
-  return word_moved(ix, w, v, old, true, ctz64(m) - b + 1);
+  uint32_t *lp = &ix->leaf[w], old = *lp;
+  return word_moved(ix, w, lp, leaf_after_give(old, u, mask), old, true, n);
 }
 
 /* A release at a word's first granule (g > 0), out of line: the block
