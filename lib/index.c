@@ -68,16 +68,29 @@ static inline uint32_t leaf_of_word(uint64_t used) {
 
 /* ---- keeping the indexes current --------------------------------------------------- */
 
-/* Refreshes word w's leaf (*fresh); returns the fields that moved (packed).
- * A move of its edge runs is noted for the tree. */
-ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w, uint32_t *fresh) {
-  uint32_t v = leaf_of_word(ix->used[w]);
+/* Sets word w's leaf to v; returns the fields that moved (packed). A move
+ * of its edge runs is noted for the tree. */
+ZONE_INLINE uint32_t word_set(zone__index_t *ix, size_t w, uint32_t v) {
   uint32_t moved = v ^ ix->leaf[w];
   ix->leaf[w] = v;
-  *fresh = v;
   if (moved & ZONE_LEAF_EDGES)
     zone__tree_dirty(ix, w);
   return moved;
+}
+
+/* Refreshes word w's leaf (*fresh) from its bits: word_set. */
+ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w, uint32_t *fresh) {
+  *fresh = leaf_of_word(ix->used[w]);
+  return word_set(ix, w, *fresh);
+}
+
+/* The leaf of a word whose bits are now u after a take cut its free run of
+ * `cut` granules at one edge (its top or bottom run), from its leaf before:
+ * the longest run is rescanned only when the cut run was as long. */
+static inline uint32_t leaf_cut(uint32_t leaf, uint64_t u, unsigned cut) {
+  if (zone__leaf_max(leaf) > cut)
+    return zone__leaf_pack(ctz64(u), clz64(u), zone__leaf_max(leaf));
+  return leaf_of_word(u);
 }
 
 /* Word w's leaf after a give freed granules at its top (top) or its bottom,
@@ -401,10 +414,18 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     m0 &= m1;
   if (take) {
     u[w0] |= m0;
-    if (w1 != w0)
-      u[w1] |= m1;
+    if (w1 == w0) {
+      mark_end(ix, g, last);
+      words_changed(ix, w0, w1, true);
+      return;
+    }
+    /* Two words: the run cut is w0's top run and w1's bottom run. */
+    u[w1] |= m1;
     mark_end(ix, g, last);
-    words_changed(ix, w0, w1, true);
+    uint32_t old0 = ix->leaf[w0], old1 = ix->leaf[w1];
+    uint32_t leaf0 = leaf_cut(old0, u[w0], zone__leaf_end(old0)), leaf1 = leaf_cut(old1, u[w1], zone__leaf_start(old1));
+    uint32_t moved0 = word_set(ix, w0, leaf0), moved1 = word_set(ix, w1, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
   } else {
     clear_end(ix, last);
     uint32_t leaf0, leaf1 = 0;
