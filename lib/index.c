@@ -132,16 +132,19 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,
  * moved as given: the reach bytes that read them. A word's byte reads its
  * own leaf and the next word's start: only those moving rewrite it, from the
- * leaves at hand (not read back). */
+ * leaves at hand (not read back). Granules given (`given`) only raise
+ * reach bytes, granules taken only lower them: zone__reach_move compiles in
+ * that half only. */
 ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t moved0, uint32_t moved1,
-                             uint32_t leaf0, uint32_t leaf1) {
+                             uint32_t leaf0, uint32_t leaf1, bool given) {
   if (w1 != w0 && moved1 != 0)
-    zone__reach_set(ix, w1, zone__reach_of_leaf(ix, w1, leaf1));
+    zone__reach_move(ix, w1, zone__reach_of_leaf(ix, w1, leaf1), given);
   if (moved0 != 0 || zone__leaf_start(moved1) != 0)
-    zone__reach_set(ix, w0,
-                    w1 != w0 ? zone__reach_from(leaf0, zone__leaf_start(leaf1)) : zone__reach_of_leaf(ix, w0, leaf0));
+    zone__reach_move(ix, w0,
+                     w1 != w0 ? zone__reach_from(leaf0, zone__leaf_start(leaf1)) : zone__reach_of_leaf(ix, w0, leaf0),
+                     given);
   if (w0 > 0 && zone__leaf_start(moved0) != 0)
-    zone__reach_set(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)));
+    zone__reach_move(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)), given);
 }
 
 /* The leaf of a word whose bits are now u after a give of the bits m (one
@@ -182,7 +185,7 @@ ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1, bool tak
   if (w1 - w0 < 2) {
     uint32_t leaf0, leaf1 = 0;
     uint32_t moved0 = word_changed(ix, w0, &leaf0), moved1 = w1 != w0 ? word_changed(ix, w1, &leaf1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, !taken);
     return;
   }
   words_rebuild(ix, w0, w1, taken);
@@ -425,12 +428,12 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     uint32_t old0 = ix->leaf[w0], old1 = ix->leaf[w1];
     uint32_t leaf0 = leaf_cut(old0, u[w0], zone__leaf_end(old0)), leaf1 = leaf_cut(old1, u[w1], zone__leaf_start(old1));
     uint32_t moved0 = word_set(ix, w0, leaf0), moved1 = word_set(ix, w1, leaf1);
-    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, false);
   } else {
     clear_end(ix, last);
     uint32_t leaf0, leaf1 = 0;
     uint32_t moved0 = word_give(ix, w0, m0, &leaf0), moved1 = w1 != w0 ? word_give(ix, w1, m1, &leaf1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, true);
   }
 }
 
@@ -483,13 +486,16 @@ static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g
   return n;
 }
 
-/* A one-word take's or give's word w whose edge runs moved (its leaf now v,
- * the fields `moved`): the tree's mark and the reach bytes of w and w - 1.
- * Returns ret, for the tail call. */
+/* A one-word give's (`given`) or take's word w whose edge runs moved (its
+ * leaf now v, the fields `moved`): the tree's mark and the reach bytes of w
+ * and w - 1. Returns ret, for the tail call. */
 static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
-                                                    size_t ret) {
+                                                    bool given, size_t ret) {
   zone__tree_dirty(ix, w);
-  reach_moved(ix, w, w, moved, 0, v, 0);
+  if (given)
+    reach_moved(ix, w, w, moved, 0, v, 0, true);
+  else
+    reach_moved(ix, w, w, moved, 0, v, 0, false);
   return ret;
 }
 
@@ -502,7 +508,7 @@ ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
   *lp = v;
   uint32_t moved = v ^ old;
   if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
-    return edges_moved(ix, w, v, moved, ret);
+    return edges_moved(ix, w, v, moved, given, ret);
   if (moved != 0) {
     unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
     zone__reach_move(ix, w, zone__reach_from(v, next), given);
