@@ -255,19 +255,34 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
   return i;
 }
 
+/* One step of a descent: the first byte >= n in node i of level k, as an
+ * index into level k - 1's nodes (or the word, at level 0). */
+static inline size_t reach_step(const zone__reach_t *r, size_t k, size_t i, reach_key_t key) {
+  unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
+  zone_assert(hit != 0 && "a reach maximum without its byte below");
+  return i * FAN + ctz32(hit);
+}
+
 /* The lowest word whose reach is >= n, when the root byte is (so there is
  * one): a descent from the node under the root byte (the level below it has
- * one node). */
+ * one node). Unrolled, entered at the level it starts from and falling
+ * through a step per level: no loop counter or level pointer from an index
+ * for zones up to 64 MiB (a descent from level 3), a loop above that. */
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   reach_key_t key = key_of(n);
-  size_t k = r->descent, i = 0;
-  for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
-    uint64_t hit = node_hits(reach_level(r, k) + i * FAN, key);
-    zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit);
-    if (k-- == 0)
-      return i;
+  size_t i = 0;
+  /* every node on the way holds a byte >= n: the index is exact */
+  switch (r->descent) {
+  default:
+    for (size_t k = r->descent; k > 3; k--)
+      i = reach_step(r, k, i, key);
+    /* fall through */
+  case 3: i = reach_step(r, 3, i, key); /* fall through */
+  case 2: i = reach_step(r, 2, i, key); /* fall through */
+  case 1: i = reach_step(r, 1, i, key); /* fall through */
+  case 0: i = reach_step(r, 0, i, key);
   }
+  return i;
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
