@@ -68,16 +68,29 @@ static inline uint32_t leaf_of_word(uint64_t used) {
 
 /* ---- keeping the indexes current --------------------------------------------------- */
 
-/* Refreshes word w's leaf (*fresh); returns the fields that moved (packed).
- * A move of its edge runs is noted for the tree. */
-ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w, uint32_t *fresh) {
-  uint32_t v = leaf_of_word(ix->used[w]);
+/* Sets word w's leaf to v; returns the fields that moved (packed). A move
+ * of its edge runs is noted for the tree. */
+ZONE_INLINE uint32_t word_set(zone__index_t *ix, size_t w, uint32_t v) {
   uint32_t moved = v ^ ix->leaf[w];
   ix->leaf[w] = v;
-  *fresh = v;
   if (moved & ZONE_LEAF_EDGES)
     zone__tree_dirty(ix, w);
   return moved;
+}
+
+/* Refreshes word w's leaf (*fresh) from its bits: word_set. */
+ZONE_INLINE uint32_t word_changed(zone__index_t *ix, size_t w, uint32_t *fresh) {
+  *fresh = leaf_of_word(ix->used[w]);
+  return word_set(ix, w, *fresh);
+}
+
+/* The leaf of a word whose bits are now u after a take cut its free run of
+ * `cut` granules at one edge (its top or bottom run), from its leaf before:
+ * the longest run is rescanned only when the cut run was as long. */
+static inline uint32_t leaf_cut(uint32_t leaf, uint64_t u, unsigned cut) {
+  if (zone__leaf_max(leaf) > cut)
+    return zone__leaf_pack(ctz64(u), clz64(u), zone__leaf_max(leaf));
+  return leaf_of_word(u);
 }
 
 /* Word w's leaf after a give freed granules at its top (top) or its bottom,
@@ -90,11 +103,14 @@ static inline uint32_t leaf_given(uint32_t old, uint64_t used, bool top) {
   return zone__leaf_pack(start, end, run > zone__leaf_max(old) ? run : zone__leaf_max(old));
 }
 
-/* The long range of words_changed: leaves, tree and reach bytes at once.
- * The words between w0 and w1 are wholly inside the change, so wholly used
- * (taken) or wholly free (given): their leaves are constants. Of the two
- * edge words, a take scans them, a give reads their new runs off the
- * bitmap (the change is at w0's top and w1's bottom). */
+/* The long range of words_changed: leaves and reach bytes at once, the tree
+ * too when the range spans chunks (one chunk is marked dirty, as a small
+ * change is: its walk waits for the next flush, and a chunk changed again
+ * before then costs no second walk). The words between w0 and w1 are
+ * wholly inside the change, so wholly used (taken) or wholly free (given):
+ * their leaves are constants. Of the two edge words, a take scans them, a
+ * give reads their new runs off the bitmap (the change is at w0's top and
+ * w1's bottom). */
 static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (taken) {
     ix->leaf[w0] = leaf_of_word(ix->used[w0]);
@@ -106,43 +122,53 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
   for (size_t w = w0 + 1; w < w1; w++)
     ix->leaf[w] = inner;
-  zone__tree_rebuild(ix, w0, w1);
+  if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
+    zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
+  else
+    zone__tree_rebuild(ix, w0, w1);
   zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,
  * moved as given: the reach bytes that read them. A word's byte reads its
  * own leaf and the next word's start: only those moving rewrite it, from the
- * leaves at hand (not read back). */
+ * leaves at hand (not read back). Granules given (`given`) only raise
+ * reach bytes, granules taken only lower them: zone__reach_move compiles in
+ * that half only. */
 ZONE_INLINE void reach_moved(zone__index_t *ix, size_t w0, size_t w1, uint32_t moved0, uint32_t moved1,
-                             uint32_t leaf0, uint32_t leaf1) {
+                             uint32_t leaf0, uint32_t leaf1, bool given) {
   if (w1 != w0 && moved1 != 0)
-    zone__reach_set(ix, w1, zone__reach_of_leaf(ix, w1, leaf1));
+    zone__reach_move(ix, w1, zone__reach_of_leaf(ix, w1, leaf1), given);
   if (moved0 != 0 || zone__leaf_start(moved1) != 0)
-    zone__reach_set(ix, w0,
-                    w1 != w0 ? zone__reach_from(leaf0, zone__leaf_start(leaf1)) : zone__reach_of_leaf(ix, w0, leaf0));
+    zone__reach_move(ix, w0,
+                     w1 != w0 ? zone__reach_from(leaf0, zone__leaf_start(leaf1)) : zone__reach_of_leaf(ix, w0, leaf0),
+                     given);
   if (w0 > 0 && zone__leaf_start(moved0) != 0)
-    zone__reach_set(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)));
+    zone__reach_move(ix, w0 - 1, zone__reach_from(ix->leaf[w0 - 1], zone__leaf_start(leaf0)), given);
+}
+
+/* The leaf of a word whose bits are now u after a give of the bits m (one
+ * run), from its leaf before, without a scan: the freed bits join the free
+ * granules around them into one run, the new longest or no longer than the
+ * old. */
+static inline uint32_t leaf_after_give(uint32_t leaf, uint64_t u, uint64_t m) {
+  if (u == 0)
+    return zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
+  uint64_t low = (m & (0 - m)) - 1;  /* the bits below m */
+  uint64_t below = u & low, above = u & ~(m | low);
+  unsigned s = below != 0 ? ZONE_WORD_BITS - clz64(below) : 0;
+  unsigned e = above != 0 ? ctz64(above) : ZONE_WORD_BITS;
+  unsigned max = zone__leaf_max(leaf);
+  return zone__leaf_pack(ctz64(u), clz64(u), e - s > max ? e - s : max);
 }
 
 /* Frees the bits m (one run) of word w and refreshes its leaf (*fresh)
- * without a scan: the freed bits join the free granules around them into
- * one run, the new longest or no longer than the old. Returns the leaf
- * fields that moved, a move of its edge runs noted for the tree. */
+ * (leaf_after_give). Returns the leaf fields that moved, a move of its edge
+ * runs noted for the tree. */
 ZONE_INLINE uint32_t word_give(zone__index_t *ix, size_t w, uint64_t m, uint32_t *fresh) {
   uint64_t u = ix->used[w] & ~m;
   ix->used[w] = u;
-  uint32_t leaf = ix->leaf[w], v;
-  if (u == 0) {
-    v = zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
-  } else {
-    uint64_t low = (m & (0 - m)) - 1;  /* the bits below m */
-    uint64_t below = u & low, above = u & ~(m | low);
-    unsigned s = below != 0 ? ZONE_WORD_BITS - clz64(below) : 0;
-    unsigned e = above != 0 ? ctz64(above) : ZONE_WORD_BITS;
-    unsigned max = zone__leaf_max(leaf);
-    v = zone__leaf_pack(ctz64(u), clz64(u), e - s > max ? e - s : max);
-  }
+  uint32_t leaf = ix->leaf[w], v = leaf_after_give(leaf, u, m);
   uint32_t moved = v ^ leaf;
   ix->leaf[w] = v;
   *fresh = v;
@@ -159,7 +185,7 @@ ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1, bool tak
   if (w1 - w0 < 2) {
     uint32_t leaf0, leaf1 = 0;
     uint32_t moved0 = word_changed(ix, w0, &leaf0), moved1 = w1 != w0 ? word_changed(ix, w1, &leaf1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, !taken);
     return;
   }
   words_rebuild(ix, w0, w1, taken);
@@ -391,15 +417,23 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     m0 &= m1;
   if (take) {
     u[w0] |= m0;
-    if (w1 != w0)
-      u[w1] |= m1;
+    if (w1 == w0) {
+      mark_end(ix, g, last);
+      words_changed(ix, w0, w1, true);
+      return;
+    }
+    /* Two words: the run cut is w0's top run and w1's bottom run. */
+    u[w1] |= m1;
     mark_end(ix, g, last);
-    words_changed(ix, w0, w1, true);
+    uint32_t old0 = ix->leaf[w0], old1 = ix->leaf[w1];
+    uint32_t leaf0 = leaf_cut(old0, u[w0], zone__leaf_end(old0)), leaf1 = leaf_cut(old1, u[w1], zone__leaf_start(old1));
+    uint32_t moved0 = word_set(ix, w0, leaf0), moved1 = word_set(ix, w1, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, false);
   } else {
     clear_end(ix, last);
     uint32_t leaf0, leaf1 = 0;
     uint32_t moved0 = word_give(ix, w0, m0, &leaf0), moved1 = w1 != w0 ? word_give(ix, w1, m1, &leaf1) : 0;
-    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1);
+    reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, true);
   }
 }
 
@@ -429,36 +463,108 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
-/* The fast paths' blocks of more than a word, out of line: kept in, their
- * calls and spills cost the one-word path registers. */
-static __attribute__((noinline)) void large_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
+/* The fast paths' rare cases, out of line and each reached by a tail call
+ * that hands it the rest of the operation and its return value: the one-word
+ * paths then make no call of their own and save no registers. A request
+ * above ZONE_SMALL_MAX (the tree's search and a multi-word take); a take of
+ * two words; a release of a block that does not end in its first word. */
+static __attribute__((noinline)) size_t large_alloc(zone__index_t *ix, size_t n) {
+  size_t g = zone__tree_fit(ix, n, 0);
+  if (g != ZONE_NONE)
+    run_take(ix, g, n);
+  return g;
+}
+
+static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t g, size_t n) {
+  small_flip(ix, g, n, true);
+  return g;
+}
+
+static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g) {
+  size_t n = block_len(ix, g);
+  run_give(ix, g, n);
+  return n;
+}
+
+/* A one-word give's (`given`) or take's word w whose edge runs moved (its
+ * leaf now v, the fields `moved`): the tree's mark and the reach bytes of w
+ * and w - 1. Returns ret, for the tail call. */
+static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
+                                                    bool given, size_t ret) {
+  zone__tree_dirty(ix, w);
+  if (given)
+    reach_moved(ix, w, w, moved, 0, v, 0, true);
+  else
+    reach_moved(ix, w, w, moved, 0, v, 0, false);
+  return ret;
+}
+
+/* Word w's leaf (at lp, the next word's after it) goes from old to v in a
+ * one-word give (`given`) or take: stored; with its edge runs as they were,
+ * only its own reach byte may move (its longest run did: up for a give, down
+ * for a take) and the tree is not told; else edges_moved. Returns ret. */
+ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_t v, uint32_t old, bool given,
+                              size_t ret) {
+  *lp = v;
+  uint32_t moved = v ^ old;
+  if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
+    return edges_moved(ix, w, v, moved, given, ret);
+  if (moved != 0) {
+    unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
+    zone__reach_move(ix, w, zone__reach_from(v, next), given);
+  }
+  return ret;
+}
 
 
 /* The allocation fast path, fit and take in one call. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
-  if (__builtin_expect(n > ZONE_SMALL_MAX, 0)) {
-    size_t g = zone__tree_fit(ix, n, 0);
-    if (g != ZONE_NONE)
-      run_take(ix, g, n);
-    return g;
-  }
+  if (__builtin_expect(n > ZONE_SMALL_MAX, 0))
+    return large_alloc(ix, n);
   if (!zone__reach_may_fit(ix, n))
     return ZONE_NONE;
   size_t g = zone__reach_first_fit(ix, n);
   size_t w = g / ZONE_WORD_BITS;
   unsigned b = g % ZONE_WORD_BITS;
-  if (__builtin_expect(b + n <= ZONE_WORD_BITS, 1)) {
-    /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
-    zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
-    ix->used[w] |= (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
-    ix->end[w] |= (uint64_t)1 << (b + n - 1);
-    uint32_t leaf;
-    uint32_t moved = word_changed(ix, w, &leaf);
-    reach_moved(ix, w, w, moved, 0, leaf, 0);
-    return g;
-  }
-  small_flip(ix, g, n, true);
-  return g;
+  if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
+    return two_word_take(ix, g, n);
+  /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
+  zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+  uint64_t u = ix->used[w] | (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
+  ix->used[w] = u;
+  ix->end[w] |= (uint64_t)1 << (b + n - 1);
+  uint32_t *lp = &ix->leaf[w];
+  return word_moved(ix, w, lp, leaf_of_word(u), *lp, false, g);
+}
+
+/* The release of a block known to start at g (u and e its word's used and
+ * end bits): the give, at once when the block ends in its first word. */
+ZONE_INLINE size_t release_block(zone__index_t *ix, size_t g, uint64_t u, uint64_t e) {
+  size_t w = g / ZONE_WORD_BITS;
+  unsigned b = g % ZONE_WORD_BITS;
+  uint64_t m = e & (ALL_ONES << b);
+  if (__builtin_expect(m == 0, 0))
+    return long_release(ix, g);
+  /* The block ends in its first word, at m's lowest bit: its bits are
+   * those up to that one from b, the give's mask made at once. */
+  uint64_t last = m & (0 - m), mask = (m ^ (m - 1)) & (ALL_ONES << b);
+  size_t n = ctz64(m) - b + 1;
+  zone_assert(block_len(ix, g) == n);
+  ix->end[w] = e ^ last;
+  u &= ~mask;
+  ix->used[w] = u;
+  uint32_t *lp = &ix->leaf[w], old = *lp;
+  return word_moved(ix, w, lp, leaf_after_give(old, u, mask), old, true, n);
+}
+
+/* A release at a word's first granule (g > 0), out of line: the block
+ * starts there only when the word below ends in a free granule or a
+ * block's end. */
+static __attribute__((noinline)) size_t release_word_start(zone__index_t *ix, size_t g, uint64_t u, uint64_t e) {
+  size_t w = g / ZONE_WORD_BITS;
+  if ((ix->used[w - 1] & ~ix->end[w - 1]) >> 63)
+    return 0;
+  return release_block(ix, g, u, e);
 }
 
 /* The free fast path: the block check, its length and the give in one call.
@@ -473,34 +579,14 @@ size_t zone__index_release(zone__index_t *ix, size_t g) {
   __builtin_prefetch(&ix->reach.bytes[w], 1);
   /* A block starts at g iff g is used and g - 1 is not a used granule
    * short of its block's end: one test on the word's bits, then on the word
-   * below only when g is its first granule. */
+   * below only when g is its first granule (out of line). */
   uint64_t u = ix->used[w], e = ix->end[w];
   uint64_t starts = u & ~((u & ~e) << 1);
   if (!((starts >> b) & 1))
     return 0;
-  if (__builtin_expect(b == 0, 0)) {
-    if (w > 0 && (ix->used[w - 1] & ~ix->end[w - 1]) >> 63)
-      return 0;
-  }
-  size_t n;
-  uint64_t m = e & (ALL_ONES << b);
-  if (__builtin_expect(m != 0, 1)) {
-    /* The block ends in its first word, at m's lowest bit: its bits are
-     * those up to that one from b, the give's mask made at once. */
-    uint64_t last = m & (0 - m);
-    zone_assert(block_len(ix, g) == ctz64(m) - b + 1);
-    ix->end[w] = e ^ last;
-    uint32_t leaf;
-    uint32_t moved = word_give(ix, w, (m ^ (m - 1)) & (ALL_ONES << b), &leaf);
-    reach_moved(ix, w, w, moved, 0, leaf, 0);
-    return ctz64(m) - b + 1;
-  }
-  n = block_len(ix, g);
-  if (__builtin_expect(n > ZONE_WORD_BITS, 0))
-    large_give(ix, g, n);
-  else
-    small_flip(ix, g, n, false);
-  return n;
+  if (__builtin_expect(b == 0 && w > 0, 0))
+    return release_word_start(ix, g, u, e);
+  return release_block(ix, g, u, e);
 }
 
 void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n) {

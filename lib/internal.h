@@ -236,6 +236,9 @@ static inline unsigned zone__reach_from(uint32_t v, unsigned next_start) {
 }
 /* Sets word w's reach byte to v, carrying the change up. */
 void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
+/* The same when v is known to be no less than the old byte (rise) or no
+ * more: a constant `rise` compiles in only that half. */
+void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
 /* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
 /* Builds every level from the leaves (init, reset). */

@@ -134,21 +134,25 @@ static inline void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
   }
 }
 
-/* Sets word w's reach byte to v and carries the change up: a larger byte
- * raises the maxima above it until one is as large already; a smaller one
- * that was its node's maximum has the node's maximum recomputed, and so on
- * up while each was its node's maximum and fell (so each equalled `old`).
- * Most changes stop at the byte above the word's (there is always one: the
- * index has two levels at least), so that one is tested here. */
-ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+/* Sets word w's reach byte to v, which is no less than the old (rise) or
+ * no more, and carries the change up: a larger byte raises the maxima above
+ * it until one is as large already; a smaller one that was its node's
+ * maximum has the node's maximum recomputed, and so on up while each was
+ * its node's maximum and fell (so each equalled `old`). Most changes stop
+ * at the byte above the word's (there is always one: the index has two
+ * levels at least), so that one is tested here. A caller that knows the
+ * direction (a give or a take that left the word's edge runs as they were)
+ * passes it as a constant: only that half is compiled in. */
+ZONE_INLINE_SHARED void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise) {
   zone__reach_t *r = &ix->reach;
   unsigned old = r->bytes[w];
+  zone_assert(rise ? v >= old : v <= old);
   if (old == v)
     return;
   r->bytes[w] = (uint8_t)v;
   uint8_t *up = reach_level(r, 1) + w / FAN;
   unsigned cur = *up;
-  if (v > old) {
+  if (rise) {
     if (v > cur) {
       *up = (uint8_t)v;
       reach_raise(r, 1, w / FAN, v);
@@ -156,6 +160,10 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   } else if (cur == old) {
     reach_lower(r, w, old);
   }
+}
+
+ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v) {
+  zone__reach_move(ix, w, v, v > ix->reach.bytes[w]);
 }
 
 /* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
@@ -247,19 +255,34 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
   return i;
 }
 
+/* One step of a descent: the first byte >= n in node i of level k, as an
+ * index into level k - 1's nodes (or the word, at level 0). */
+static inline size_t reach_step(const zone__reach_t *r, size_t k, size_t i, reach_key_t key) {
+  unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
+  zone_assert(hit != 0 && "a reach maximum without its byte below");
+  return i * FAN + ctz32(hit);
+}
+
 /* The lowest word whose reach is >= n, when the root byte is (so there is
  * one): a descent from the node under the root byte (the level below it has
- * one node). */
+ * one node). Unrolled, entered at the level it starts from and falling
+ * through a step per level: no loop counter or level pointer from an index
+ * for zones up to 64 MiB (a descent from level 3), a loop above that. */
 static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   reach_key_t key = key_of(n);
-  size_t k = r->descent, i = 0;
-  for (;;) {  /* every node on the way holds a byte >= n: the index is exact */
-    uint64_t hit = node_hits(reach_level(r, k) + i * FAN, key);
-    zone_assert(hit != 0 && "a reach maximum without its byte below");
-    i = i * FAN + ctz64(hit);
-    if (k-- == 0)
-      return i;
+  size_t i = 0;
+  /* every node on the way holds a byte >= n: the index is exact */
+  switch (r->descent) {
+  default:
+    for (size_t k = r->descent; k > 3; k--)
+      i = reach_step(r, k, i, key);
+    /* fall through */
+  case 3: i = reach_step(r, 3, i, key); /* fall through */
+  case 2: i = reach_step(r, 2, i, key); /* fall through */
+  case 1: i = reach_step(r, 1, i, key); /* fall through */
+  case 0: i = reach_step(r, 0, i, key);
   }
+  return i;
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
