@@ -434,8 +434,8 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
   return err;
 }
 
-/* The short path: a plain zone and a pointer inside its extent. */
-/* zfree's work for a zone and a pointer, neither NULL. */
+/* zfree's work for a zone and a pointer, neither NULL: the short path for a
+ * plain zone and a pointer inside its extent, the rest out of line. */
 ZONE_INLINE int free_block(zone_t *z, void *p) {
   int expected, err;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
