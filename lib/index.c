@@ -509,9 +509,17 @@ ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
   uint32_t moved = v ^ old;
   if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
     return edges_moved(ix, w, v, moved, given, ret);
-  if (moved != 0) {
+  if (moved == 0)
+    return ret;
+  if (given) {
+    /* Its top run and the next word's bottom run are as they were, so the
+     * byte's run across them is too: the new byte is the old one or the new
+     * longest run, whichever is more (no read of the next word). */
+    unsigned max = zone__leaf_max(v), byte = ix->reach.bytes[w];
+    zone__reach_move(ix, w, max > byte ? max : byte, true);
+  } else {
     unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
-    zone__reach_move(ix, w, zone__reach_from(v, next), given);
+    zone__reach_move(ix, w, zone__reach_from(v, next), false);
   }
   return ret;
 }
