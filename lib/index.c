@@ -500,22 +500,20 @@ static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w,
 }
 
 /* Word w's leaf (at lp, the next word's after it) goes from old to v in a
- * one-word give (`given`) or take: stored; with its edge runs as they were,
- * only its own reach byte may move (its longest run did: up for a give, down
- * for a take) and the tree is not told; else edges_moved. Returns ret. */
-ZONE_INLINE size_t word_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_t v, uint32_t old, bool given,
-                              size_t ret) {
+ * one-word take: stored; with its edge runs as they were, only its own reach
+ * byte may move (down: its longest run did) and the tree is not told; else
+ * edges_moved. Returns ret. (The one-word give is release_block's.) */
+ZONE_INLINE size_t take_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_t v, uint32_t old, size_t ret) {
   *lp = v;
   uint32_t moved = v ^ old;
   if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
-    return edges_moved(ix, w, v, moved, given, ret);
+    return edges_moved(ix, w, v, moved, false, ret);
   if (moved != 0) {
     unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
-    zone__reach_move(ix, w, zone__reach_from(v, next), given);
+    zone__reach_move(ix, w, zone__reach_from(v, next), false);
   }
   return ret;
 }
-
 
 /* The allocation fast path, fit and take in one call. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
@@ -534,7 +532,7 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   ix->used[w] = u;
   ix->end[w] |= (uint64_t)1 << (b + n - 1);
   uint32_t *lp = &ix->leaf[w];
-  return word_moved(ix, w, lp, leaf_of_word(u), *lp, false, g);
+  return take_moved(ix, w, lp, leaf_of_word(u), *lp, g);
 }
 
 /* The release of a block known to start at g (u and e its word's used and
@@ -554,7 +552,28 @@ ZONE_INLINE size_t release_block(zone__index_t *ix, size_t g, uint64_t u, uint64
   u &= ~mask;
   ix->used[w] = u;
   uint32_t *lp = &ix->leaf[w], old = *lp;
-  return word_moved(ix, w, lp, leaf_after_give(old, u, mask), old, true, n);
+  /* With used granules left both below and above the freed ones, the word's
+   * edge runs stay as they were, and the tree is not told: only the longest
+   * run may grow, to the freed granules with the free ones around them. Its
+   * top run and the next word's bottom run as they were, so is the reach
+   * byte's run across them: the new byte is the old one or the new longest
+   * run, whichever is more (no read of the next word). With none below (or
+   * above), the freed granules join the word's bottom (top) run: its edges
+   * moved, the leaf is made whole and edges_moved does the rest. */
+  uint64_t below = u & ~(ALL_ONES << b), above = u & (0 - (last << 1));
+  if (__builtin_expect(below == 0 || above == 0, 0)) {
+    uint32_t v = leaf_after_give(old, u, mask);
+    zone_assert((v ^ old) & ZONE_LEAF_EDGES);
+    *lp = v;
+    return edges_moved(ix, w, v, v ^ old, true, n);
+  }
+  unsigned run = ctz64(above) - (ZONE_WORD_BITS - clz64(below));
+  if (run <= zone__leaf_max(old))
+    return n;
+  *lp = (old & ZONE_LEAF_EDGES) | run << 16;
+  unsigned byte = ix->reach.bytes[w];
+  zone__reach_move(ix, w, run > byte ? run : byte, true);
+  return n;
 }
 
 /* A release at a word's first granule (g > 0), out of line: the block

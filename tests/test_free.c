@@ -274,6 +274,42 @@ START_TEST(freed_space_reused) {
 }
 END_TEST
 
+/* Frees inside a word with used granules below and above (its edge runs
+ * unchanged) grow its longest free run: the next fit of that length must
+ * find it, also when the word's reach came from a longer run across into
+ * the next word (granules 62-65) and the run inside it grows past that. */
+START_TEST(interior_frees_grow_the_longest_run) {
+  zone_t *z = create_zone(4096);
+  ck_assert_ptr_nonnull(z);
+  char *base = (char *)zt_base(z);
+  char *p[128];
+  for (int i = 0; i < 128; i++) {
+    p[i] = zalloc(z, 16);
+    ck_assert_ptr_eq(p[i], base + 16 * i);
+  }
+  static const int across[] = {62, 63, 64, 65};
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(zfree(z, p[across[i]]), 0);
+  for (int i = 20; i <= 24; i++) {
+    ck_assert_int_eq(zfree(z, p[i]), 0);  /* the run 20..i, used on both sides */
+    zt_assert_check(z);
+  }
+  /* Runs of 5 (20-24) and 4 (62-65): the lowest fit of 5 is at 20. */
+  char *q = zalloc(z, 5 * 16);
+  ck_assert_ptr_eq(q, base + 16 * 20);
+  ck_assert_int_eq(zfree(z, q), 0);
+  /* One more between two used granules, apart: 40, 42, then 41 joins them. */
+  ck_assert_int_eq(zfree(z, p[40]), 0);
+  ck_assert_int_eq(zfree(z, p[42]), 0);
+  ck_assert_int_eq(zfree(z, p[41]), 0);
+  zt_assert_check(z);
+  ck_assert_ptr_eq(zalloc(z, 3 * 16), base + 16 * 20);
+  ck_assert_ptr_eq(zalloc(z, 3 * 16), base + 16 * 40);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("free");
   ZT_CASE(s, free_null_ptr_ok);
@@ -289,5 +325,6 @@ int main(void) {
   ZT_CASE(s, stale_after_reset);
   ZT_CASE(s, null_zone);
   ZT_CASE(s, freed_space_reused);
+  ZT_CASE(s, interior_frees_grow_the_longest_run);
   return zt_main(s);
 }
