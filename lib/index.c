@@ -39,8 +39,11 @@ static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) 
   }
   uint64_t first = bits_between(b0, ZONE_WORD_BITS), last = bits_between(0, b1);
   map[w0] = value ? map[w0] | first : map[w0] & ~first;
-  for (size_t w = w0 + 1; w < w1; w++)
-    map[w] = value ? ALL_ONES : 0;
+  if (!value && (w1 - w0 - 1) * sizeof *map >= ZONE_ZERO_DISCARD_BYTES)
+    zone__os_zero(&map[w0 + 1], (w1 - w0 - 1) * sizeof *map);  /* a big block freed */
+  else
+    for (size_t w = w0 + 1; w < w1; w++)
+      map[w] = value ? ALL_ONES : 0;
   map[w1] = value ? map[w1] | last : map[w1] & ~last;
 }
 
@@ -120,13 +123,19 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
     ix->leaf[w1] = leaf_given(ix->leaf[w1], ix->used[w1], false);
   }
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
-  for (size_t w = w0 + 1; w < w1; w++)
-    ix->leaf[w] = inner;
+  if (taken && (w1 - w0 - 1) * sizeof *ix->leaf >= ZONE_ZERO_DISCARD_BYTES)
+    zone__os_zero(&ix->leaf[w0 + 1], (w1 - w0 - 1) * sizeof *ix->leaf);  /* a big block taken */
+  else
+    for (size_t w = w0 + 1; w < w1; w++)
+      ix->leaf[w] = inner;
+  /* A take leaves the words between wholly used: summaries and reach bytes
+   * of zero over them, which a long range gives back rather than writes. */
+  size_t u0 = taken ? w0 + 1 : 0, u1 = taken ? w1 : 0;
   if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
     zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
   else
-    zone__tree_rebuild(ix, w0, w1);
-  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
+    zone__tree_rebuild(ix, w0, w1, u0, u1);
+  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1, u0, u1);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,

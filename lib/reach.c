@@ -169,15 +169,28 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
 /* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
  * above them. A long range goes level by level, stopping at the first level
  * where nothing moved. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
+/* Bytes [z0, z1) of a level, each over wholly used words only, set to zero
+ * at once when they are many (zone__os_zero gives their pages back): whether
+ * it did, the caller then skipping them. */
+static bool bytes_zeroed(uint8_t *level, size_t z0, size_t z1) {
+  if (z1 <= z0 || z1 - z0 < ZONE_ZERO_DISCARD_BYTES)
+    return false;
+  zone__os_zero(&level[z0], z1 - z0);
+  return true;
+}
+
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1) {
   if (w1 - w0 < 3) {
     for (size_t w = w0; w <= w1; w++)
       zone__reach_set(ix, w, zone__reach_of(ix, w));
     return;
   }
   zone__reach_t *r = &ix->reach;
-  bool moved = false;
+  size_t z0 = u0, z1 = u1 > u0 ? u1 : u0;  /* the bytes of the level at hand over used words only */
+  bool zeroed = bytes_zeroed(r->bytes, z0, z1), moved = zeroed;
   for (size_t w = w0; w <= w1; w++) {
+    if (zeroed && w == z0)
+      w = z1;
     uint8_t v = (uint8_t)zone__reach_of(ix, w);
     moved |= r->bytes[w] != v;
     r->bytes[w] = v;
@@ -187,8 +200,13 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
     uint8_t *up = reach_level(r, k);
     w0 /= FAN;
     w1 /= FAN;
-    moved = false;
+    z0 = (z0 + FAN - 1) / FAN;
+    z1 = z1 / FAN;
+    zeroed = bytes_zeroed(up, z0, z1);
+    moved = zeroed;
     for (size_t j = w0; j <= w1; j++) {
+      if (zeroed && j == z0)
+        j = z1;
       uint8_t v = (uint8_t)node_max(below + j * FAN);
       moved |= up[j] != v;
       up[j] = v;

@@ -254,19 +254,43 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
  * moved (a big block taken or given: cheaper at once than chunk by chunk);
  * from the level where the range is one node, up its path as a flush goes.
  * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
+/* Nodes [z0, z1) of the tree, each over wholly used chunks only, set to
+ * zero summaries at once when they are many (zone__os_zero gives their pages
+ * back): whether it did, the caller then skipping them. */
+static bool nodes_zeroed(zone__summary_t *node, size_t z0, size_t z1) {
+  if (z1 <= z0 || (z1 - z0) * sizeof *node < ZONE_ZERO_DISCARD_BYTES)
+    return false;
+  zone__os_zero(&node[z0], (z1 - z0) * sizeof *node);
+  return true;
+}
+
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
     return;
   zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
-  for (size_t c = c0; c <= c1; c++)
-    node[c + t->leaves] = chunk_summary(ix, c);
+  /* [z0, z1): the nodes of the level at hand over wholly used chunks only. */
+  size_t z0 = (u0 + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS + t->leaves;
+  size_t z1 = u1 > u0 ? u1 / ZONE_CHUNK_WORDS + t->leaves : z0;
+  bool zeroed = nodes_zeroed(node, z0, z1);
+  for (size_t c = c0; c <= c1; c++) {
+    if (zeroed && c + t->leaves == z0)
+      c = z1 - t->leaves;
+    if (c <= c1)
+      node[c + t->leaves] = chunk_summary(ix, c);
+  }
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
   for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
-    bool changed = false;
+    z0 = (z0 + 1) / 2;
+    z1 = z1 / 2;
+    bool changed = zeroed = nodes_zeroed(node, z0, z1);
     for (size_t i = lo; i <= hi; i++) {
+      if (zeroed && i == z0) {
+        i = z1 - 1;
+        continue;
+      }
       zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
       if (!summary_equal(s, node[i])) {
         node[i] = s;
