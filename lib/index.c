@@ -122,20 +122,23 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
     ix->leaf[w0] = leaf_given(ix->leaf[w0], ix->used[w0], true);
     ix->leaf[w1] = leaf_given(ix->leaf[w1], ix->used[w1], false);
   }
+  if (taken && (w1 - w0 - 1) * sizeof *ix->leaf >= ZONE_ZERO_DISCARD_BYTES) {
+    /* A big block taken: the words between are wholly used, their leaves,
+     * the tree's summaries and the reach bytes over them zero, which a long
+     * range gives back rather than writes (zone__os_zero). */
+    zone__os_zero(&ix->leaf[w0 + 1], (w1 - w0 - 1) * sizeof *ix->leaf);
+    zone__tree_rebuild_used(ix, w0, w1, w0 + 1, w1);
+    zone__reach_update_used(ix, w0 > 0 ? w0 - 1 : 0, w1, w0 + 1, w1);
+    return;
+  }
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
-  if (taken && (w1 - w0 - 1) * sizeof *ix->leaf >= ZONE_ZERO_DISCARD_BYTES)
-    zone__os_zero(&ix->leaf[w0 + 1], (w1 - w0 - 1) * sizeof *ix->leaf);  /* a big block taken */
-  else
-    for (size_t w = w0 + 1; w < w1; w++)
-      ix->leaf[w] = inner;
-  /* A take leaves the words between wholly used: summaries and reach bytes
-   * of zero over them, which a long range gives back rather than writes. */
-  size_t u0 = taken ? w0 + 1 : 0, u1 = taken ? w1 : 0;
+  for (size_t w = w0 + 1; w < w1; w++)
+    ix->leaf[w] = inner;
   if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
     zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
   else
-    zone__tree_rebuild(ix, w0, w1, u0, u1);
-  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1, u0, u1);
+    zone__tree_rebuild(ix, w0, w1);
+  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,

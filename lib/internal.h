@@ -239,10 +239,12 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 /* The same when v is known to be no less than the old byte (rise) or no
  * more: a constant `rise` compiles in only that half. */
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
-/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. Those
- * of [u0, u1), inside them, are wholly used (a big block taken; u1 <= u0 for
- * none): their bytes are zero, set without reading their leaves. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
+/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* The same when the words [u0, u1) among them (u0 < u1) are wholly used (a
+ * big block taken): the bytes over them alone are zero, and are zeroed
+ * without reading a leaf (zone__os_zero: a long range's pages go back). */
+void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
 /* Growth: ix's levels (laid out for its new size, zero) get old's bytes
@@ -280,9 +282,11 @@ void zone__tree_build(zone__index_t *ix);
  * the rest from the leaves. */
 void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
- * (nothing while the tree sleeps). Those of [u0, u1) are wholly used (as
- * zone__reach_update): the nodes over them alone are zero summaries. */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
+ * (nothing while the tree sleeps). */
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
+/* The same when the words [u0, u1) among them are wholly used (as
+ * zone__reach_update_used): the nodes over them alone are zero summaries. */
+void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
 /* The longest free run that touches a word edge. */
