@@ -744,8 +744,56 @@ START_TEST(growth_for_a_huge_block_keeps_little_bookkeeping) {
 }
 END_TEST
 
+/* Big blocks at odd granules between small ones, a free run of 5 granules
+ * just before each (the first word's reach byte is not zero), taken, shrunk
+ * and grown in place, and freed: every step's bookkeeping, zeroed pages and
+ * all, passes zone_check, first fit puts each where the reference would, and
+ * the contents written in the block stay. */
+START_TEST(big_blocks_at_odd_places_stay_consistent) {
+  size_t bytes = (size_t)512 << 20;
+  zone_t *z = create_zone(bytes);
+  ck_assert_ptr_nonnull(z);
+  const size_t pads[] = {16, 48, 1008, 4096 + 32, 65536 - 16};
+  const size_t bigs[] = {(size_t)40 << 20, ((size_t)100 << 20) + 16 * 7, ((size_t)300 << 20) - 16 * 3};
+  for (size_t i = 0; i < sizeof pads / sizeof *pads; i++) {
+    for (size_t j = 0; j < sizeof bigs / sizeof *bigs; j++) {
+      char *pad = zalloc(z, pads[i]);
+      ck_assert_ptr_eq(pad, (char *)zt_base(z));
+      char *gap = zalloc(z, 5 * G), *blocker = zalloc(z, G);
+      ck_assert_ptr_eq(blocker, gap + 5 * G);
+      ck_assert_int_eq(zfree(z, gap), 0);
+      char *p = zalloc(z, bigs[j]);
+      ck_assert_ptr_eq(p, blocker + G);
+      zt_assert_check(z);  /* before a small take nearby refreshes the edge chunk */
+      char *after = zalloc(z, 100);
+      ck_assert_ptr_eq(after, p + bigs[j]);
+      p[0] = 'a';
+      p[bigs[j] / 2 - 1] = 'm';
+      p[bigs[j] - 1] = 'z';
+      zt_assert_check(z);
+      ck_assert_int_eq(zfree(z, after), 0);
+      ck_assert_ptr_eq(zrealloc(z, p, bigs[j] / 2), p);  /* shrink in place */
+      zt_assert_check(z);
+      ck_assert_ptr_eq(zrealloc(z, p, bigs[j] + ((size_t)8 << 20)), p);  /* grow in place */
+      zt_assert_check(z);
+      ck_assert_int_eq(p[0], 'a');
+      ck_assert_int_eq(p[bigs[j] / 2 - 1], 'm');
+      ck_assert_uint_eq(zone_block_size(z, p), bigs[j] + ((size_t)8 << 20));
+      ck_assert_ptr_eq(zalloc(z, 100), p + bigs[j] + ((size_t)8 << 20));
+      ck_assert_int_eq(zfree(z, p), 0);
+      zt_assert_check(z);
+      ck_assert_ptr_eq(zalloc(z, 200), p);  /* the lowest fit, in the freed run */
+      zone_reset(z);
+      zt_assert_check(z);
+    }
+  }
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("trim");
+  ZT_CASE(s, big_blocks_at_odd_places_stay_consistent);
   ZT_CASE(s, os_zero_gives_back_whole_pages);
   ZT_CASE(s, big_block_gives_back_its_bookkeeping);
   ZT_CASE(s, growth_for_a_huge_block_keeps_little_bookkeeping);
