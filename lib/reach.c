@@ -236,7 +236,8 @@ void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
    * computed, the bytes between zeroed. */
   bool zeroed = bytes_zeroed(r->bytes, z0, z1);
   size_t stop = zeroed ? z0 : w1 + 1, resume = zeroed ? z1 : w1 + 1;
-  bool moved = words_refresh(ix, w0, stop) | words_refresh(ix, resume, w1 + 1) | zeroed;
+  bool moved = words_refresh(ix, w0, stop);
+  moved = words_refresh(ix, resume, w1 + 1) || moved || zeroed;  /* both refreshed */
   for (size_t k = 1; moved && k < r->levels; k++) {
     const uint8_t *below = reach_level(r, k - 1);
     uint8_t *up = reach_level(r, k);
@@ -247,7 +248,8 @@ void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
     zeroed = bytes_zeroed(up, z0, z1);
     stop = zeroed ? z0 : w1 + 1;
     resume = zeroed ? z1 : w1 + 1;
-    moved = maxima_refresh(below, up, w0, stop) | maxima_refresh(below, up, resume, w1 + 1) | zeroed;
+    moved = maxima_refresh(below, up, w0, stop);
+    moved = maxima_refresh(below, up, resume, w1 + 1) || moved || zeroed;
   }
 }
 

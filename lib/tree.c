@@ -338,7 +338,9 @@ void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
     zeroed = nodes_zeroed(node, z0, z1);
     stop = zeroed ? z0 : hi + 1;
     resume = zeroed ? z1 : hi + 1;
-    if (!(joins_refresh(node, lo, stop, half) | joins_refresh(node, resume, hi + 1, half) | zeroed))
+    bool changed = joins_refresh(node, lo, stop, half);
+    changed = joins_refresh(node, resume, hi + 1, half) || changed || zeroed;  /* both refreshed */
+    if (!changed)
       return;
   }
   path_refresh(node, lo, half);
