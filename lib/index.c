@@ -39,8 +39,11 @@ static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) 
   }
   uint64_t first = bits_between(b0, ZONE_WORD_BITS), last = bits_between(0, b1);
   map[w0] = value ? map[w0] | first : map[w0] & ~first;
-  for (size_t w = w0 + 1; w < w1; w++)
-    map[w] = value ? ALL_ONES : 0;
+  if (!value && (w1 - w0 - 1) * sizeof *map >= ZONE_ZERO_DISCARD_BYTES)
+    zone__os_zero(&map[w0 + 1], (w1 - w0 - 1) * sizeof *map);  /* a big block freed */
+  else
+    for (size_t w = w0 + 1; w < w1; w++)
+      map[w] = value ? ALL_ONES : 0;
   map[w1] = value ? map[w1] | last : map[w1] & ~last;
 }
 
@@ -118,6 +121,15 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   } else {
     ix->leaf[w0] = leaf_given(ix->leaf[w0], ix->used[w0], true);
     ix->leaf[w1] = leaf_given(ix->leaf[w1], ix->used[w1], false);
+  }
+  if (taken && (w1 - w0 - 1) * sizeof *ix->leaf >= ZONE_ZERO_DISCARD_BYTES) {
+    /* A big block taken: the words between are wholly used, their leaves,
+     * the tree's summaries and the reach bytes over them zero, which a long
+     * range gives back rather than writes (zone__os_zero). */
+    zone__os_zero(&ix->leaf[w0 + 1], (w1 - w0 - 1) * sizeof *ix->leaf);
+    zone__tree_rebuild_used(ix, w0, w1, w0 + 1, w1);
+    zone__reach_update_used(ix, w0 > 0 ? w0 - 1 : 0, w1, w0 + 1, w1);
+    return;
   }
   const uint32_t inner = taken ? 0 : zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
   for (size_t w = w0 + 1; w < w1; w++)

@@ -241,6 +241,10 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
 /* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* The same when the words [u0, u1) among them (u0 < u1) are wholly used (a
+ * big block taken): the bytes over them alone are zero, and are zeroed
+ * without reading a leaf (zone__os_zero: a long range's pages go back). */
+void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
 /* Growth: ix's levels (laid out for its new size, zero) get old's bytes
@@ -280,6 +284,9 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
  * (nothing while the tree sleeps). */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
+/* The same when the words [u0, u1) among them are wholly used (as
+ * zone__reach_update_used): the nodes over them alone are zero summaries. */
+void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
 /* The longest free run that touches a word edge. */
@@ -313,6 +320,13 @@ int zone__os_commit(void *p, size_t bytes);
 void zone__os_guard(void *p, size_t bytes);
 /* Gives pages back to the OS; they read as zero afterwards. */
 void zone__os_discard(void *p, size_t bytes);
+/* Sets bytes [p, p + bytes) of a private anonymous mapping (the bookkeeping)
+ * to zero. A long range (ZONE_ZERO_DISCARD_BYTES of whole pages or more) has
+ * its whole pages given back instead of written: they read as zero and hold
+ * no memory until written again, where a memset would make every page of it
+ * resident (a block of gigabytes taken or freed: bench/results/PROFILE.md). */
+void zone__os_zero(void *p, size_t bytes);
+#define ZONE_ZERO_DISCARD_BYTES ((size_t)256 << 10)
 /* Asks for transparent huge pages over a mapping (a hint; may do nothing). */
 void zone__os_hugepage_hint(void *p, size_t bytes);
 /* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);

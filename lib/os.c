@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -101,6 +103,19 @@ void zone__os_unmap(void *p, size_t bytes) {
 void zone__os_discard(void *p, size_t bytes) {
   if (p != NULL && bytes != 0)
     madvise(p, bytes, MADV_DONTNEED);
+}
+
+void zone__os_zero(void *p, size_t bytes) {
+  size_t page = zone__os_page_size();
+  uintptr_t lo = ((uintptr_t)p + page - 1) / page * page;
+  uintptr_t hi = ((uintptr_t)p + bytes) / page * page;
+  if (bytes < ZONE_ZERO_DISCARD_BYTES || hi <= lo || hi - lo < ZONE_ZERO_DISCARD_BYTES) {
+    memset(p, 0, bytes);
+    return;
+  }
+  memset(p, 0, lo - (uintptr_t)p);
+  madvise((void *)lo, hi - lo, MADV_DONTNEED);
+  memset((void *)hi, 0, (uintptr_t)p + bytes - hi);
 }
 
 void zone__os_guard(void *p, size_t bytes) {

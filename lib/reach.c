@@ -169,6 +169,39 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
 /* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
  * above them. A long range goes level by level, stopping at the first level
  * where nothing moved. */
+/* Bytes [z0, z1) of a level, each over wholly used words only, set to zero
+ * at once when they are many (zone__os_zero gives their pages back): whether
+ * it did, the caller then skipping them. */
+static inline bool bytes_zeroed(uint8_t *level, size_t z0, size_t z1) {
+  if (z1 <= z0 || z1 - z0 < ZONE_ZERO_DISCARD_BYTES)
+    return false;
+  zone__os_zero(&level[z0], z1 - z0);
+  return true;
+}
+
+/* Level 0's bytes [a, b) from the leaves; whether any moved. */
+static inline bool words_refresh(zone__index_t *ix, size_t a, size_t b) {
+  zone__reach_t *r = &ix->reach;
+  bool moved = false;
+  for (size_t w = a; w < b; w++) {
+    uint8_t v = (uint8_t)zone__reach_of(ix, w);
+    moved |= r->bytes[w] != v;
+    r->bytes[w] = v;
+  }
+  return moved;
+}
+
+/* Bytes [a, b) of a level from the level below; whether any moved. */
+static inline bool maxima_refresh(const uint8_t *below, uint8_t *up, size_t a, size_t b) {
+  bool moved = false;
+  for (size_t j = a; j < b; j++) {
+    uint8_t v = (uint8_t)node_max(below + j * FAN);
+    moved |= up[j] != v;
+    up[j] = v;
+  }
+  return moved;
+}
+
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
   if (w1 - w0 < 3) {
     for (size_t w = w0; w <= w1; w++)
@@ -193,6 +226,30 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
       moved |= up[j] != v;
       up[j] = v;
     }
+  }
+}
+
+void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1) {
+  zone__reach_t *r = &ix->reach;
+  size_t z0 = u0, z1 = u1;  /* the bytes of the level at hand over used words only */
+  /* Of each level's bytes [w0, w1], [w0, stop) and [resume, w1] are
+   * computed, the bytes between zeroed. */
+  bool zeroed = bytes_zeroed(r->bytes, z0, z1);
+  size_t stop = zeroed ? z0 : w1 + 1, resume = zeroed ? z1 : w1 + 1;
+  bool moved = words_refresh(ix, w0, stop);
+  moved = words_refresh(ix, resume, w1 + 1) || moved || zeroed;  /* both refreshed */
+  for (size_t k = 1; moved && k < r->levels; k++) {
+    const uint8_t *below = reach_level(r, k - 1);
+    uint8_t *up = reach_level(r, k);
+    w0 /= FAN;
+    w1 /= FAN;
+    z0 = (z0 + FAN - 1) / FAN;
+    z1 = z1 / FAN;
+    zeroed = bytes_zeroed(up, z0, z1);
+    stop = zeroed ? z0 : w1 + 1;
+    resume = zeroed ? z1 : w1 + 1;
+    moved = maxima_refresh(below, up, w0, stop);
+    moved = maxima_refresh(below, up, resume, w1 + 1) || moved || zeroed;
   }
 }
 

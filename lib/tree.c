@@ -254,6 +254,40 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
  * moved (a big block taken or given: cheaper at once than chunk by chunk);
  * from the level where the range is one node, up its path as a flush goes.
  * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
+/* Nodes [z0, z1) of the tree, each over wholly used chunks only, set to
+ * zero summaries at once when they are many (zone__os_zero gives their pages
+ * back): whether it did, the caller then skipping them. */
+static inline bool nodes_zeroed(zone__summary_t *node, size_t z0, size_t z1) {
+  if (z1 <= z0 || (z1 - z0) * sizeof *node < ZONE_ZERO_DISCARD_BYTES)
+    return false;
+  zone__os_zero(&node[z0], (z1 - z0) * sizeof *node);
+  return true;
+}
+
+/* Nodes [a, b) of one level from their children (spanning `half` granules
+ * each); whether any changed. */
+static inline bool joins_refresh(zone__summary_t *node, size_t a, size_t b, uint32_t half) {
+  bool changed = false;
+  for (size_t i = a; i < b; i++) {
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+    if (!summary_equal(s, node[i])) {
+      node[i] = s;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/* Node i's path up to the root, from its children, while a node changes. */
+static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) {
+  for (; i >= 1; i >>= 1, half *= 2) {
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
+    if (summary_equal(s, node[i]))
+      return;
+    node[i] = s;
+  }
+}
+
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
@@ -276,12 +310,40 @@ void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
     if (!changed)
       return;
   }
-  for (size_t i = lo; i >= 1; i >>= 1, half *= 2) {
-    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
-    if (summary_equal(s, node[i]))
+  path_refresh(node, lo, half);
+}
+
+void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1) {
+  zone__tree_t *t = &ix->tree;
+  if (t->asleep)
+    return;
+  zone__summary_t *node = t->node;
+  size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
+  /* [z0, z1): the nodes of the level at hand over wholly used chunks only.
+   * Of each level's nodes, [lo, stop) and [resume, hi] are computed, the
+   * nodes between zeroed. */
+  size_t z0 = (u0 + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS + t->leaves;
+  size_t z1 = u1 / ZONE_CHUNK_WORDS + t->leaves;
+  bool zeroed = nodes_zeroed(node, z0, z1);
+  size_t stop = zeroed ? z0 - t->leaves : c1 + 1, resume = zeroed ? z1 - t->leaves : c1 + 1;
+  for (size_t c = c0; c < stop; c++)
+    node[c + t->leaves] = chunk_summary(ix, c);
+  for (size_t c = resume; c <= c1; c++)
+    node[c + t->leaves] = chunk_summary(ix, c);
+  uint32_t half = ZONE_CHUNK_BITS;
+  size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
+  for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
+    z0 = (z0 + 1) / 2;
+    z1 = z1 / 2;
+    zeroed = nodes_zeroed(node, z0, z1);
+    stop = zeroed ? z0 : hi + 1;
+    resume = zeroed ? z1 : hi + 1;
+    bool changed = joins_refresh(node, lo, stop, half);
+    changed = joins_refresh(node, resume, hi + 1, half) || changed || zeroed;  /* both refreshed */
+    if (!changed)
       return;
-    node[i] = s;
   }
+  path_refresh(node, lo, half);
 }
 
 /* ---- search ------------------------------------------------------------------- */
