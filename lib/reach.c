@@ -166,9 +166,6 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   zone__reach_move(ix, w, v, v > ix->reach.bytes[w]);
 }
 
-/* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
- * above them. A long range goes level by level, stopping at the first level
- * where nothing moved. */
 /* Bytes [z0, z1) of a level, each over wholly used words only, set to zero
  * at once when they are many (zone__os_zero gives their pages back): whether
  * it did, the caller then skipping them. */
@@ -202,6 +199,9 @@ static inline bool maxima_refresh(const uint8_t *below, uint8_t *up, size_t a, s
   return moved;
 }
 
+/* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
+ * above them. A long range goes level by level, stopping at the first level
+ * where nothing moved. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
   if (w1 - w0 < 3) {
     for (size_t w = w0; w <= w1; w++)

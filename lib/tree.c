@@ -250,10 +250,6 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
       t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
 }
 
-/* Level by level over the range, stopping at the first level where nothing
- * moved (a big block taken or given: cheaper at once than chunk by chunk);
- * from the level where the range is one node, up its path as a flush goes.
- * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
 /* Nodes [z0, z1) of the tree, each over wholly used chunks only, set to
  * zero summaries at once when they are many (zone__os_zero gives their pages
  * back): whether it did, the caller then skipping them. */
@@ -288,6 +284,10 @@ static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) 
   }
 }
 
+/* Level by level over the range, stopping at the first level where nothing
+ * moved (a big block taken or given: cheaper at once than chunk by chunk);
+ * from the level where the range is one node, up its path as a flush goes.
+ * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
