@@ -648,6 +648,12 @@ size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit) {
   return first_used(ix, g, stop) - g;
 }
 
+size_t zone__index_free_run(zone__index_t *ix, size_t g) {
+  if (g >= ix->ngran || bit_test(ix->used, g))
+    return 0;
+  return zone__tree_run_end(ix, g) - g;
+}
+
 /* A free run starts at each free granule whose predecessor is used (or that
  * is granule 0): one popcount per word. Counted when asked (zone_stats), not
  * kept, so that a take or a give need not look at its neighbours. */

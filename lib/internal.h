@@ -189,6 +189,9 @@ bool zone__index_is_block(const zone__index_t *ix, size_t g);
 size_t zone__index_block_len(const zone__index_t *ix, size_t g);
 /* Free granules starting at g (0 if g is used), counting at most `limit`. */
 size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit);
+/* The whole free run starting at g, in granules (0 if g is used), found
+ * over the tree in O(log n) (it is flushed first). */
+size_t zone__index_free_run(zone__index_t *ix, size_t g);
 /* Maximal free runs, counted over the bitmap (O(words)). */
 size_t zone__index_free_runs(const zone__index_t *ix);
 /* Longest free run. */
@@ -282,6 +285,8 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
+/* The first used granule at or after the free granule g, or ngran. */
+size_t zone__tree_run_end(zone__index_t *ix, size_t g);
 /* The longest free run that touches a word edge. */
 size_t zone__tree_largest(zone__index_t *ix);
 /* 0 or a ZONE_CHECK_* failure after describing it. */

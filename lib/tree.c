@@ -391,6 +391,39 @@ size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from) {
   return g != ZONE_NONE && g + n <= ix->ngran ? g : ZONE_NONE;
 }
 
+/* The first used granule at or after the free granule g (ngran when the
+ * run reaches the end): the rest of g's chunk off the bitmap, then whole free
+ * nodes passed over from the tree, the lowest one widened while it ends a
+ * right child, until a node that is not wholly free, whose run from its low
+ * end (its summary's start, exact) ends the run. O(log n) whatever its
+ * length: a trim's walk over the free tail no longer reads it word by word. */
+size_t zone__tree_run_end(zone__index_t *ix, size_t g) {
+  zone__tree_flush(ix);
+  size_t w = g / ZONE_WORD_BITS;
+  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+  if (stop > ix->nwords)
+    stop = ix->nwords;
+  uint64_t u = ix->used[w] & (ALL_ONES << (g % ZONE_WORD_BITS));
+  while (u == 0 && ++w < stop)
+    u = ix->used[w];
+  if (u != 0)
+    return w * ZONE_WORD_BITS + ctz64(u);
+  if (stop == ix->nwords)  /* the last word wholly free: ngran is a multiple of 64 */
+    return ix->ngran;
+  const zone__summary_t *node = ix->tree.node;
+  size_t i = stop / ZONE_CHUNK_WORDS + ix->tree.leaves, span = ZONE_CHUNK_BITS, at = stop * ZONE_WORD_BITS;
+  while (node[i].start == span) {
+    at += span;
+    for (; i & 1; i >>= 1)  /* a right child: its parent ends where it does */
+      span *= 2;
+    if (i == 0)
+      return at < ix->ngran ? at : ix->ngran;
+    i++;
+  }
+  at += node[i].start;
+  return at < ix->ngran ? at : ix->ngran;
+}
+
 size_t zone__tree_largest(zone__index_t *ix) {
   zone__tree_flush(ix);
   return ix->tree.node[1].max;
