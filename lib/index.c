@@ -125,8 +125,8 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
     zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
   else
-    zone__tree_rebuild(ix, w0, w1);
-  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
+    zone__tree_rebuild(ix, w0, w1, taken);
+  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1, taken ? 0 : ZONE_WORD_BITS);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,

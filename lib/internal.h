@@ -242,8 +242,10 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 /* The same when v is known to be no less than the old byte (rise) or no
  * more: a constant `rise` compiles in only that half. */
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
-/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* Words [w0, w1] have fresh leaves: their bytes and the maxima above; the
+ * words from w0 + 2 to w1 - 1 are wholly used (inner 0) or wholly free
+ * (inner 64), taken or given whole by the change. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
 /* Growth: ix's levels (laid out for its new size, zero) get old's bytes
@@ -281,8 +283,9 @@ void zone__tree_build(zone__index_t *ix);
  * the rest from the leaves. */
 void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
- * (nothing while the tree sleeps). */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
+ * (nothing while the tree sleeps); the words between them were wholly taken
+ * (`taken`) or given, so a chunk of them only is wholly used or free. */
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
 /* The first used granule at or after the free granule g, or ngran. */

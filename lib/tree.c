@@ -254,14 +254,18 @@ void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) 
  * moved (a big block taken or given: cheaper at once than chunk by chunk);
  * from the level where the range is one node, up its path as a flush goes.
  * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
     return;
   zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
-  for (size_t c = c0; c <= c1; c++)
-    node[c + t->leaves] = chunk_summary(ix, c);
+  /* The chunks between the first and last are wholly inside the change. */
+  const uint32_t all = taken ? 0 : (uint32_t)ZONE_CHUNK_BITS;
+  node[c0 + t->leaves] = chunk_summary(ix, c0);
+  for (size_t c = c0 + 1; c < c1; c++)
+    node[c + t->leaves] = (zone__summary_t){all, all, all};
+  node[c1 + t->leaves] = chunk_summary(ix, c1);
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
   for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
