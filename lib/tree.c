@@ -113,19 +113,43 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
 
 /* ---- keeping the tree current ------------------------------------------------ */
 
+/* Node i was rewritten with its edge runs as they were: every node above
+ * keeps its edge runs too (a node's start, end and the run across its middle
+ * read only its children's), so only the maxima move, each the largest of
+ * its children's and the run across, up to the first that comes out the
+ * same. Every inner node is the join of its children as stored (a walk or a
+ * rebuild ends only where that holds), pending chunks or not. */
+static void max_climb(zone__summary_t *node, size_t i) {
+  for (; i > 1; i >>= 1) {
+    const zone__summary_t *l = &node[i & ~(size_t)1], *r = &node[i | 1];
+    uint32_t max = l->max > r->max ? l->max : r->max, across = max_clip(l->end + r->start);
+    if (across > max)
+      max = across;
+    if (node[i >> 1].max == max)
+      return;
+    node[i >> 1].max = max;
+  }
+}
+
 /* Walks chunk c's change up the tree (its leaves are already fresh):
  * recomputes its summary, then each ancestor from its two children, stopping
  * at the first node that comes out unchanged (everything above it then is
- * too, or is another dirty chunk's walk). */
+ * too, or is another dirty chunk's walk); from the first node whose edge
+ * runs stayed, only maxima (max_climb). */
 static void path_update(zone__index_t *ix, size_t c) {
   zone__summary_t *node = ix->tree.node;
   size_t i = c + ix->tree.leaves;
   zone__summary_t cur = chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
   for (;;) {
-    if (summary_equal(cur, node[i]))
+    zone__summary_t old = node[i];
+    if (summary_equal(cur, old))
       return;
     node[i] = cur;
+    if (((cur.start ^ old.start) | (cur.end ^ old.end)) == 0) {
+      max_climb(node, i);
+      return;
+    }
     if (i == 1)
       return;
     zone__summary_t sib = node[i ^ 1];
@@ -281,10 +305,14 @@ void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
       return;
   }
   for (size_t i = lo; i >= 1; i >>= 1, half *= 2) {
-    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
-    if (summary_equal(s, node[i]))
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half), old = node[i];
+    if (summary_equal(s, old))
       return;
     node[i] = s;
+    if (((s.start ^ old.start) | (s.end ^ old.end)) == 0) {
+      max_climb(node, i);
+      return;
+    }
   }
 }
 
