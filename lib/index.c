@@ -137,8 +137,8 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   if (w0 / ZONE_CHUNK_WORDS == w1 / ZONE_CHUNK_WORDS)
     zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
   else
-    zone__tree_rebuild(ix, w0, w1);
-  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
+    zone__tree_rebuild(ix, w0, w1, taken);
+  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1, taken ? 0 : ZONE_WORD_BITS);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,
@@ -658,6 +658,12 @@ size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit) {
     return 0;
   size_t stop = g + limit < ix->ngran ? g + limit : ix->ngran;
   return first_used(ix, g, stop) - g;
+}
+
+size_t zone__index_free_run(zone__index_t *ix, size_t g) {
+  if (g >= ix->ngran || bit_test(ix->used, g))
+    return 0;
+  return zone__tree_run_end(ix, g) - g;
 }
 
 /* A free run starts at each free granule whose predecessor is used (or that

@@ -189,6 +189,9 @@ bool zone__index_is_block(const zone__index_t *ix, size_t g);
 size_t zone__index_block_len(const zone__index_t *ix, size_t g);
 /* Free granules starting at g (0 if g is used), counting at most `limit`. */
 size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit);
+/* The whole free run starting at g, in granules (0 if g is used), found
+ * over the tree in O(log n) (it is flushed first). */
+size_t zone__index_free_run(zone__index_t *ix, size_t g);
 /* Maximal free runs, counted over the bitmap (O(words)). */
 size_t zone__index_free_runs(const zone__index_t *ix);
 /* Longest free run. */
@@ -239,8 +242,10 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 /* The same when v is known to be no less than the old byte (rise) or no
  * more: a constant `rise` compiles in only that half. */
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
-/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* Words [w0, w1] have fresh leaves: their bytes and the maxima above; the
+ * words from w0 + 2 to w1 - 1 are wholly used (inner 0) or wholly free
+ * (inner 64), taken or given whole by the change. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner);
 /* The same when the words [u0, u1) among them (u0 < u1) are wholly used (a
  * big block taken): the bytes over them alone are zero, and are zeroed
  * without reading a leaf (zone__os_zero: a long range's pages go back). */
@@ -282,13 +287,16 @@ void zone__tree_build(zone__index_t *ix);
  * the rest from the leaves. */
 void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
- * (nothing while the tree sleeps). */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1);
+ * (nothing while the tree sleeps); the words between them were wholly taken
+ * (`taken`) or given, so a chunk of them only is wholly used or free. */
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken);
 /* The same when the words [u0, u1) among them are wholly used (as
  * zone__reach_update_used): the nodes over them alone are zero summaries. */
 void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
+/* The first used granule at or after the free granule g, or ngran. */
+size_t zone__tree_run_end(zone__index_t *ix, size_t g);
 /* The longest free run that touches a word edge. */
 size_t zone__tree_largest(zone__index_t *ix);
 /* 0 or a ZONE_CHECK_* failure after describing it. */

@@ -201,31 +201,29 @@ static inline bool maxima_refresh(const uint8_t *below, uint8_t *up, size_t a, s
 
 /* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
  * above them. A long range goes level by level, stopping at the first level
- * where nothing moved. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
+ * where nothing moved. The words strictly between w0 + 1 and w1 (w0 is the
+ * word below a block's first, w1 its last) were wholly inside the block
+ * taken or given: their bytes are `inner` (0 or 64) with no leaf read, and
+ * moved from the other of the two. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner) {
   if (w1 - w0 < 3) {
     for (size_t w = w0; w <= w1; w++)
       zone__reach_set(ix, w, zone__reach_of(ix, w));
     return;
   }
   zone__reach_t *r = &ix->reach;
-  bool moved = false;
-  for (size_t w = w0; w <= w1; w++) {
-    uint8_t v = (uint8_t)zone__reach_of(ix, w);
-    moved |= r->bytes[w] != v;
-    r->bytes[w] = v;
-  }
+  bool moved = true;  /* an inner word at least */
+  for (size_t w = w0; w <= w0 + 1; w++)
+    r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
+  for (size_t w = w0 + 2; w < w1; w++)
+    r->bytes[w] = (uint8_t)inner;
+  r->bytes[w1] = (uint8_t)zone__reach_of(ix, w1);
   for (size_t k = 1; moved && k < r->levels; k++) {
     const uint8_t *below = reach_level(r, k - 1);
     uint8_t *up = reach_level(r, k);
     w0 /= FAN;
     w1 /= FAN;
-    moved = false;
-    for (size_t j = w0; j <= w1; j++) {
-      uint8_t v = (uint8_t)node_max(below + j * FAN);
-      moved |= up[j] != v;
-      up[j] = v;
-    }
+    moved = maxima_refresh(below, up, w0, w1 + 1);
   }
 }
 

@@ -113,19 +113,43 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
 
 /* ---- keeping the tree current ------------------------------------------------ */
 
+/* Node i was rewritten with its edge runs as they were: every node above
+ * keeps its edge runs too (a node's start, end and the run across its middle
+ * read only its children's), so only the maxima move, each the largest of
+ * its children's and the run across, up to the first that comes out the
+ * same. Every inner node is the join of its children as stored (a walk or a
+ * rebuild ends only where that holds), pending chunks or not. */
+static void max_climb(zone__summary_t *node, size_t i) {
+  for (; i > 1; i >>= 1) {
+    const zone__summary_t *l = &node[i & ~(size_t)1], *r = &node[i | 1];
+    uint32_t max = l->max > r->max ? l->max : r->max, across = max_clip(l->end + r->start);
+    if (across > max)
+      max = across;
+    if (node[i >> 1].max == max)
+      return;
+    node[i >> 1].max = max;
+  }
+}
+
 /* Walks chunk c's change up the tree (its leaves are already fresh):
  * recomputes its summary, then each ancestor from its two children, stopping
  * at the first node that comes out unchanged (everything above it then is
- * too, or is another dirty chunk's walk). */
+ * too, or is another dirty chunk's walk); from the first node whose edge
+ * runs stayed, only maxima (max_climb). */
 static void path_update(zone__index_t *ix, size_t c) {
   zone__summary_t *node = ix->tree.node;
   size_t i = c + ix->tree.leaves;
   zone__summary_t cur = chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
   for (;;) {
-    if (summary_equal(cur, node[i]))
+    zone__summary_t old = node[i];
+    if (summary_equal(cur, old))
       return;
     node[i] = cur;
+    if (((cur.start ^ old.start) | (cur.end ^ old.end)) == 0) {
+      max_climb(node, i);
+      return;
+    }
     if (i == 1)
       return;
     zone__summary_t sib = node[i ^ 1];
@@ -274,13 +298,18 @@ static inline bool joins_refresh(zone__summary_t *node, size_t a, size_t b, uint
   return changed;
 }
 
-/* Node i's path up to the root, from its children, while a node changes. */
+/* Node i's path up to the root, from its children, while a node changes;
+ * from the first whose edge runs stayed, only maxima (max_climb). */
 static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) {
   for (; i >= 1; i >>= 1, half *= 2) {
-    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
-    if (summary_equal(s, node[i]))
+    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half), old = node[i];
+    if (summary_equal(s, old))
       return;
     node[i] = s;
+    if (((s.start ^ old.start) | (s.end ^ old.end)) == 0) {
+      max_climb(node, i);
+      return;
+    }
   }
 }
 
@@ -288,28 +317,23 @@ static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) 
  * moved (a big block taken or given: cheaper at once than chunk by chunk);
  * from the level where the range is one node, up its path as a flush goes.
  * A sleeping tree is left asleep: its wake rebuilds these nodes too. */
-void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1) {
+void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
     return;
   zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
-  for (size_t c = c0; c <= c1; c++)
-    node[c + t->leaves] = chunk_summary(ix, c);
+  /* The chunks between the first and last are wholly inside the change. */
+  const uint32_t all = taken ? 0 : (uint32_t)ZONE_CHUNK_BITS;
+  node[c0 + t->leaves] = chunk_summary(ix, c0);
+  for (size_t c = c0 + 1; c < c1; c++)
+    node[c + t->leaves] = (zone__summary_t){all, all, all};
+  node[c1 + t->leaves] = chunk_summary(ix, c1);
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
-  for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
-    bool changed = false;
-    for (size_t i = lo; i <= hi; i++) {
-      zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
-      if (!summary_equal(s, node[i])) {
-        node[i] = s;
-        changed = true;
-      }
-    }
-    if (!changed)
+  for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2)
+    if (!joins_refresh(node, lo, hi + 1, half))
       return;
-  }
   path_refresh(node, lo, half);
 }
 
@@ -451,6 +475,39 @@ size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from) {
   size_t carry = 0;
   size_t g = fit_scan(ix, 1, 0, ix->tree.leaves * ZONE_CHUNK_BITS, from, n, &carry);
   return g != ZONE_NONE && g + n <= ix->ngran ? g : ZONE_NONE;
+}
+
+/* The first used granule at or after the free granule g (ngran when the
+ * run reaches the end): the rest of g's chunk off the bitmap, then whole free
+ * nodes passed over from the tree, the lowest one widened while it ends a
+ * right child, until a node that is not wholly free, whose run from its low
+ * end (its summary's start, exact) ends the run. O(log n) whatever its
+ * length: a trim's walk over the free tail no longer reads it word by word. */
+size_t zone__tree_run_end(zone__index_t *ix, size_t g) {
+  zone__tree_flush(ix);
+  size_t w = g / ZONE_WORD_BITS;
+  size_t stop = (w / ZONE_CHUNK_WORDS + 1) * ZONE_CHUNK_WORDS;
+  if (stop > ix->nwords)
+    stop = ix->nwords;
+  uint64_t u = ix->used[w] & (ALL_ONES << (g % ZONE_WORD_BITS));
+  while (u == 0 && ++w < stop)
+    u = ix->used[w];
+  if (u != 0)
+    return w * ZONE_WORD_BITS + ctz64(u);
+  if (stop == ix->nwords)  /* the last word wholly free: ngran is a multiple of 64 */
+    return ix->ngran;
+  const zone__summary_t *node = ix->tree.node;
+  size_t i = stop / ZONE_CHUNK_WORDS + ix->tree.leaves, span = ZONE_CHUNK_BITS, at = stop * ZONE_WORD_BITS;
+  while (node[i].start == span) {
+    at += span;
+    for (; i & 1; i >>= 1)  /* a right child: its parent ends where it does */
+      span *= 2;
+    if (i == 0)
+      return at < ix->ngran ? at : ix->ngran;
+    i++;
+  }
+  at += node[i].start;
+  return at < ix->ngran ? at : ix->ngran;
 }
 
 size_t zone__tree_largest(zone__index_t *ix) {

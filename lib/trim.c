@@ -169,7 +169,7 @@ size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
     returned_pages(e, page);
     size_t g = 0;
     while (g < e->idx.ngran && (g = zone__index_fit(&e->idx, n, g)) != ZONE_NONE) {
-      size_t end = g + zone__index_free_len(&e->idx, g, e->idx.ngran - g);
+      size_t end = g + zone__index_free_run(&e->idx, g);
       uintptr_t lo = (e->base + g * ZONE_G + page - 1) / page * page;
       uintptr_t hi = (e->base + end * ZONE_G) / page * page;
       if (hi > lo)

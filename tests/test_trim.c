@@ -791,6 +791,79 @@ START_TEST(big_blocks_at_odd_places_stay_consistent) {
 }
 END_TEST
 
+/* Every free run's length as a trim finds it (zone__index_free_run, over the
+ * summary tree) against the bitmap's count (zone__index_free_len), at each
+ * run's first granule and at one inside it, and 0 at a used granule or past
+ * the end: zone e's state after random takes and gives of 16 B to 256 KiB
+ * (runs inside a chunk, over many chunks, up to the free tail), the tree
+ * awake or asleep (only small changes between two looks). */
+static void assert_free_runs(zone_t *z, zt_rng_t *rng) {
+  zone__index_t *ix = &z->extents[0].idx;
+  for (size_t g = 0; g < ix->ngran;) {
+    size_t want = zone__index_free_len(ix, g, ix->ngran - g);
+    if (want == 0) {
+      ZT_REQUIRE(zone__index_free_run(ix, g) == 0, "granule %zu is used", g);
+      g++;
+      continue;
+    }
+    ZT_REQUIRE(zone__index_free_run(ix, g) == want, "the run at %zu: %zu granules, found %zu", g, want,
+               zone__index_free_run(ix, g));
+    size_t inside = g + zt_rng_below(rng, want);
+    ZT_REQUIRE(zone__index_free_run(ix, inside) == g + want - inside, "granule %zu inside the run at %zu", inside,
+               g);
+    g += want;
+  }
+  ck_assert_uint_eq(zone__index_free_run(ix, ix->ngran), 0);
+}
+
+START_TEST(free_run_matches_the_bitmap) {
+  zt_rng_t rng;
+  uint64_t seed = zt_seed();
+  zt_rng_seed(&rng, seed);
+  zone_t *z = create_zone(8 << 20);
+  ck_assert_ptr_nonnull(z);
+  enum { SLOTS = 256 };
+  char *p[SLOTS] = {0};
+  size_t steps = zt_scaled(4000);
+  for (size_t s = 0; s < steps; s++) {
+    size_t i = zt_rng_below(&rng, SLOTS);
+    bool small_only = (s / 500) % 2 == 1;  /* stretches of small changes: the tree may sleep */
+    size_t n = !small_only && zt_rng_below(&rng, 4) == 0 ? zt_rng_below(&rng, 256 << 10) + 1
+                                                         : zt_rng_below(&rng, 1000) + 1;
+    if (p[i] != NULL) {
+      ck_assert_int_eq(zfree(z, p[i]), 0);
+      p[i] = NULL;
+    } else {
+      p[i] = zalloc(z, n);
+    }
+    if (s % 500 == 499)
+      assert_free_runs(z, &rng);
+  }
+  assert_free_runs(z, &rng);
+  zt_assert_check(z);
+  destroy_zone(z);
+
+  /* A zone whose granules are not a whole number of words: the tail run
+   * ends at the last granule, not at the padding. */
+  size_t page = page_size(), len = 64 * page + 48;
+  unsigned char *buf = aligned_alloc(page, 65 * page);
+  ck_assert_ptr_nonnull(buf);
+  z = create_zone_in(buf, len, 0);
+  ck_assert_ptr_nonnull(z);
+  zone__index_t *ix = &z->extents[0].idx;
+  ck_assert_uint_ne(ix->ngran % 64, 0);
+  char *a = zalloc(z, 100);
+  ck_assert_ptr_nonnull(a);
+  assert_free_runs(z, &rng);
+  ck_assert_uint_eq(zone__index_free_run(ix, ix->ngran - 1), 1);
+  ck_assert_int_eq(zfree(z, a), 0);
+  ck_assert_uint_eq(zone__index_free_run(ix, 0), ix->ngran);
+  zt_assert_check(z);
+  destroy_zone(z);
+  free(buf);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("trim");
   ZT_CASE(s, big_blocks_at_odd_places_stay_consistent);
@@ -809,5 +882,6 @@ int main(void) {
   ZT_CASE(s, zone_trim_keeps_the_lowest);
   ZT_CASE(s, zone_trim_bad_input);
   ZT_CASE(s, zone_trim_caller_buffer_and_unlocked);
+  ZT_CASE(s, free_run_matches_the_bitmap);
   return zt_main(s);
 }
