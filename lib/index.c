@@ -521,9 +521,9 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
     return large_alloc(ix, n);
   if (!zone__reach_may_fit(ix, n))
     return ZONE_NONE;
-  size_t g = zone__reach_first_fit(ix, n);
-  size_t w = g / ZONE_WORD_BITS;
-  unsigned b = g % ZONE_WORD_BITS;
+  unsigned b;
+  size_t w = zone__reach_first_fit_word(ix, n, &b);
+  size_t g = w * ZONE_WORD_BITS + b;
   if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
     return two_word_take(ix, g, n);
   /* Inside one word (so one chunk: no cross[] entry): its mask at once. */

@@ -317,18 +317,27 @@ static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint6
 }
 
 /* The lowest fit of n <= 64 granules when zone__reach_may_fit says there
- * is one: the allocation fast path, with no "none" to test. */
-ZONE_INLINE_SHARED size_t zone__reach_first_fit(const zone__index_t *ix, size_t n) {
+ * is one: the allocation fast path, with no "none" to test. Its word, and
+ * in *bit the granule in that word: the take needs both, and rebuilt from
+ * the granule they would cost a shift and a mask again. */
+ZONE_INLINE_SHARED size_t zone__reach_first_fit_word(const zone__index_t *ix, size_t n, unsigned *bit) {
   size_t w = reach_first(&ix->reach, n);
   int b = fit_in_word(ix, w, n, ALL_ONES);
   zone_assert(b >= 0 && "the reach index promised a fit in this word");
-  return w * ZONE_WORD_BITS + (unsigned)b;
+  *bit = (unsigned)b;
+  return w;
+}
+
+static inline size_t reach_first_fit(const zone__index_t *ix, size_t n) {
+  unsigned b;
+  size_t w = zone__reach_first_fit_word(ix, n, &b);
+  return w * ZONE_WORD_BITS + b;
 }
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
 ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
   if (from == 0)
-    return zone__reach_may_fit(ix, n) ? zone__reach_first_fit(ix, n) : ZONE_NONE;
+    return zone__reach_may_fit(ix, n) ? reach_first_fit(ix, n) : ZONE_NONE;
   if (from >= ix->ngran)
     return ZONE_NONE;
   size_t w = from / ZONE_WORD_BITS;
