@@ -515,12 +515,12 @@ ZONE_INLINE size_t take_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
   return ret;
 }
 
-/* The allocation fast path, fit and take in one call. */
+/* The allocation fast path, fit and take in one call. The reach root is
+ * ZONE_SMALL_MAX at most, so a larger request never passes its test: the
+ * size is looked at only when it fails. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
-  if (__builtin_expect(n > ZONE_SMALL_MAX, 0))
-    return large_alloc(ix, n);
-  if (!zone__reach_may_fit(ix, n))
-    return ZONE_NONE;
+  if (__builtin_expect(!zone__reach_may_fit(ix, n), 0))
+    return n > ZONE_SMALL_MAX ? large_alloc(ix, n) : ZONE_NONE;
   unsigned b;
   size_t w = zone__reach_first_fit_word(ix, n, &b);
   size_t g = w * ZONE_WORD_BITS + b;
