@@ -66,6 +66,21 @@ static inline uint32_t leaf_of_word(uint64_t used) {
   return zone__leaf_pack(ctz64(used), clz64(used), longest_run(~used));
 }
 
+/* The same for a word a take has just written, which has a used granule:
+ * no wholly free case, and no free run of 64 to stop the scan's shift. */
+static inline uint32_t leaf_of_taken(uint64_t used) {
+  zone_assert(used != 0);
+  unsigned best = 0;
+  for (uint64_t x = ~used; x != 0;) {
+    x >>= ctz64(x);
+    unsigned run = ctz64(~x);  /* below 64: used has a set bit, so x a clear one */
+    if (run > best)
+      best = run;
+    x >>= run;
+  }
+  return zone__leaf_pack(ctz64(used), clz64(used), best);
+}
+
 /* ---- keeping the indexes current --------------------------------------------------- */
 
 /* Sets word w's leaf to v; returns the fields that moved (packed). A move
@@ -532,7 +547,7 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   ix->used[w] = u;
   ix->end[w] |= (uint64_t)1 << (b + n - 1);
   uint32_t *lp = &ix->leaf[w];
-  return take_moved(ix, w, lp, leaf_of_word(u), *lp, g);
+  return take_moved(ix, w, lp, leaf_of_taken(u), *lp, g);
 }
 
 /* The release of a block known to start at g (u and e its word's used and
