@@ -37,6 +37,15 @@ static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
   return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, key));
 }
 
+/* The first hit of a node (hits != 0) as a word-sized index. GCC's
+ * __builtin_ctz is an int it widens with one more instruction per level of
+ * a descent; tzcnt on the 64-bit register leaves nothing to widen. */
+static inline size_t hit_first(unsigned hits) {
+  size_t first;
+  __asm__("tzcnt %1, %0" : "=r"(first) : "r"((size_t)hits) : "cc");
+  return first;
+}
+
 /* The largest byte of the node at p: four pmaxub of halves. */
 static inline unsigned node_max(const uint8_t *p) {
   __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -74,6 +83,8 @@ static inline unsigned half_hits(uint64_t x, reach_key_t key) {
 static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
   return half_hits(half_load(p, 0), key) | half_hits(half_load(p, 1), key) << 8;
 }
+
+static inline size_t hit_first(unsigned hits) { return ctz32(hits); }
 
 /* Bytewise maximum of a and b (bytes at most 127). */
 static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
@@ -260,7 +271,7 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
 static inline size_t reach_step(const zone__reach_t *r, size_t k, size_t i, reach_key_t key) {
   unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
   zone_assert(hit != 0 && "a reach maximum without its byte below");
-  return i * FAN + ctz32(hit);
+  return i * FAN + hit_first(hit);
 }
 
 /* The lowest word whose reach is >= n, when the root byte is (so there is
