@@ -536,7 +536,7 @@ ZONE_INLINE size_t take_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
   if (__builtin_expect(!zone__reach_may_fit(ix, n), 0))
     return n > ZONE_SMALL_MAX ? large_alloc(ix, n) : ZONE_NONE;
-  unsigned b;
+  size_t b;
   size_t w = zone__reach_first_fit_word(ix, n, &b);
   size_t g = w * ZONE_WORD_BITS + b;
   if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
