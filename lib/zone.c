@@ -394,7 +394,7 @@ void *zalloc(zone_t *z, size_t bytes) {
   return alloc_sized(z, bytes);
 }
 
-void *zone__alloc_sized(zone_t *z, size_t bytes) { return alloc_sized(z, bytes); }
+void *zone__alloc_sized(size_t bytes, zone_t *z) { return alloc_sized(z, bytes); }
 
 void *zcalloc(zone_t *z, size_t count, size_t size) {
   if (z == NULL) {
@@ -484,13 +484,13 @@ int zfree(zone_t *z, void *p) {
   return free_block(z, p);
 }
 
-void *zone__free_known(zone_t *z, void *p) { return free_block(z, p) == 0 ? NULL : p; }
+void *zone__free_known(void *p, zone_t *z) { return free_block(z, p) == 0 ? NULL : p; }
 
 /* The span test first, without the lock: p outside it is no block of z. */
-void *zone__free_held(zone_t *z, void *p) {
+void *zone__free_held(void *p, zone_t *z) {
   if (!zone__span_holds(z, p))
     return p;
-  return zone__free_known(z, p);
+  return zone__free_known(p, z);
 }
 
 /* Moves a block's contents (the whole old block, or as much as fits) to its

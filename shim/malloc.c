@@ -130,7 +130,7 @@ static inline void *shim_malloc(size_t bytes) {
   if (zone__unlikely(z == NULL || bytes - 1 >= ZONE_ALLOC_SIZED_MAX))
     return malloc_slow(bytes);
   zone__shim_enter();
-  void *p = zone__alloc_sized(z, bytes);
+  void *p = zone__alloc_sized(bytes, z);
   return own_call_done(p);
 }
 
@@ -211,7 +211,7 @@ static inline void free_as(void *p, const char *call) {
    * zone's span is refused without its lock. The core hands a refused
    * pointer back, so that p need not be kept across the call. */
   zone__shim_enter();
-  void *refused = zone__unlikely(zone__shim_many_arenas()) ? zone__free_held(z, p) : zone__free_known(z, p);
+  void *refused = zone__unlikely(zone__shim_many_arenas()) ? zone__free_held(p, z) : zone__free_known(p, z);
   if (zone__likely(refused == NULL)) {
     if (zone__unlikely(zone__shim_leave_counted()))
       zone__shim_op_due(zone__shim_self.mine, false);
