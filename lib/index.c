@@ -422,7 +422,8 @@ static inline size_t block_len(const zone__index_t *ix, size_t g) {
 
 /* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
  * free: run_take and run_give with each mask made once. A give refreshes the
- * leaves from the masks (word_give); a take rescans its words' runs. */
+ * leaves without a scan (word_give in one word, leaf_given for the two edge
+ * runs of two); a take rescans a word's runs when it cut its longest. */
 ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
   size_t last = g + n - 1, w0 = g / ZONE_WORD_BITS, w1 = last / ZONE_WORD_BITS;
   unsigned b0 = g % ZONE_WORD_BITS, b1 = last % ZONE_WORD_BITS;
@@ -446,8 +447,18 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, false);
   } else {
     clear_end(ix, last);
-    uint32_t leaf0, leaf1 = 0;
-    uint32_t moved0 = word_give(ix, w0, m0, &leaf0), moved1 = w1 != w0 ? word_give(ix, w1, m1, &leaf1) : 0;
+    if (w1 == w0) {
+      uint32_t leaf0;
+      uint32_t moved0 = word_give(ix, w0, m0, &leaf0);
+      reach_moved(ix, w0, w0, moved0, 0, leaf0, 0, true);
+      return;
+    }
+    /* Two words: the freed granules join w0's top run and w1's bottom run
+     * (leaf_given, no look below or above them). */
+    u[w0] &= ~m0;
+    u[w1] &= ~m1;
+    uint32_t leaf0 = leaf_given(ix->leaf[w0], u[w0], true), leaf1 = leaf_given(ix->leaf[w1], u[w1], false);
+    uint32_t moved0 = word_set(ix, w0, leaf0), moved1 = word_set(ix, w1, leaf1);
     reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, true);
   }
 }
