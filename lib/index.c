@@ -141,7 +141,7 @@ static void words_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
     zone__tree_dirty(ix, w0);  /* one chunk: one walk at the next flush, as small changes */
   else
     zone__tree_rebuild(ix, w0, w1);
-  zone__reach_update(ix, w0 > 0 ? w0 - 1 : 0, w1);
+  zone__reach_update(ix, w0, w1, taken);
 }
 
 /* Words w0 and w1 (w1 == w0 or w0 + 1) have fresh leaves leaf0 and leaf1,

@@ -239,8 +239,10 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 /* The same when v is known to be no less than the old byte (rise) or no
  * more: a constant `rise` compiles in only that half. */
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
-/* Words [w0, w1] have fresh leaves: their bytes and the maxima above. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1);
+/* Words [w0, w1] (w1 >= w0 + 2) have fresh leaves, those between them
+ * wholly used (taken) or wholly free: the bytes of w0 - 1 to w1 and the
+ * maxima above. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, bool taken);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
 /* Growth: ix's levels (laid out for its new size, zero) get old's bytes

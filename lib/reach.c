@@ -167,29 +167,35 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   zone__reach_move(ix, w, v, v > ix->reach.bytes[w]);
 }
 
-/* Words [w0, w1] have fresh leaves: rewrites their reach bytes and the maxima
- * above them. A long range goes level by level, stopping at the first level
- * where nothing moved. */
-void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1) {
-  if (w1 - w0 < 3) {
-    for (size_t w = w0; w <= w1; w++)
-      zone__reach_set(ix, w, zone__reach_of(ix, w));
-    return;
-  }
+/* Sets byte w of level 0 to v; whether it moved. */
+static inline bool byte_set(zone__reach_t *r, size_t w, unsigned v) {
+  bool moved = r->bytes[w] != v;
+  r->bytes[w] = (uint8_t)v;
+  return moved;
+}
+
+/* Words [w0, w1] (w1 >= w0 + 2) have fresh leaves, those strictly between
+ * them wholly used (`taken`) or wholly free: rewrites the bytes of w0 - 1
+ * (it reads w0's bottom run) to w1 and the maxima above them, level by
+ * level, stopping at the first level where nothing moved. The inner words'
+ * bytes are constants (0, or 64: a wholly free word reaches 64 whatever
+ * follows); only the three others read leaves. */
+void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__reach_t *r = &ix->reach;
-  bool moved = false;
-  for (size_t w = w0; w <= w1; w++) {
-    uint8_t v = (uint8_t)zone__reach_of(ix, w);
-    moved |= r->bytes[w] != v;
-    r->bytes[w] = v;
-  }
-  for (size_t k = 1; moved && k < r->levels; k++) {
+  const unsigned inner = taken ? 0 : ZONE_WORD_BITS;
+  size_t lo = w0 > 0 ? w0 - 1 : 0;
+  bool moved = byte_set(r, w0, zone__reach_of(ix, w0)) | byte_set(r, w1, zone__reach_of(ix, w1));
+  if (lo != w0)
+    moved |= byte_set(r, lo, zone__reach_of(ix, lo));
+  for (size_t w = w0 + 1; w < w1; w++)
+    moved |= byte_set(r, w, inner);
+  for (size_t k = 1, hi = w1; moved && k < r->levels; k++) {
     const uint8_t *below = reach_level(r, k - 1);
     uint8_t *up = reach_level(r, k);
-    w0 /= FAN;
-    w1 /= FAN;
+    lo /= FAN;
+    hi /= FAN;
     moved = false;
-    for (size_t j = w0; j <= w1; j++) {
+    for (size_t j = lo; j <= hi; j++) {
       uint8_t v = (uint8_t)node_max(below + j * FAN);
       moved |= up[j] != v;
       up[j] = v;
