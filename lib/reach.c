@@ -167,10 +167,10 @@ ZONE_INLINE_SHARED void zone__reach_set(zone__index_t *ix, size_t w, unsigned v)
   zone__reach_move(ix, w, v, v > ix->reach.bytes[w]);
 }
 
-/* Sets byte w of level 0 to v; whether it moved. */
-static inline bool byte_set(zone__reach_t *r, size_t w, unsigned v) {
-  bool moved = r->bytes[w] != v;
-  r->bytes[w] = (uint8_t)v;
+/* Sets byte w of level 0 (at bytes) to v; whether it moved. */
+static inline bool byte_set(uint8_t *bytes, size_t w, unsigned v) {
+  bool moved = bytes[w] != v;
+  bytes[w] = (uint8_t)v;
   return moved;
 }
 
@@ -182,13 +182,14 @@ static inline bool byte_set(zone__reach_t *r, size_t w, unsigned v) {
  * follows); only the three others read leaves. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__reach_t *r = &ix->reach;
+  uint8_t *bytes = r->bytes;  /* loaded once: the byte stores may alias r */
   const unsigned inner = taken ? 0 : ZONE_WORD_BITS;
   size_t lo = w0 > 0 ? w0 - 1 : 0;
-  bool moved = byte_set(r, w0, zone__reach_of(ix, w0)) | byte_set(r, w1, zone__reach_of(ix, w1));
+  bool moved = byte_set(bytes, w0, zone__reach_of(ix, w0)) | byte_set(bytes, w1, zone__reach_of(ix, w1));
   if (lo != w0)
-    moved |= byte_set(r, lo, zone__reach_of(ix, lo));
+    moved |= byte_set(bytes, lo, zone__reach_of(ix, lo));
   for (size_t w = w0 + 1; w < w1; w++)
-    moved |= byte_set(r, w, inner);
+    moved |= byte_set(bytes, w, inner);
   for (size_t k = 1, hi = w1; moved && k < r->levels; k++) {
     const uint8_t *below = reach_level(r, k - 1);
     uint8_t *up = reach_level(r, k);
