@@ -501,8 +501,27 @@ static __attribute__((noinline)) size_t large_alloc(zone__index_t *ix, size_t n)
   return g;
 }
 
-static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t g, size_t n) {
-  small_flip(ix, g, n, true);
+/* The lowest fit of n granules at bit b of word w, running into word w + 1.
+ * Being the lowest, it starts w's top free run and takes all of it: w keeps
+ * its bottom run (w is not wholly free, else the fit would lie inside it)
+ * and its top run is gone; w + 1's bottom run is cut from below, so its
+ * top run stays unless the word was wholly free. Either word's longest run
+ * is rescanned only when the run cut was that long. */
+static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t w, size_t b, size_t n) {
+  size_t g = w * ZONE_WORD_BITS + b, last = g + n - 1;
+  unsigned c = (unsigned)(b + n - ZONE_WORD_BITS);  /* granules taken in w + 1: 1 to 63 */
+  zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+  uint64_t u0 = ix->used[w] | ALL_ONES << b, u1 = ix->used[w + 1] | ALL_ONES >> (ZONE_WORD_BITS - c);
+  ix->used[w] = u0;
+  ix->used[w + 1] = u1;
+  mark_end(ix, g, last);
+  uint32_t old0 = ix->leaf[w], old1 = ix->leaf[w + 1];
+  zone_assert(zone__leaf_end(old0) == ZONE_WORD_BITS - b && zone__leaf_start(old0) < ZONE_WORD_BITS);
+  unsigned max0 = zone__leaf_max(old0), max1 = zone__leaf_max(old1), start1 = zone__leaf_start(old1);
+  uint32_t leaf0 = max0 > ZONE_WORD_BITS - b ? zone__leaf_pack(zone__leaf_start(old0), 0, max0) : leaf_of_taken(u0);
+  uint32_t leaf1 = max1 > start1 ? zone__leaf_pack(0, zone__leaf_end(old1), max1) : leaf_of_taken(u1);
+  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
+  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, false);
   return g;
 }
 
@@ -555,9 +574,9 @@ size_t zone__index_alloc(zone__index_t *ix, size_t n) {
     return n > ZONE_SMALL_MAX ? large_alloc(ix, n) : ZONE_NONE;
   size_t b;
   size_t w = zone__reach_first_fit_word(ix, n, &b);
-  size_t g = w * ZONE_WORD_BITS + b;
   if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
-    return two_word_take(ix, g, n);
+    return two_word_take(ix, w, b, n);
+  size_t g = w * ZONE_WORD_BITS + b;
   /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
   zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
   uint64_t u = ix->used[w] | (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
