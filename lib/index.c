@@ -526,19 +526,19 @@ static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t 
 }
 
 /* A block that does not end in its first word w: when it ends in w + 1
- * within 64 granules (most such blocks), its length is read off that
- * word's lowest end bit and the two words given at once, the freed
- * granules joining w's top run and w + 1's bottom run (leaf_given);
- * longer blocks go by block_len and run_give. */
+ * (most such blocks), its length is read off that word's lowest end bit
+ * and the two words are given at once, the freed granules joining w's top
+ * run and w + 1's bottom run (leaf_given); longer blocks go by block_len
+ * and run_give. */
 static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g) {
   size_t w = g / ZONE_WORD_BITS, b = g % ZONE_WORD_BITS;
   uint64_t e1 = ix->end[w + 1];  /* w + 1 exists: the block goes on past w */
-  size_t n = ZONE_WORD_BITS - b + ctz_index(e1 | (uint64_t)1 << 63) + 1;
-  if (e1 == 0 || n > ZONE_WORD_BITS) {
-    n = block_len(ix, g);
+  if (e1 == 0) {
+    size_t n = block_len(ix, g);
     run_give(ix, g, n);
     return n;
   }
+  size_t n = ZONE_WORD_BITS - b + ctz_index(e1) + 1;
   zone_assert(block_len(ix, g) == n);
   uint64_t last = e1 & (0 - e1);
   ix->end[w + 1] = e1 ^ last;
