@@ -185,7 +185,8 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   uint8_t *bytes = r->bytes;  /* loaded once: the byte stores may alias r */
   const unsigned inner = taken ? 0 : ZONE_WORD_BITS;
   size_t lo = w0 > 0 ? w0 - 1 : 0;
-  bool moved = byte_set(bytes, w0, zone__reach_of(ix, w0)) | byte_set(bytes, w1, zone__reach_of(ix, w1));
+  bool moved = byte_set(bytes, w0, zone__reach_of(ix, w0));
+  moved |= byte_set(bytes, w1, zone__reach_of(ix, w1));
   if (lo != w0)
     moved |= byte_set(bytes, lo, zone__reach_of(ix, lo));
   for (size_t w = w0 + 1; w < w1; w++)
