@@ -75,7 +75,6 @@ static inline unsigned node_hits(const uint8_t *p, reach_key_t key) {
   return half_hits(half_load(p, 0), key) | half_hits(half_load(p, 1), key) << 8;
 }
 
-
 /* Bytewise maximum of a and b (bytes at most 127). */
 static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
   uint64_t a_ge = (((a | BYTES_HIGH) - b) & BYTES_HIGH) >> 7;
@@ -295,15 +294,15 @@ static inline size_t reach_first(const zone__reach_t *r, size_t n) {
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
- * granules start (they may run into word w + 1), or ZONE_NONE. The free bits are
- * eroded to those with n - 1 free bits above them inside the word: with
- * 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the bits that start
- * 2^k free granules (each step ANDs in the bits an offset above, and the
- * offsets' sums cover [0, 2^k)), and one more by n - 2^k extends that to n.
- * The lowest bit left starts the lowest fit inside the word, and it is the
- * answer: the only run that may go on into the next word is the top one,
- * above every other. Only when none fits inside does the top run get its
- * next word's bottom run added. */
+ * granules start (they may run into word w + 1), or ZONE_NONE. The free
+ * bits are eroded to those with n - 1 free bits above them inside the
+ * word: with 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the
+ * bits that start 2^k free granules (each step ANDs in the bits an offset
+ * above, and the offsets' sums cover [0, 2^k)), and one more by n - 2^k
+ * extends that to n. The lowest bit left starts the lowest fit inside the
+ * word, and it is the answer: the only run that may go on into the next
+ * word is the top one, above every other. Only when none fits inside does
+ * the top run get its next word's bottom run added. */
 static inline size_t fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
   uint64_t f = ~ix->used[w] & mask, m = f;
   unsigned k = 63 - clz64(n);
