@@ -630,10 +630,11 @@ ZONE_INLINE size_t release_block(zone__index_t *ix, size_t g, uint64_t u, uint64
    * byte's run across them: the new byte is the old one or the new longest
    * run, whichever is more (no read of the next word). With none below (or
    * above), the freed granules join the word's bottom (top) run: its edges
-   * moved, the leaf is made whole and edges_moved does the rest. */
+   * moved, the leaf is made from them (leaf_given) and edges_given does the
+   * rest. */
   uint64_t below = u & ~(ALL_ONES << b), above = u & (0 - (last << 1));
   if (__builtin_expect(below == 0 || above == 0, 0)) {
-    uint32_t v = leaf_after_give(old, u, mask);
+    uint32_t v = leaf_given(old, u, above == 0);
     zone_assert((v ^ old) & ZONE_LEAF_EDGES);
     *lp = v;
     return edges_given(ix, w, v, v ^ old, n);
