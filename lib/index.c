@@ -69,6 +69,21 @@ static inline uint32_t leaf_of_word(uint64_t used) {
   return zone__leaf_pack(ctz64(used), clz64(used), longest_run(~used));
 }
 
+/* The same for a word a take has just written, which has a used granule:
+ * no wholly free case, and no free run of 64 to stop the scan's shift. */
+static inline uint32_t leaf_of_taken(uint64_t used) {
+  zone_assert(used != 0);
+  unsigned best = 0;
+  for (uint64_t x = ~used; x != 0;) {
+    x >>= ctz64(x);
+    unsigned run = ctz64(~x);  /* below 64: used has a set bit, so x a clear one */
+    if (run > best)
+      best = run;
+    x >>= run;
+  }
+  return zone__leaf_pack(ctz64(used), clz64(used), best);
+}
+
 /* ---- keeping the indexes current --------------------------------------------------- */
 
 /* Sets word w's leaf to v; returns the fields that moved (packed). A move
@@ -419,7 +434,8 @@ static inline size_t block_len(const zone__index_t *ix, size_t g) {
 
 /* Granules [g, g + n) of at most two words (n <= 64) turn used (take) or
  * free: run_take and run_give with each mask made once. A give refreshes the
- * leaves from the masks (word_give); a take rescans its words' runs. */
+ * leaves without a scan (word_give in one word, leaf_given for the two edge
+ * runs of two); a take rescans a word's runs when it cut its longest. */
 ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
   size_t last = g + n - 1, w0 = g / ZONE_WORD_BITS, w1 = last / ZONE_WORD_BITS;
   unsigned b0 = g % ZONE_WORD_BITS, b1 = last % ZONE_WORD_BITS;
@@ -443,8 +459,18 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
     reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, false);
   } else {
     clear_end(ix, last);
-    uint32_t leaf0, leaf1 = 0;
-    uint32_t moved0 = word_give(ix, w0, m0, &leaf0), moved1 = w1 != w0 ? word_give(ix, w1, m1, &leaf1) : 0;
+    if (w1 == w0) {
+      uint32_t leaf0;
+      uint32_t moved0 = word_give(ix, w0, m0, &leaf0);
+      reach_moved(ix, w0, w0, moved0, 0, leaf0, 0, true);
+      return;
+    }
+    /* Two words: the freed granules join w0's top run and w1's bottom run
+     * (leaf_given, no look below or above them). */
+    u[w0] &= ~m0;
+    u[w1] &= ~m1;
+    uint32_t leaf0 = leaf_given(ix->leaf[w0], u[w0], true), leaf1 = leaf_given(ix->leaf[w1], u[w1], false);
+    uint32_t moved0 = word_set(ix, w0, leaf0), moved1 = word_set(ix, w1, leaf1);
     reach_moved(ix, w0, w1, moved0, moved1, leaf0, leaf1, true);
   }
 }
@@ -487,28 +513,73 @@ static __attribute__((noinline)) size_t large_alloc(zone__index_t *ix, size_t n)
   return g;
 }
 
-static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t g, size_t n) {
-  small_flip(ix, g, n, true);
+/* The lowest fit of n granules at bit b of word w, running into word w + 1.
+ * Being the lowest, it starts w's top free run and takes all of it: w keeps
+ * its bottom run (w is not wholly free, else the fit would lie inside it)
+ * and its top run is gone; w + 1's bottom run is cut from below, so its
+ * top run stays unless the word was wholly free. Either word's longest run
+ * is rescanned only when the run cut was that long. */
+static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t w, size_t b, size_t n) {
+  size_t g = w * ZONE_WORD_BITS + b, last = g + n - 1;
+  unsigned c = (unsigned)(b + n - ZONE_WORD_BITS);  /* granules taken in w + 1: 1 to 63 */
+  zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
+  uint64_t u0 = ix->used[w] | ALL_ONES << b, u1 = ix->used[w + 1] | ALL_ONES >> (ZONE_WORD_BITS - c);
+  ix->used[w] = u0;
+  ix->used[w + 1] = u1;
+  mark_end(ix, g, last);
+  uint32_t old0 = ix->leaf[w], old1 = ix->leaf[w + 1];
+  zone_assert(zone__leaf_end(old0) == ZONE_WORD_BITS - b && zone__leaf_start(old0) < ZONE_WORD_BITS);
+  unsigned max0 = zone__leaf_max(old0), max1 = zone__leaf_max(old1), start1 = zone__leaf_start(old1);
+  uint32_t leaf0 = max0 > ZONE_WORD_BITS - b ? zone__leaf_pack(zone__leaf_start(old0), 0, max0) : leaf_of_taken(u0);
+  uint32_t leaf1 = max1 > start1 ? zone__leaf_pack(0, zone__leaf_end(old1), max1) : leaf_of_taken(u1);
+  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
+  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, false);
   return g;
 }
 
+/* A block that does not end in its first word w: when it ends in w + 1
+ * (most such blocks), its length is read off that word's lowest end bit
+ * and the two words are given at once, the freed granules joining w's top
+ * run and w + 1's bottom run (leaf_given); longer blocks go by block_len
+ * and run_give. */
 static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g) {
-  size_t n = block_len(ix, g);
-  run_give(ix, g, n);
+  size_t w = g / ZONE_WORD_BITS, b = g % ZONE_WORD_BITS;
+  uint64_t e1 = ix->end[w + 1];  /* w + 1 exists: the block goes on past w */
+  if (e1 == 0) {
+    size_t n = block_len(ix, g);
+    run_give(ix, g, n);
+    return n;
+  }
+  size_t n = ZONE_WORD_BITS - b + ctz_index(e1) + 1;
+  zone_assert(block_len(ix, g) == n);
+  uint64_t last = e1 & (0 - e1);
+  ix->end[w + 1] = e1 ^ last;
+  uint64_t u0 = ix->used[w] & ~(ALL_ONES << b), u1 = ix->used[w + 1] & ~(last | (last - 1));
+  ix->used[w] = u0;
+  ix->used[w + 1] = u1;
+  uint32_t leaf0 = leaf_given(ix->leaf[w], u0, true), leaf1 = leaf_given(ix->leaf[w + 1], u1, false);
+  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
+  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, true);
   return n;
 }
 
 /* A one-word give's (`given`) or take's word w whose edge runs moved (its
  * leaf now v, the fields `moved`): the tree's mark and the reach bytes of w
- * and w - 1. Returns ret, for the tail call. */
-static __attribute__((noinline)) size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
-                                                    bool given, size_t ret) {
+ * and w - 1. Returns ret, for the tail call. One out-of-line copy per
+ * direction (edges_given, edges_taken): each compiles in one half of
+ * zone__reach_move and keeps fewer registers. */
+ZONE_INLINE size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved, bool given, size_t ret) {
   zone__tree_dirty(ix, w);
-  if (given)
-    reach_moved(ix, w, w, moved, 0, v, 0, true);
-  else
-    reach_moved(ix, w, w, moved, 0, v, 0, false);
+  reach_moved(ix, w, w, moved, 0, v, 0, given);
   return ret;
+}
+static __attribute__((noinline)) size_t edges_given(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
+                                                    size_t ret) {
+  return edges_moved(ix, w, v, moved, true, ret);
+}
+static __attribute__((noinline)) size_t edges_taken(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
+                                                    size_t ret) {
+  return edges_moved(ix, w, v, moved, false, ret);
 }
 
 /* Word w's leaf (at lp, the next word's after it) goes from old to v in a
@@ -519,7 +590,7 @@ ZONE_INLINE size_t take_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
   *lp = v;
   uint32_t moved = v ^ old;
   if (__builtin_expect(moved & ZONE_LEAF_EDGES, 0))
-    return edges_moved(ix, w, v, moved, false, ret);
+    return edges_taken(ix, w, v, moved, ret);
   if (moved != 0) {
     unsigned next = zone__leaf_end(v) != 0 && w + 1 < ix->nwords ? zone__leaf_start(lp[1]) : 0;
     zone__reach_move(ix, w, zone__reach_from(v, next), false);
@@ -527,24 +598,24 @@ ZONE_INLINE size_t take_moved(zone__index_t *ix, size_t w, uint32_t *lp, uint32_
   return ret;
 }
 
-/* The allocation fast path, fit and take in one call. */
+/* The allocation fast path, fit and take in one call. The reach root is
+ * ZONE_SMALL_MAX at most, so a larger request never passes its test: the
+ * size is looked at only when it fails. */
 size_t zone__index_alloc(zone__index_t *ix, size_t n) {
-  if (__builtin_expect(n > ZONE_SMALL_MAX, 0))
-    return large_alloc(ix, n);
-  if (!zone__reach_may_fit(ix, n))
-    return ZONE_NONE;
-  size_t g = zone__reach_first_fit(ix, n);
-  size_t w = g / ZONE_WORD_BITS;
-  unsigned b = g % ZONE_WORD_BITS;
+  if (__builtin_expect(!zone__reach_may_fit(ix, n), 0))
+    return n > ZONE_SMALL_MAX ? large_alloc(ix, n) : ZONE_NONE;
+  size_t b;
+  size_t w = zone__reach_first_fit_word(ix, n, &b);
   if (__builtin_expect(b + n > ZONE_WORD_BITS, 0))
-    return two_word_take(ix, g, n);
+    return two_word_take(ix, w, b, n);
+  size_t g = w * ZONE_WORD_BITS + b;
   /* Inside one word (so one chunk: no cross[] entry): its mask at once. */
   zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
   uint64_t u = ix->used[w] | (ALL_ONES >> (ZONE_WORD_BITS - n)) << b;
   ix->used[w] = u;
   ix->end[w] |= (uint64_t)1 << (b + n - 1);
   uint32_t *lp = &ix->leaf[w];
-  return take_moved(ix, w, lp, leaf_of_word(u), *lp, g);
+  return take_moved(ix, w, lp, leaf_of_taken(u), *lp, g);
 }
 
 /* The release of a block known to start at g (u and e its word's used and
@@ -571,13 +642,14 @@ ZONE_INLINE size_t release_block(zone__index_t *ix, size_t g, uint64_t u, uint64
    * byte's run across them: the new byte is the old one or the new longest
    * run, whichever is more (no read of the next word). With none below (or
    * above), the freed granules join the word's bottom (top) run: its edges
-   * moved, the leaf is made whole and edges_moved does the rest. */
+   * moved, the leaf is made from them (leaf_given) and edges_given does the
+   * rest. */
   uint64_t below = u & ~(ALL_ONES << b), above = u & (0 - (last << 1));
   if (__builtin_expect(below == 0 || above == 0, 0)) {
-    uint32_t v = leaf_after_give(old, u, mask);
+    uint32_t v = leaf_given(old, u, above == 0);
     zone_assert((v ^ old) & ZONE_LEAF_EDGES);
     *lp = v;
-    return edges_moved(ix, w, v, v ^ old, true, n);
+    return edges_given(ix, w, v, v ^ old, n);
   }
   unsigned run = ctz64(above) - (ZONE_WORD_BITS - clz64(below));
   if (run <= zone__leaf_max(old))

@@ -258,8 +258,9 @@ void zone__reach_build(zone__index_t *ix);
 void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from);
 /* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
-/* The same from granule 0 when zone__reach_may_fit(ix, n): never ZONE_NONE. */
-size_t zone__reach_first_fit(const zone__index_t *ix, size_t n);
+/* The same from granule 0 when zone__reach_may_fit(ix, n), never ZONE_NONE:
+ * its word (returned) and the granule in that word (*bit). */
+size_t zone__reach_first_fit_word(const zone__index_t *ix, size_t n, size_t *bit);
 /* The longest free run of at most ZONE_SMALL_MAX granules (the root). */
 size_t zone__reach_largest(const zone__index_t *ix);
 /* 0 or ZONE_CHECK_REACH_STALE after describing the wrong byte. */

@@ -315,7 +315,7 @@ static size_t reach_next(const zone__reach_t *r, size_t w, size_t n) {
 static inline size_t reach_step(const zone__reach_t *r, size_t k, size_t i, reach_key_t key) {
   unsigned hit = node_hits(reach_level(r, k) + i * FAN, key);
   zone_assert(hit != 0 && "a reach maximum without its byte below");
-  return i * FAN + ctz32(hit);
+  return i * FAN + ctz_index(hit);  /* one instruction per level fewer than ctz32 */
 }
 
 /* The lowest word whose reach is >= n, when the root byte is (so there is
@@ -341,16 +341,16 @@ static inline size_t reach_first(const zone__reach_t *r, size_t n) {
 }
 
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
- * granules start (they may run into word w + 1), or -1. The free bits are
- * eroded to those with n - 1 free bits above them inside the word: with
- * 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the bits that start
- * 2^k free granules (each step ANDs in the bits an offset above, and the
- * offsets' sums cover [0, 2^k)), and one more by n - 2^k extends that to n.
- * The lowest bit left starts the lowest fit inside the word, and it is the
- * answer: the only run that may go on into the next word is the top one,
- * above every other. Only when none fits inside does the top run get its
- * next word's bottom run added. */
-static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
+ * granules start (they may run into word w + 1), or ZONE_NONE. The free
+ * bits are eroded to those with n - 1 free bits above them inside the
+ * word: with 2^k <= n < 2^(k+1), shifts by 2^(k-1), ..., 2, 1 leave the
+ * bits that start 2^k free granules (each step ANDs in the bits an offset
+ * above, and the offsets' sums cover [0, 2^k)), and one more by n - 2^k
+ * extends that to n. The lowest bit left starts the lowest fit inside the
+ * word, and it is the answer: the only run that may go on into the next
+ * word is the top one, above every other. Only when none fits inside does
+ * the top run get its next word's bottom run added. */
+static inline size_t fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
   uint64_t f = ~ix->used[w] & mask, m = f;
   unsigned k = 63 - clz64(n);
   switch (k) {
@@ -364,38 +364,47 @@ static inline int fit_in_word(const zone__index_t *ix, size_t w, size_t n, uint6
   }
   m &= m >> (n - ((size_t)1 << k));
   if (m != 0)
-    return (int)ctz64(m);
+    return ctz_index(m);
   unsigned top = clz64(~f);  /* the top run's granules in f (f is not all free: m would be) */
   if (top == 0 || w + 1 >= ix->nwords || top + zone__leaf_start(ix->leaf[w + 1]) < n)
-    return -1;
-  return (int)(ZONE_WORD_BITS - top);
+    return ZONE_NONE;
+  return ZONE_WORD_BITS - top;
 }
 
 /* The lowest fit of n <= 64 granules when zone__reach_may_fit says there
- * is one: the allocation fast path, with no "none" to test. */
-ZONE_INLINE_SHARED size_t zone__reach_first_fit(const zone__index_t *ix, size_t n) {
+ * is one: the allocation fast path, with no "none" to test. Its word, and
+ * in *bit the granule in that word: the take needs both, and rebuilt from
+ * the granule they would cost a shift and a mask again. */
+ZONE_INLINE_SHARED size_t zone__reach_first_fit_word(const zone__index_t *ix, size_t n, size_t *bit) {
   size_t w = reach_first(&ix->reach, n);
-  int b = fit_in_word(ix, w, n, ALL_ONES);
-  zone_assert(b >= 0 && "the reach index promised a fit in this word");
-  return w * ZONE_WORD_BITS + (unsigned)b;
+  size_t b = fit_in_word(ix, w, n, ALL_ONES);
+  zone_assert(b != ZONE_NONE && "the reach index promised a fit in this word");
+  *bit = b;
+  return w;
+}
+
+static inline size_t reach_first_fit(const zone__index_t *ix, size_t n) {
+  size_t b;
+  size_t w = zone__reach_first_fit_word(ix, n, &b);
+  return w * ZONE_WORD_BITS + b;
 }
 
 /* The lowest fit of n <= 64 granules at or after granule `from`. */
 ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
   if (from == 0)
-    return zone__reach_may_fit(ix, n) ? zone__reach_first_fit(ix, n) : ZONE_NONE;
+    return zone__reach_may_fit(ix, n) ? reach_first_fit(ix, n) : ZONE_NONE;
   if (from >= ix->ngran)
     return ZONE_NONE;
   size_t w = from / ZONE_WORD_BITS;
-  int b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
-  if (b >= 0)
-    return w * ZONE_WORD_BITS + (size_t)b;
+  size_t b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
+  if (b != ZONE_NONE)
+    return w * ZONE_WORD_BITS + b;
   w = reach_next(&ix->reach, w + 1, n);
   if (w == ZONE_NONE)
     return ZONE_NONE;
   b = fit_in_word(ix, w, n, ALL_ONES);
-  zone_assert(b >= 0 && "the reach index promised a fit in this word");
-  return w * ZONE_WORD_BITS + (size_t)b;
+  zone_assert(b != ZONE_NONE && "the reach index promised a fit in this word");
+  return w * ZONE_WORD_BITS + b;
 }
 
 /* ---- layout, the root, the check ------------------------------------------------ */

@@ -342,18 +342,16 @@ static __attribute__((noinline)) int wake_then_err(zone_t *z, int err) {
   return err;
 }
 
-/* The short path: a zone of one extent and no heap checker (z->plain), and
- * a request its extent holds (1 byte to ZONE_EXTENT_MAX_GRANULES granules).
- * When the extent has no fit, and for everything else, alloc_locked: it
- * looks again (a request that fits nowhere is rare: the zone grows, or
- * fails) and grows the zone. */
-void *zalloc(zone_t *z, size_t bytes) {
+_Static_assert(ZONE_ALLOC_SIZED_MAX == ZONE_EXTENT_MAX_GRANULES * ZONE_G,
+               "zone__alloc_sized takes what one extent can hold");
+
+/* zalloc for z not NULL and a request its extent holds (1 byte to
+ * ZONE_EXTENT_MAX_GRANULES granules): the short path for a zone of one
+ * extent and no heap checker (z->plain). When the extent has no fit, and
+ * for everything else, alloc_locked: it looks again (a request that fits
+ * nowhere is rare: the zone grows, or fails) and grows the zone. */
+ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
   void *p;
-  if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_EXTENT_MAX_GRANULES * ZONE_G, 0)) {
-    p = zalloc_any(z, bytes);
-    ZONE_OPAQUE(p);
-    return p;
-  }
   int expected;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     p = zalloc_contended(z, bytes, expected);
@@ -386,6 +384,17 @@ void *zalloc(zone_t *z, size_t bytes) {
     return wake_then(z, p);
   return p;
 }
+
+void *zalloc(zone_t *z, size_t bytes) {
+  if (__builtin_expect(z == NULL || bytes - 1 >= ZONE_ALLOC_SIZED_MAX, 0)) {
+    void *p = zalloc_any(z, bytes);
+    ZONE_OPAQUE(p);
+    return p;
+  }
+  return alloc_sized(z, bytes);
+}
+
+void *zone__alloc_sized(size_t bytes, zone_t *z) { return alloc_sized(z, bytes); }
 
 void *zcalloc(zone_t *z, size_t count, size_t size) {
   if (z == NULL) {
@@ -475,11 +484,13 @@ int zfree(zone_t *z, void *p) {
   return free_block(z, p);
 }
 
+void *zone__free_known(void *p, zone_t *z) { return free_block(z, p) == 0 ? NULL : p; }
+
 /* The span test first, without the lock: p outside it is no block of z. */
-int zone__free_held(zone_t *z, void *p) {
+void *zone__free_held(void *p, zone_t *z) {
   if (!zone__span_holds(z, p))
-    return EINVAL;
-  return free_block(z, p);
+    return p;
+  return zone__free_known(p, z);
 }
 
 /* Moves a block's contents (the whole old block, or as much as fits) to its

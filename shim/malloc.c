@@ -73,7 +73,7 @@ static inline bool too_large(size_t bytes) { return bytes > (size_t)PTRDIFF_MAX;
 /* ---- malloc, free, calloc -------------------------------------------------------- */
 
 /* malloc on the way that finds the thread's arena and zone first (the first
- * call, start-up, a thread's end), or of a size too large. */
+ * call, start-up, a thread's end), or of a size 0 or too large. */
 static __attribute__((noinline, cold)) void *malloc_slow(size_t bytes) {
   if (too_large(bytes)) {
     errno = ENOMEM;
@@ -122,13 +122,15 @@ static inline void *own_call_done(void *p) {
 }
 
 /* The hot path: the thread's zone (one thread-local load), the core's call
- * marked, counted as it leaves, and the lock waits looked at. */
+ * marked, counted as it leaves, and the lock waits looked at. A size of 0,
+ * or one above what an extent holds (which fails), takes the slow way, so
+ * that the core tests neither again (zone__alloc_sized). */
 static inline void *shim_malloc(size_t bytes) {
   zone_t *z = zone__shim_known_zone();
-  if (zone__unlikely(z == NULL || too_large(bytes)))
+  if (zone__unlikely(z == NULL || bytes - 1 >= ZONE_ALLOC_SIZED_MAX))
     return malloc_slow(bytes);
   zone__shim_enter();
-  void *p = zalloc(z, bytes);
+  void *p = zone__alloc_sized(bytes, z);
   return own_call_done(p);
 }
 
@@ -206,16 +208,17 @@ static inline void free_as(void *p, const char *call) {
     return;
   }
   /* With more than one arena, p may be another's: a pointer outside the
-   * zone's span is refused without its lock. */
+   * zone's span is refused without its lock. The core hands a refused
+   * pointer back, so that p need not be kept across the call. */
   zone__shim_enter();
-  int err = zone__unlikely(zone__shim_many_arenas()) ? zone__free_held(z, p) : zfree(z, p);
-  if (zone__likely(err == 0)) {
+  void *refused = zone__unlikely(zone__shim_many_arenas()) ? zone__free_held(p, z) : zone__free_known(p, z);
+  if (zone__likely(refused == NULL)) {
     if (zone__unlikely(zone__shim_leave_counted()))
       zone__shim_op_due(zone__shim_self.mine, false);
     return;
   }
   zone__shim_leave();
-  free_refused(p, call);
+  free_refused(refused, call);
 }
 
 static void shim_free(void *p) { free_as(p, "free"); }

@@ -506,8 +506,9 @@ START_TEST(trim_gives_back_free_pages_only) {
 END_TEST
 
 /* zone__free_held (the shim's free with several arenas): a pointer outside
- * the zone's span is refused with nothing changed; inside it, the call is
- * zfree's, misuse included; a block in a later extent is held too. */
+ * the zone's span is handed back with nothing changed; inside it, the call
+ * is zfree's, misuse (handed back too) included; a block in a later extent
+ * is held too. */
 START_TEST(free_held_only_inside_span) {
   zone_t *a = create_zone_flags(1 << 16, ZONE_GROW), *b = create_zone(1 << 16);
   ck_assert_ptr_nonnull(a);
@@ -521,23 +522,75 @@ START_TEST(free_held_only_inside_span) {
   ck_assert((uintptr_t)pb < lo || (uintptr_t)pb >= hi);
   zone_stats_t before, after;
   zone_stats(a, &before);
-  ck_assert_int_eq(zone__free_held(a, pb), EINVAL);  /* another zone's block */
-  ck_assert_int_eq(zone__free_held(a, pa + ZONE_G), EINVAL);  /* no block starts there */
+  ck_assert_ptr_eq(zone__free_held(pb, a), pb);  /* another zone's block */
+  ck_assert_ptr_eq(zone__free_held(pa + ZONE_G, a), pa + ZONE_G);  /* no block starts there */
   zone_stats(a, &after);
   ck_assert_uint_eq(after.blocks, before.blocks);
   ck_assert_uint_eq(after.used, before.used);
   ck_assert_uint_gt(zone_block_size(b, pb), 0);
-  ck_assert_int_eq(zone__free_held(a, pa), 0);
+  ck_assert_ptr_null(zone__free_held(pa, a));
   ck_assert_uint_eq(zone_block_size(a, pa), 0);
-  ck_assert_int_eq(zone__free_held(a, pa), EINVAL);  /* a double free */
-  ck_assert_int_eq(zone__free_held(b, pb), 0);
+  ck_assert_ptr_eq(zone__free_held(pa, a), pa);  /* a double free */
+  ck_assert_ptr_null(zone__free_held(pb, b));
   char *big = zalloc(a, 1 << 17);  /* more than the first extent: growth */
   ck_assert_ptr_nonnull(big);
-  ck_assert_int_eq(zone__free_held(a, big), 0);
+  ck_assert_ptr_null(zone__free_held(big, a));
   zt_assert_check(a);
   zt_assert_check(b);
   destroy_zone(a);
   destroy_zone(b);
+}
+END_TEST
+
+/* zone__free_known on p, which starts no live block of z: p handed back,
+ * the zone as it was. */
+static void assert_handed_back(zone_t *z, void *p, const char *what) {
+  zt_snapshot_t before;
+  zt_snapshot_take(z, &before);
+  ck_assert_msg(zone__free_known(p, z) == p, "zone__free_known(%s) did not hand it back", what);
+  zt_assert_unchanged(z, &before, what);
+  zt_snapshot_free(&before);
+}
+
+/* zone__alloc_sized and zone__free_known (the shim's hot paths) place and
+ * free as zalloc and zfree do; a size no extent holds fails with ENOMEM, a
+ * full zone too; a pointer that starts no live block is handed back (inside
+ * the extent: the short path; outside: the other), in a grown zone too. */
+START_TEST(alloc_sized_and_free_known) {
+  zone_t *z = create_zone(1 << 12);
+  ck_assert_ptr_nonnull(z);
+  char *base = (char *)zt_base(z);
+  char *p = zone__alloc_sized(1, z), *q = zone__alloc_sized(100, z);
+  ck_assert_ptr_eq(p, base);
+  ck_assert_ptr_eq(q, base + ZONE_G);
+  ck_assert_uint_eq(zone_block_size(z, q), 112);
+  errno = 0;
+  ck_assert_ptr_null(zone__alloc_sized(ZONE_ALLOC_SIZED_MAX, z));
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_ptr_null(zone__alloc_sized(1 << 12, z));  /* no room left for it */
+  ck_assert_int_eq(errno, ENOMEM);
+  int local;
+  assert_handed_back(z, q + ZONE_G, "an interior granule");
+  assert_handed_back(z, q + 1, "a misaligned pointer");
+  assert_handed_back(z, base + 1024, "free space");
+  assert_handed_back(z, &local, "a stack pointer");
+  ck_assert_ptr_null(zone__free_known(p, z));
+  ck_assert_uint_eq(zone_block_size(z, p), 0);
+  assert_handed_back(z, p, "a freed block");
+  ck_assert_ptr_eq(zone__alloc_sized(16, z), base);  /* first fit takes it again */
+  zt_assert_check(z);
+  destroy_zone(z);
+
+  zone_t *g = create_zone_flags(1 << 12, ZONE_GROW);
+  ck_assert_ptr_nonnull(g);
+  char *big = zone__alloc_sized(1 << 13, g);  /* more than the first extent: growth */
+  ck_assert_ptr_nonnull(big);
+  assert_handed_back(g, big + ZONE_G, "an interior granule of a grown zone's block");
+  ck_assert_ptr_null(zone__free_known(big, g));
+  assert_handed_back(g, big, "a grown zone's freed block");
+  zt_assert_check(g);
+  destroy_zone(g);
 }
 END_TEST
 
@@ -559,5 +612,6 @@ int main(void) {
   ZT_CASE(s, reset_grown_zone);
   ZT_CASE(s, trim_gives_back_free_pages_only);
   ZT_CASE(s, free_held_only_inside_span);
+  ZT_CASE(s, alloc_sized_and_free_known);
   return zt_main(s);
 }

@@ -43,11 +43,25 @@ void zone__fork_reinit(zone_t *z);
  * lies inside it, and if so *usable gets the bytes from p that can be read
  * (its block, or up to its extent's end when p starts none). Takes no lock. */
 bool zone__lookup_unlocked(const zone_t *z, const void *p, size_t *usable);
-/* zfree of p (not NULL) if z's span (below) holds it, else EINVAL with
- * nothing touched, not even the lock: the free of a process with several
- * zones, whose blocks mostly belong to the caller's own, in one call. As with
- * zfree, EINVAL inside the span means p starts no live block of z. */
-int zone__free_held(zone_t *z, void *p);
+/* zfree of p (not NULL) if z's span (below) holds it: NULL once its block
+ * is freed; p itself when no live block of z starts there (zfree's EINVAL)
+ * or, with nothing touched, not even the lock, when the span does not hold
+ * it. The free of a process with several zones, whose blocks mostly belong
+ * to the caller's own, in one call. p comes first, as free's caller passes
+ * it, and is handed back, not an error code, so that a caller that handles
+ * the refusal moves no register and keeps nothing across the call. */
+void *zone__free_held(void *p, zone_t *z);
+/* zalloc for z not NULL and 1 <= bytes <= ZONE_ALLOC_SIZED_MAX (the
+ * largest extent's bytes), without zalloc's own tests of those (the malloc
+ * shim's hot path makes them anyway); the same result otherwise. The size
+ * comes first, as malloc's caller passes it: the shim's call moves no
+ * register. */
+#define ZONE_ALLOC_SIZED_MAX ((size_t)1 << 35)
+void *zone__alloc_sized(size_t bytes, zone_t *z);
+/* The same for a zone whose span needs no test (the caller's only zone):
+ * zfree of p, z and p not NULL, with p handed back when no live block of z
+ * starts there. */
+void *zone__free_known(void *p, zone_t *z);
 
 /* Times this thread waited for a zone's lock (another thread held it) since
  * the caller last set it to 0: a caller reads it after its calls to see
