@@ -481,6 +481,22 @@ static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t 
 }
 
 static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g) {
+  size_t w = g / ZONE_WORD_BITS;
+  uint64_t e1;
+  if (__builtin_expect(w + 1 < ix->nwords && (e1 = ix->end[w + 1]) != 0, 1)) {
+    /* The block runs from g to its word's top and ends in the next word, at
+     * that word's lowest end bit: a block that covered the next word whole
+     * would leave no end bit in it. Both masks at once, as small_flip's give
+     * makes them from a length. */
+    uint64_t last = e1 & (0 - e1), m0 = ALL_ONES << (g % ZONE_WORD_BITS), m1 = last ^ (last - 1);
+    size_t n = ZONE_WORD_BITS - g % ZONE_WORD_BITS + ctz64(last) + 1;
+    zone_assert(block_len(ix, g) == n);
+    ix->end[w + 1] = e1 ^ last;
+    uint32_t leaf0, leaf1;
+    uint32_t moved0 = word_give(ix, w, m0, &leaf0), moved1 = word_give(ix, w + 1, m1, &leaf1);
+    reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, true);
+    return n;
+  }
   size_t n = block_len(ix, g);
   run_give(ix, g, n);
   return n;
