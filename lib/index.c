@@ -476,7 +476,30 @@ static __attribute__((noinline)) size_t large_alloc(zone__index_t *ix, size_t n)
 }
 
 static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t g, size_t n) {
-  small_flip(ix, g, n, true);
+  /* small_flip's take with what a two-word block fixes known: the next word
+   * is w + 1, w's granules are taken to its top (its top run is cut, none is
+   * left) and w + 1's from its bottom (its bottom run is cut, none is left);
+   * the block crosses into the next chunk only when w + 1 starts one. */
+  size_t w = g / ZONE_WORD_BITS, last = g + n - 1;
+  unsigned b1 = last % ZONE_WORD_BITS;
+  zone_assert(zone__index_free_len(ix, g, n) == n);
+  /* The end bit's store between the two words' keeps GCC from pairing them
+   * into one 16-byte load and store: more instructions here, and a load that
+   * a recent 8-byte store to either word (a free's) cannot forward to. */
+  uint64_t u0 = ix->used[w] | ALL_ONES << (g % ZONE_WORD_BITS);
+  ix->used[w] = u0;
+  ix->end[w + 1] |= (uint64_t)1 << b1;
+  uint64_t u1 = ix->used[w + 1] | ALL_ONES >> (ZONE_WORD_BITS - 1 - b1);
+  ix->used[w + 1] = u1;
+  if ((w + 1) % ZONE_CHUNK_WORDS == 0)
+    ix->cross[chunk_of(g)] = (uint32_t)last;
+  uint32_t old0 = ix->leaf[w], old1 = ix->leaf[w + 1];
+  unsigned max0 = zone__leaf_max(old0) > zone__leaf_end(old0) ? zone__leaf_max(old0) : longest_run(~u0);
+  unsigned max1 = zone__leaf_max(old1) > zone__leaf_start(old1) ? zone__leaf_max(old1) : longest_run(~u1);
+  uint32_t leaf0 = zone__leaf_pack(ctz64(u0), 0, max0), leaf1 = zone__leaf_pack(0, clz64(u1), max1);
+  zone_assert(leaf0 == leaf_of_word(u0) && leaf1 == leaf_of_word(u1));
+  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
+  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, false);
   return g;
 }
 
