@@ -463,6 +463,15 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
+/* A take or give of a block over words w and w + 1 (one granule of each at
+ * least) moves w's top run and w + 1's bottom run, always: the tree is told
+ * of w's chunk, and of w + 1's only when that is another. */
+ZONE_INLINE void two_words_dirty(zone__index_t *ix, size_t w) {
+  zone__tree_dirty(ix, w);
+  if ((w + 1) % ZONE_CHUNK_WORDS == 0)
+    zone__tree_dirty(ix, w + 1);
+}
+
 /* The fast paths' rare cases, out of line and each reached by a tail call
  * that hands it the rest of the operation and its return value: the one-word
  * paths then make no call of their own and save no registers. A request
@@ -498,8 +507,10 @@ static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t 
   unsigned max1 = zone__leaf_max(old1) > zone__leaf_start(old1) ? zone__leaf_max(old1) : longest_run(~u1);
   uint32_t leaf0 = zone__leaf_pack(ctz64(u0), 0, max0), leaf1 = zone__leaf_pack(0, clz64(u1), max1);
   zone_assert(leaf0 == leaf_of_word(u0) && leaf1 == leaf_of_word(u1));
-  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
-  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, false);
+  ix->leaf[w] = leaf0;
+  ix->leaf[w + 1] = leaf1;
+  two_words_dirty(ix, w);
+  reach_moved(ix, w, w + 1, leaf0 ^ old0, leaf1 ^ old1, leaf0, leaf1, false);
   return g;
 }
 
@@ -515,9 +526,16 @@ static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g
     size_t n = ZONE_WORD_BITS - g % ZONE_WORD_BITS + ctz64(last) + 1;
     zone_assert(block_len(ix, g) == n);
     ix->end[w + 1] = e1 ^ last;
-    uint32_t leaf0, leaf1;
-    uint32_t moved0 = word_give(ix, w, m0, &leaf0), moved1 = word_give(ix, w + 1, m1, &leaf1);
-    reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, true);
+    uint64_t u0 = ix->used[w] & ~m0;
+    ix->used[w] = u0;
+    uint64_t u1 = ix->used[w + 1] & ~m1;
+    ix->used[w + 1] = u1;
+    uint32_t old0 = ix->leaf[w], old1 = ix->leaf[w + 1];
+    uint32_t leaf0 = leaf_after_give(old0, u0, m0), leaf1 = leaf_after_give(old1, u1, m1);
+    ix->leaf[w] = leaf0;
+    ix->leaf[w + 1] = leaf1;
+    two_words_dirty(ix, w);
+    reach_moved(ix, w, w + 1, leaf0 ^ old0, leaf1 ^ old1, leaf0, leaf1, true);
     return n;
   }
   size_t n = block_len(ix, g);
