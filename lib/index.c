@@ -472,6 +472,17 @@ ZONE_INLINE void two_words_dirty(zone__index_t *ix, size_t w) {
     zone__tree_dirty(ix, w + 1);
 }
 
+/* reach_moved for the same: both words' leaves moved, so both bytes are
+ * rewritten without a test; w - 1's byte only when w's bottom run moved
+ * (moved0: w's fields that moved). */
+ZONE_INLINE void two_words_reach(zone__index_t *ix, size_t w, uint32_t leaf0, uint32_t leaf1, uint32_t moved0,
+                                 bool given) {
+  zone__reach_move(ix, w + 1, zone__reach_of_leaf(ix, w + 1, leaf1), given);
+  zone__reach_move(ix, w, zone__reach_from(leaf0, zone__leaf_start(leaf1)), given);
+  if (w > 0 && zone__leaf_start(moved0) != 0)
+    zone__reach_move(ix, w - 1, zone__reach_from(ix->leaf[w - 1], zone__leaf_start(leaf0)), given);
+}
+
 /* The fast paths' rare cases, out of line and each reached by a tail call
  * that hands it the rest of the operation and its return value: the one-word
  * paths then make no call of their own and save no registers. A request
@@ -510,7 +521,7 @@ static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t 
   ix->leaf[w] = leaf0;
   ix->leaf[w + 1] = leaf1;
   two_words_dirty(ix, w);
-  reach_moved(ix, w, w + 1, leaf0 ^ old0, leaf1 ^ old1, leaf0, leaf1, false);
+  two_words_reach(ix, w, leaf0, leaf1, leaf0 ^ old0, false);
   return g;
 }
 
@@ -535,7 +546,7 @@ static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g
     ix->leaf[w] = leaf0;
     ix->leaf[w + 1] = leaf1;
     two_words_dirty(ix, w);
-    reach_moved(ix, w, w + 1, leaf0 ^ old0, leaf1 ^ old1, leaf0, leaf1, true);
+    two_words_reach(ix, w, leaf0, leaf1, leaf0 ^ old0, true);
     return n;
   }
   size_t n = block_len(ix, g);
