@@ -501,6 +501,26 @@ ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
 void zone__index_give(zone__index_t *ix, size_t g, size_t n) { run_give(ix, g, n); }
 
+/* A take or give of a block over words w and w + 1 (one granule of each at
+ * least) moves w's top run and w + 1's bottom run, always: the tree is told
+ * of w's chunk, and of w + 1's only when that is another. */
+ZONE_INLINE void two_words_dirty(zone__index_t *ix, size_t w) {
+  zone__tree_dirty(ix, w);
+  if ((w + 1) % ZONE_CHUNK_WORDS == 0)
+    zone__tree_dirty(ix, w + 1);
+}
+
+/* reach_moved for the same: both words' leaves moved, so both bytes are
+ * rewritten without a test; w - 1's byte only when w's bottom run moved
+ * (moved0: w's fields that moved). */
+ZONE_INLINE void two_words_reach(zone__index_t *ix, size_t w, uint32_t leaf0, uint32_t leaf1, uint32_t moved0,
+                                 bool given) {
+  zone__reach_move(ix, w + 1, zone__reach_of_leaf(ix, w + 1, leaf1), given);
+  zone__reach_move(ix, w, zone__reach_from(leaf0, zone__leaf_start(leaf1)), given);
+  if (w > 0 && zone__leaf_start(moved0) != 0)
+    zone__reach_move(ix, w - 1, zone__reach_from(ix->leaf[w - 1], zone__leaf_start(leaf0)), given);
+}
+
 /* The fast paths' rare cases, out of line and each reached by a tail call
  * that hands it the rest of the operation and its return value: the one-word
  * paths then make no call of their own and save no registers. A request
@@ -532,8 +552,10 @@ static __attribute__((noinline)) size_t two_word_take(zone__index_t *ix, size_t 
   unsigned max0 = zone__leaf_max(old0), max1 = zone__leaf_max(old1), start1 = zone__leaf_start(old1);
   uint32_t leaf0 = max0 > ZONE_WORD_BITS - b ? zone__leaf_pack(zone__leaf_start(old0), 0, max0) : leaf_of_taken(u0);
   uint32_t leaf1 = max1 > start1 ? zone__leaf_pack(0, zone__leaf_end(old1), max1) : leaf_of_taken(u1);
-  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
-  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, false);
+  ix->leaf[w] = leaf0;
+  ix->leaf[w + 1] = leaf1;
+  two_words_dirty(ix, w);
+  two_words_reach(ix, w, leaf0, leaf1, leaf0 ^ old0, false);
   return g;
 }
 
@@ -557,9 +579,12 @@ static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g
   uint64_t u0 = ix->used[w] & ~(ALL_ONES << b), u1 = ix->used[w + 1] & ~(last | (last - 1));
   ix->used[w] = u0;
   ix->used[w + 1] = u1;
-  uint32_t leaf0 = leaf_given(ix->leaf[w], u0, true), leaf1 = leaf_given(ix->leaf[w + 1], u1, false);
-  uint32_t moved0 = word_set(ix, w, leaf0), moved1 = word_set(ix, w + 1, leaf1);
-  reach_moved(ix, w, w + 1, moved0, moved1, leaf0, leaf1, true);
+  uint32_t old0 = ix->leaf[w];
+  uint32_t leaf0 = leaf_given(old0, u0, true), leaf1 = leaf_given(ix->leaf[w + 1], u1, false);
+  ix->leaf[w] = leaf0;
+  ix->leaf[w + 1] = leaf1;
+  two_words_dirty(ix, w);
+  two_words_reach(ix, w, leaf0, leaf1, leaf0 ^ old0, true);
   return n;
 }
 

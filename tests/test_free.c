@@ -310,6 +310,47 @@ START_TEST(interior_frees_grow_the_longest_run) {
 }
 END_TEST
 
+/* Blocks over two words: their take and their free (the end read off the
+ * next word, where the neighbours' ends are too), also across a chunk's
+ * edge (granule 512: the end kept in cross[]) and for a block of more than
+ * 64 granules over two words; and a block over four words (the next word
+ * holds no end) beside them. In a zone of 16-byte blocks, each run is freed,
+ * taken whole by the first fit of its length, freed again: exactly its
+ * granules come back (one more granule fits nowhere) and its neighbours stay
+ * live blocks of their size. */
+START_TEST(blocks_across_word_edges) {
+  enum { N = 1024 };
+  zone_t *z = create_zone(N * 16);
+  ck_assert_ptr_nonnull(z);
+  char *base = (char *)zt_base(z);
+  static char *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = zalloc(z, 16);
+    ck_assert_ptr_eq(p[i], base + 16 * i);
+  }
+  ck_assert_ptr_null(zalloc(z, 16));
+  static const struct { int at, len; } runs[] = {{60, 8}, {508, 8}, {127, 2}, {740, 80}, {830, 140}};
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    int at = runs[r].at, len = runs[r].len;
+    for (int i = at; i < at + len; i++)
+      ck_assert_int_eq(zfree(z, p[i]), 0);
+    char *q = zalloc(z, (size_t)len * 16);
+    ck_assert_ptr_eq(q, base + 16 * at);
+    ck_assert_uint_eq(zone_block_size(z, q), (size_t)len * 16);
+    zt_assert_check(z);
+    ck_assert_int_eq(zfree(z, q), 0);
+    zt_assert_check(z);
+    ck_assert_uint_eq(zone_block_size(z, p[at - 1]), 16);
+    ck_assert_uint_eq(zone_block_size(z, p[at + len]), 16);
+    ck_assert_ptr_null(zalloc(z, (size_t)(len + 1) * 16));
+    q = zalloc(z, (size_t)len * 16);
+    ck_assert_ptr_eq(q, base + 16 * at);
+    zt_assert_check(z);
+  }
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("free");
   ZT_CASE(s, free_null_ptr_ok);
@@ -326,5 +367,6 @@ int main(void) {
   ZT_CASE(s, null_zone);
   ZT_CASE(s, freed_space_reused);
   ZT_CASE(s, interior_frees_grow_the_longest_run);
+  ZT_CASE(s, blocks_across_word_edges);
   return zt_main(s);
 }
