@@ -131,6 +131,21 @@ static void max_climb(zone__summary_t *node, size_t i) {
   }
 }
 
+/* Stores s as node i's summary: true when a climb from i ends here (s is
+ * what the node held, or its edge runs stayed and max_climb has carried
+ * the maxima up). */
+static inline bool node_store(zone__summary_t *node, size_t i, zone__summary_t s) {
+  zone__summary_t old = node[i];
+  if (summary_equal(s, old))
+    return true;
+  node[i] = s;
+  if (((s.start ^ old.start) | (s.end ^ old.end)) == 0) {
+    max_climb(node, i);
+    return true;
+  }
+  return false;
+}
+
 /* Walks chunk c's change up the tree (its leaves are already fresh):
  * recomputes its summary, then each ancestor from its two children, stopping
  * at the first node that comes out unchanged (everything above it then is
@@ -142,15 +157,7 @@ static void path_update(zone__index_t *ix, size_t c) {
   zone__summary_t cur = chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
   for (;;) {
-    zone__summary_t old = node[i];
-    if (summary_equal(cur, old))
-      return;
-    node[i] = cur;
-    if (((cur.start ^ old.start) | (cur.end ^ old.end)) == 0) {
-      max_climb(node, i);
-      return;
-    }
-    if (i == 1)
+    if (node_store(node, i, cur) || i == 1)
       return;
     zone__summary_t sib = node[i ^ 1];
     cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
@@ -301,16 +308,9 @@ static inline bool joins_refresh(zone__summary_t *node, size_t a, size_t b, uint
 /* Node i's path up to the root, from its children, while a node changes;
  * from the first whose edge runs stayed, only maxima (max_climb). */
 static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) {
-  for (; i >= 1; i >>= 1, half *= 2) {
-    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half), old = node[i];
-    if (summary_equal(s, old))
+  for (; i >= 1; i >>= 1, half *= 2)
+    if (node_store(node, i, summary_join(node[2 * i], node[2 * i + 1], half)))
       return;
-    node[i] = s;
-    if (((s.start ^ old.start) | (s.end ^ old.end)) == 0) {
-      max_climb(node, i);
-      return;
-    }
-  }
 }
 
 /* Level by level over the range, stopping at the first level where nothing
