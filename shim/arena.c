@@ -160,6 +160,20 @@ zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip) {
   return NULL;
 }
 
+zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip) {
+  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  zone_t *found = NULL;
+  for (unsigned k = 0; k < n; k++) {
+    zone_t *z = atomic_load_explicit(&zone__shim_arenas[k].zone, memory_order_acquire);
+    if (z != NULL && z != skip && zone__span_holds(z, p)) {
+      if (found != NULL)
+        return NULL;
+      found = z;
+    }
+  }
+  return found;
+}
+
 /* At start-up, while the process has one thread: pthread_key_create takes
  * no memory. */
 __attribute__((constructor)) static void arena_start(void) {
