@@ -466,8 +466,16 @@ int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
     zone__unlock(z);
     return err;
   }
-  if (zone__remote_push(z, p, refused) == 0)
+  if (zone__remote_push(z, p, refused) == 0) {
+    /* The holder may have let go since: then apply it now, so that a free
+     * does not wait for the arena's next call when it need not. */
+    if (zone__lock_fast(z, &expected)) {
+      if (zone__remote_pending(z))
+        zone__remote_settle(z);
+      zone__unlock(z);
+    }
     return 0;
+  }
   zone__lock_contended(&z->lock, expected);
   return free_locked(z, p);
 }

@@ -24,12 +24,16 @@
  * A block belongs to the arena that placed it, whichever thread frees it:
  * each arena is an exact-first-fit zone, and a block goes to the lowest fit in
  * the calling thread's arena. A free from another thread takes the owner's
- * lock, so every arena's free memory is always exactly what its blocks leave.
- * The owner is found from the address: every zone publishes the span of its
- * extents (zone__span), and the zone whose span holds p and whose own zfree
- * (or zrealloc, zone_block_size) accepts p is the owner. Spans only narrow the
- * search; the zone's call under its lock decides, so a bad or double free is
- * caught exactly whichever thread makes it.
+ * lock when it is free and otherwise hands the free over without waiting
+ * (zone__free_or_hand_over, lib/remote.c): the lock's holder or its next
+ * taker applies it before anything else, so every call on an arena sees every
+ * free made before it took the lock. The owner is found from the address:
+ * every zone publishes the span of its extents (zone__span), and the zone
+ * whose span holds p and whose own zfree (or zrealloc, zone_block_size)
+ * accepts p is the owner. Spans only narrow the search; the zone's call under
+ * its lock decides, so a bad or double free is caught exactly whichever thread
+ * makes it (a handed-over one by the thread that applies it). A free is handed
+ * over only when one arena's span holds p (zone__shim_sole_holder).
  */
 #include "fast.h"
 
