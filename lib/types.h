@@ -172,6 +172,10 @@ typedef struct zone__checker {
   uintptr_t next;          /* memcheck: ~(the next live zone), 0 for none */
 } zone__checker_t;
 
+/* ---- remote.c: frees handed over without the lock ------------------------- */
+
+typedef struct zone__remote zone__remote_t;
+
 /* ---- zone.c: the zone ---------------------------------------------------- */
 
 struct zone {
@@ -179,9 +183,10 @@ struct zone {
   unsigned flags;
   zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
-  bool plain;              /* nextents == 1 and check.kind == ZONE_CHECKER_NONE:
-                              zalloc's and zfree's short paths apply (zone.c;
-                              kept by zone__extent_insert) */
+  _Atomic bool plain;      /* nextents == 1, check.kind == ZONE_CHECKER_NONE
+                              and no frees handed over waiting: zalloc's and
+                              zfree's short paths apply (zone.c; kept by
+                              zone__plain_set, cleared by zone__remote_push) */
   size_t nextents;
   size_t used_gran;        /* granules in live blocks (zone_stats' used in
                               granules: no scaling on the hot paths) */
@@ -198,6 +203,8 @@ struct zone {
   _Atomic uintptr_t span_lo;  /* ~lo and ~hi of [lo, hi), where every extent */
   _Atomic uintptr_t span_hi;  /* the zone has had lies (grow.c; only grows; 0, 0:
                                  none); read without the lock (zone__span) */
+  zone__remote_t *_Atomic remote;  /* frees handed over by other threads
+                                      (remote.c); NULL until the first */
 };
 
 #endif /* ZONE_TYPES_H */

@@ -175,6 +175,7 @@ void destroy_zone(zone_t *z) {
     else
       zone__extent_unmap(e);
   }
+  zone__remote_free(z);
   zone_unmap_self(z);
 }
 
@@ -307,6 +308,8 @@ static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
   return alloc_common(z, bytes, 0, false);
 }
 static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
   return alloc_locked(z, n, bytes, 0, false);
 }
 
@@ -360,7 +363,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
   }
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
-  if (__builtin_expect(!z->plain, 0)) {
+  if (__builtin_expect(!zone__plain(z), 0)) {
     p = zalloc_locked(z, n, bytes);
     ZONE_OPAQUE(p);
     return p;
@@ -418,22 +421,63 @@ void *zalloc_aligned(zone_t *z, size_t alignment, size_t bytes) {
 
 /* zfree of a zone that is not plain, or of a pointer outside its extent: the
  * lock held. */
-static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+static int release_locked(zone_t *z, void *p) {
   uintptr_t a = (uintptr_t)p;
   zone__extent_t *e = find_extent(z, a);
   size_t n = 0;
   if (e != NULL && (a - e->base) % ZONE_G == 0)
     n = zone__index_release(&e->idx, (a - e->base) / ZONE_G);
-  if (n == 0) {
-    zone__unlock(z);
+  if (n == 0)
     return EINVAL;
-  }
   account_free(z, n);
   if (zone__checked(z))
     zone__checker_free(z, p, n * ZONE_G);
   zone_assert_expensive(z);
-  zone__unlock(z);
   return 0;
+}
+
+/* Applies the frees handed over (remote.c), a batch at a time, in order. */
+static void remote_apply(zone_t *z, bool skip_unwritten) {
+  void *batch[64];
+  size_t n;
+  while ((n = zone__remote_take(z, batch, 64, skip_unwritten)) != 0)
+    for (size_t k = 0; k < n; k++)
+      if (release_locked(z, batch[k]) != 0)
+        zone__remote_refused(z, batch[k]);
+  zone__plain_set(z);
+}
+
+void zone__remote_settle(zone_t *z) { remote_apply(z, false); }
+
+static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
+  int err = release_locked(z, p);
+  zone__unlock(z);
+  return err;
+}
+
+int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
+  int expected;
+  if (zone__lock_fast(z, &expected)) {
+    if (__builtin_expect(zone__remote_pending(z), 0))
+      zone__remote_settle(z);
+    int err = release_locked(z, p);
+    zone__unlock(z);
+    return err;
+  }
+  if (zone__remote_push(z, p, refused) == 0) {
+    /* The holder may have let go since: then apply it now, so that a free
+     * does not wait for the arena's next call when it need not. */
+    if (zone__lock_fast(z, &expected)) {
+      if (zone__remote_pending(z))
+        zone__remote_settle(z);
+      zone__unlock(z);
+    }
+    return 0;
+  }
+  zone__lock_contended(&z->lock, expected);
+  return free_locked(z, p);
 }
 
 static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, int expected) {
@@ -459,7 +503,7 @@ ZONE_INLINE int free_block(zone_t *z, void *p) {
    * one compare sends them all to free_locked, which sorts them out. */
   uintptr_t off = (uintptr_t)p - e->base;
   size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
-  if (__builtin_expect(!z->plain || g >= e->idx.ngran, 0)) {
+  if (__builtin_expect(!zone__plain(z) || g >= e->idx.ngran, 0)) {
     err = free_locked(z, p);
     ZONE_OPAQUE(err);
     return err;
@@ -610,6 +654,10 @@ __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
 void zone__fork_lock(zone_t *z) { zone__lock(z); }
 void zone__fork_unlock(zone_t *z) { zone__unlock(z); }
 void zone__fork_reinit(zone_t *z) { zone__lock_init(&z->lock); }
+void zone__fork_child(zone_t *z) {
+  zone__fork_reinit(z);
+  remote_apply(z, true);
+}
 
 /* Nothing else ever changes a frozen zone, so reading it unlocked is safe
  * except while the interrupted call finishes; the block's own size is then a
