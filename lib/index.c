@@ -299,15 +299,13 @@ static void book_attach(zone__index_t *ix, char *book) {
 }
 
 /* Address space for a book of len bytes, on a huge page boundary when it
- * is that large, or NULL. */
+ * is that large (and the 2 MiB more that takes can be had), or NULL. */
 static char *book_reserve(size_t len) {
   if (len < BOOK_HUGE_PAGE)
     return zone__os_reserve(NULL, len);
-  if (len > SIZE_MAX - BOOK_HUGE_PAGE)
-    return NULL;
-  char *r = zone__os_reserve(NULL, len + BOOK_HUGE_PAGE);
+  char *r = len <= SIZE_MAX - BOOK_HUGE_PAGE ? zone__os_reserve(NULL, len + BOOK_HUGE_PAGE) : NULL;
   if (r == NULL)
-    return NULL;
+    return zone__os_reserve(NULL, len);
   char *book = (char *)round_up((uintptr_t)r, BOOK_HUGE_PAGE);
   zone__os_unmap(r, (size_t)(book - r));
   zone__os_unmap(book + len, (size_t)(r + BOOK_HUGE_PAGE - book));
@@ -421,9 +419,18 @@ static void book_hint(zone__index_t *ix) {
   }
 }
 
-/* Reserves a book with room for `room` granules (for `least` when that
- * much address space can't be had: an RLIMIT_AS) and commits it for
- * ngran, every array zero (nothing built yet). Returns 0 or ENOMEM. */
+/* A book for `room` granules: with room to grow, reserved (committed as
+ * needed); with none, mapped read/write whole at once, as all of it is
+ * about to be used (*whole). NULL when refused. */
+static char *book_map(zone__index_t *ix, size_t ngran, size_t room, size_t *len, bool *whole) {
+  *len = book_layout(ix, words_of(room));
+  *whole = words_of(room) == words_of(ngran);
+  return *whole ? zone__os_map(*len) : book_reserve(*len);
+}
+
+/* Maps a book with room for `room` granules (for `least` when that much
+ * address space can't be had: an RLIMIT_AS) and commits it for ngran, every
+ * array zero (nothing built yet). Returns 0 or ENOMEM. */
 static int index_map(zone__index_t *ix, size_t ngran, size_t least, size_t room) {
   memset(ix, 0, sizeof *ix);
   if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES || least > ZONE_EXTENT_MAX_GRANULES)
@@ -434,16 +441,18 @@ static int index_map(zone__index_t *ix, size_t ngran, size_t least, size_t room)
     room = ZONE_EXTENT_MAX_GRANULES;
   if (room < least)
     room = least;
-  size_t len = book_layout(ix, words_of(room));
-  char *book = book_reserve(len);
+  size_t len;
+  bool whole;
+  char *book = book_map(ix, least, room, &len, &whole);
   if (book == NULL && room > least)
-    book = book_reserve(len = book_layout(ix, words_of(least)));
+    book = book_map(ix, least, least, &len, &whole);
   if (book == NULL)
     return ENOMEM;
   book_attach(ix, book);
   ix->book_len = len;
+  ix->book_whole = whole;
   index_size(ix, ngran);
-  if (book_commit(ix, 0, ix->nwords) != 0) {
+  if (!whole && book_commit(ix, 0, ix->nwords) != 0) {
     zone__os_unmap(book, len);
     return ENOMEM;
   }
@@ -462,17 +471,19 @@ int zone__index_init(zone__index_t *ix, size_t ngran, size_t room) {
 
 /* Makes nx, the same index grown (in its book or in a new one), ix: every
  * field but the sizes first, then the sizes. A fork child frozen at any
- * instruction of it (the shim forks from signal handlers and reads the
- * frozen zone's blocks: zone__lookup_unlocked) reads through pointers that
- * hold at least the words its sizes cover, whichever it sees. */
+ * instruction of it (the shim forks from signal handlers, this thread's or
+ * another's, and reads the frozen zone's blocks: zone__lookup_unlocked)
+ * reads through pointers that hold at least the words its sizes cover,
+ * whichever it sees: the fences keep the stores in this order for the
+ * compiler and for other processors. */
 static void index_publish(zone__index_t *ix, const zone__index_t *nx) {
   zone__index_t fields = *nx;
   fields.ngran = ix->ngran;
   fields.nwords = ix->nwords;
   *ix = fields;
-  atomic_signal_fence(memory_order_seq_cst);
+  atomic_thread_fence(memory_order_release);
   ix->nwords = nx->nwords;
-  atomic_signal_fence(memory_order_seq_cst);
+  atomic_thread_fence(memory_order_release);
   ix->ngran = nx->ngran;
 }
 
@@ -485,7 +496,7 @@ static void index_publish(zone__index_t *ix, const zone__index_t *nx) {
 static int index_grow(zone__index_t *ix, size_t ngran) {
   size_t old_words = ix->nwords, old_chunks = zone__chunks_of(old_words), old_leaves = ix->tree.leaves;
   zone_assert(ngran > ix->ngran && words_of(ngran) <= ix->cap_words);
-  if (book_commit(ix, old_words, words_of(ngran)) != 0)
+  if (!ix->book_whole && book_commit(ix, old_words, words_of(ngran)) != 0)
     return ENOMEM;
   zone__index_t nx = *ix;
   index_size(&nx, ngran);
