@@ -244,7 +244,9 @@ static void index_build(zone__index_t *ix) {
  * book with room again (a copy of the words in use, as rare as the room
  * makes it). The committed pages are only those in use: the room costs
  * address space and, each array's part in use ending in a page of its own,
- * a few pages (about 8 KiB).
+ * a few pages (about 8 KiB). A book with no room (grow.c gives none to small
+ * extents, to zones that never grow, or under an RLIMIT_AS) is the arrays
+ * packed for the size, mapped read/write whole.
  */
 
 /* Arrays of this size and up start on a boundary of it, in a book that starts
@@ -321,10 +323,10 @@ typedef struct book_range {
 #define BOOK_RANGES (7 + ZONE_REACH_LEVELS)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
- * order of their offsets: each array's part in use, each tree level's
- * nodes, each reach level's bytes; an empty range where it has none of a
- * level. The same book gives the same ranges in the same places for any
- * nwords (book_commit pairs them). Returns their count. */
+ * order of their offsets: each array's part in use, the tree's nodes, each
+ * reach level's bytes (an empty range for a level it does not have). The
+ * same book gives the same ranges in the same places for any nwords
+ * (book_commit pairs them). Returns their count. */
 static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *out) {
   const char *book = ix->book;
   size_t nchunks = zone__chunks_of(nwords), leaves = nwords != 0 ? leaves_for(nchunks) : 0, n = 0;
