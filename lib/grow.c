@@ -13,6 +13,37 @@
 
 #define MIN_GROW_BYTES ((size_t)64 << 10)  /* smallest extent a growth maps */
 
+/*
+ * The room a growing zone's extent keeps in its bookkeeping (index.c's
+ * book): laid out for BOOK_ROOM times the extent's size, so that it grows in
+ * place, writing only what is new, through six doublings before it moves
+ * (to room for 64 times its size again, up to the largest extent). Room
+ * costs address space, 2.4% of the size it is for (1.5 times the extent's
+ * size), and a few pages where each array's part in use ends in a page of
+ * its own. So only extents of ZONE_BOOK_ROOM_FROM and more have it, and only
+ * where address space is plentiful: a 64-bit process with no RLIMIT_AS.
+ * Smaller extents keep their bookkeeping packed for their size, as small as
+ * ever, and move it at each growth: a copy of 2.4% of at most 16 MiB, a few
+ * hundred microseconds (bench/results/PROFILE.md). Only an extent that can
+ * grow in place has room: one carved from the zone's reservation. Where the
+ * book's room can't be had all the same, it is laid out for the size alone
+ * (index.c).
+ */
+#define BOOK_ROOM 64
+
+static _Atomic size_t room_from = ZONE_BOOK_ROOM_FROM;
+
+void zone__book_room_from(size_t bytes) { atomic_store(&room_from, bytes); }
+
+/* The room for an extent of ngran granules that may grow in place. */
+static size_t book_room(size_t ngran) {
+#if UINTPTR_MAX > 0xffffffffu
+  if (ngran >= atomic_load_explicit(&room_from, memory_order_relaxed) / ZONE_G && !zone__os_space_limited())
+    return ngran > ZONE_EXTENT_MAX_GRANULES / BOOK_ROOM ? ZONE_EXTENT_MAX_GRANULES : ngran * BOOK_ROOM;
+#endif
+  return ngran;
+}
+
 /* ---- extents -------------------------------------------------------------------- */
 
 /* Widens the zone's published span to hold [lo, hi). Written under the lock,
@@ -152,7 +183,7 @@ int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
     zone__os_guard(mem + len - page, page);
   }
   memset(out, 0, sizeof *out);
-  if (zone__index_init(&out->idx, ngran) != 0) {
+  if (zone__index_init(&out->idx, ngran, reserved ? book_room(ngran) : ngran) != 0) {
     if (reserved)
       zone__os_guard(mem, len - page);  /* untouched: back to address space only */
     else
@@ -185,7 +216,8 @@ void zone__reserve_release(zone_t *z) {
  * its guard page among them, and a new guard goes after them. The zone stays
  * one extent as it doubles, so allocation has one index to search and free
  * one range to test, whatever the zone's size (bench/core_pairs). The
- * extent's bookkeeping is rebuilt, an O(size) cost that doubling amortizes.
+ * extent's bookkeeping grows in place within its room (BOOK_ROOM): the
+ * call costs what the new granules need, not what the old ones hold.
  * NULL when it can't (no such extent, the reservation too short, a mapping
  * refused): the caller maps a new extent instead.
  */
@@ -209,7 +241,7 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   if (zone__os_commit(guard, add) != 0)
     return NULL;
   size_t old_bytes = e->idx.ngran * ZONE_G;
-  if (zone__index_extend(&e->idx, ngran) != 0) {
+  if (zone__index_extend(&e->idx, ngran, book_room(ngran)) != 0) {
     zone__os_guard(guard, add);
     if (z->check.kind == ZONE_CHECKER_MEMCHECK)
       zone__checker_fresh(z, guard, add);  /* as before the commit (ASan's view never changed) */

@@ -20,9 +20,10 @@
 #include "bits.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
-/* Bookkeeping mappings from this size up ask for huge pages (os.c). */
+/* Bookkeeping from this size up asks for huge pages (os.c). */
 #define HUGE_BOOK_BYTES ((size_t)4 << 20)
 
 /* ---- bit helpers ------------------------------------------------------------ */
@@ -226,6 +227,171 @@ static void index_build(zone__index_t *ix) {
   zone__reach_build(ix);
 }
 
+/* ---- the book ---------------------------------------------------------------- */
+
+/*
+ * Every array of an index lives in one reservation of address space, the
+ * book, laid out for cap_words words, more than the index has when it may
+ * grow (zone__index_init's room): each array at the offset it would have at
+ * that size, and only the part in use committed. Growth within the room
+ * commits the pages the new words need and writes only what is new: the
+ * new words' used and end bits are zero already (fresh pages), their leaves
+ * take the wholly-free constant, and the reach bytes and tree nodes above
+ * them are computed. No array moves and the bitmaps, leaves and reach bytes
+ * are not copied; the summary tree, 1/340 of the zone's bytes, shifts its
+ * levels within its room when its leaves double (tree.c), so that its root
+ * stays node 1 for every search. Past the room, the index moves to a new
+ * book with room again (a copy of the words in use, as rare as the room
+ * makes it). The committed pages are only those in use: the room costs
+ * address space and, each array's part in use ending in a page of its own,
+ * a few pages (about 8 KiB). A book with no room (grow.c gives none to small
+ * extents, to zones that never grow, or under an RLIMIT_AS) is the arrays
+ * packed for the size, mapped read/write whole.
+ */
+
+/* Arrays of this size and up start on a boundary of it, in a book that starts
+ * on one: transparent huge pages can back them whole. */
+#define BOOK_HUGE_PAGE ((size_t)2 << 20)
+
+/* Tree leaves over nchunks chunks: a power of two. */
+static size_t leaves_for(size_t nchunks) {
+  size_t leaves = 1;
+  while (leaves < nchunks)
+    leaves *= 2;
+  return leaves;
+}
+
+/* An array of `bytes` appended to a layout that ends at *at: its offset
+ * (8-byte aligned, or on a huge page for a large array). */
+static size_t book_place(size_t *at, size_t bytes) {
+  size_t off = round_up(*at, bytes >= BOOK_HUGE_PAGE ? BOOK_HUGE_PAGE : 8);
+  *at = off + bytes;
+  return off;
+}
+
+/* Lays ix's arrays out for cap_words words in a book at address 0 (the
+ * pointers are offsets until book_attach): the book's bytes. */
+static size_t book_layout(zone__index_t *ix, size_t cap_words) {
+  size_t cap_chunks = zone__chunks_of(cap_words), cap_leaves = leaves_for(cap_chunks), at = 0;
+  ix->cap_words = cap_words;
+  ix->used = (uint64_t *)book_place(&at, cap_words * sizeof(uint64_t));
+  ix->end = (uint64_t *)book_place(&at, cap_words * sizeof(uint64_t));
+  ix->leaf = (uint32_t *)book_place(&at, cap_chunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
+  ix->cross = (uint32_t *)book_place(&at, cap_chunks * sizeof(uint32_t));
+  /* the list (fixed) first: the dirty bytes in use then share its page */
+  ix->tree.dirty_list = (uint32_t *)book_place(&at, ZONE_DIRTY_MAX * sizeof(uint32_t));
+  ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
+  /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
+  ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
+  ix->reach.bytes = (uint8_t *)book_place(&at, zone__reach_layout(&ix->reach, cap_words));
+  return round_up(at, zone__os_page_size());
+}
+
+/* Turns the offsets of book_layout into pointers into book. */
+static void book_attach(zone__index_t *ix, char *book) {
+  ix->used = (uint64_t *)(book + (uintptr_t)ix->used);
+  ix->end = (uint64_t *)(book + (uintptr_t)ix->end);
+  ix->leaf = (uint32_t *)(book + (uintptr_t)ix->leaf);
+  ix->cross = (uint32_t *)(book + (uintptr_t)ix->cross);
+  ix->tree.dirty = (uint8_t *)(book + (uintptr_t)ix->tree.dirty);
+  ix->tree.dirty_list = (uint32_t *)(book + (uintptr_t)ix->tree.dirty_list);
+  ix->tree.node = (zone__summary_t *)(book + (uintptr_t)ix->tree.node);
+  zone__reach_attach(&ix->reach, (uint8_t *)book + (uintptr_t)ix->reach.bytes);
+  ix->book = book;
+}
+
+/* Address space for a book of len bytes, on a huge page boundary when it
+ * is that large (and the 2 MiB more that takes can be had), or NULL. */
+static char *book_reserve(size_t len) {
+  if (len < BOOK_HUGE_PAGE)
+    return zone__os_reserve(NULL, len);
+  char *r = len <= SIZE_MAX - BOOK_HUGE_PAGE ? zone__os_reserve(NULL, len + BOOK_HUGE_PAGE) : NULL;
+  if (r == NULL)
+    return zone__os_reserve(NULL, len);
+  char *book = (char *)round_up((uintptr_t)r, BOOK_HUGE_PAGE);
+  zone__os_unmap(r, (size_t)(book - r));
+  zone__os_unmap(book + len, (size_t)(r + BOOK_HUGE_PAGE - book));
+  return book;
+}
+
+/* A range of the book's bytes, [lo, hi). */
+typedef struct book_range {
+  size_t lo, hi;
+} book_range_t;
+
+/* The book's ranges: six arrays, the tree, the reach levels. */
+#define BOOK_RANGES (7 + ZONE_REACH_LEVELS)
+
+/* The bytes of the book an index of nwords words uses, as ranges in the
+ * order of their offsets: each array's part in use, the tree's nodes, each
+ * reach level's bytes (an empty range for a level it does not have). The
+ * same book gives the same ranges in the same places for any nwords
+ * (book_commit pairs them). Returns their count. */
+static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *out) {
+  const char *book = ix->book;
+  size_t nchunks = zone__chunks_of(nwords), leaves = nwords != 0 ? leaves_for(nchunks) : 0, n = 0;
+#define BOOK_RANGE(p, bytes) \
+  (out[n].lo = (size_t)((const char *)(p) - book), out[n].hi = out[n].lo + (bytes), n++)
+  BOOK_RANGE(ix->used, nwords * sizeof(uint64_t));
+  BOOK_RANGE(ix->end, nwords * sizeof(uint64_t));
+  BOOK_RANGE(ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
+  BOOK_RANGE(ix->cross, nchunks * sizeof(uint32_t));
+  BOOK_RANGE(ix->tree.dirty_list, nwords != 0 ? ZONE_DIRTY_MAX * sizeof(uint32_t) : 0);
+  BOOK_RANGE(ix->tree.dirty, nchunks);
+  BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
+  for (size_t k = 0; k < ix->reach.cap_levels; k++)
+    BOOK_RANGE(ix->reach.level[k], zone__reach_bytes(nwords, k));
+#undef BOOK_RANGE
+  zone_assert(n <= BOOK_RANGES);
+  return n;
+}
+
+/* Makes the pages that an index of nwords words uses and one of old_words
+ * did not read/write, each run of them at once: 0, or ENOMEM (what was
+ * committed stays so: untouched, it holds no memory). */
+static int book_commit(const zone__index_t *ix, size_t old_words, size_t nwords) {
+  book_range_t was[BOOK_RANGES], now[BOOK_RANGES];
+  size_t n = book_ranges(ix, old_words, was), page = zone__os_page_size();
+  book_ranges(ix, nwords, now);
+  size_t run_lo = 0, run_hi = 0;
+  for (size_t i = 0; i <= n; i++) {
+    size_t lo = 0, hi = 0;
+    if (i < n && now[i].hi > now[i].lo) {
+      lo = was[i].hi > was[i].lo ? round_up(was[i].hi, page) : now[i].lo / page * page;
+      hi = round_up(now[i].hi, page);
+    }
+    if (hi <= lo && i < n)
+      continue;
+    if (i < n && lo <= run_hi && run_hi > run_lo) {  /* joins the run */
+      run_hi = hi > run_hi ? hi : run_hi;
+      continue;
+    }
+    if (run_hi > run_lo && zone__os_commit((char *)ix->book + run_lo, run_hi - run_lo) != 0)
+      return ENOMEM;
+    run_lo = lo;
+    run_hi = hi;
+  }
+  return 0;
+}
+
+/* The bytes of the pages an index of nwords words uses (book_used). */
+static size_t book_committed(const zone__index_t *ix, size_t nwords) {
+  book_range_t r[BOOK_RANGES];
+  size_t n = book_ranges(ix, nwords, r), page = zone__os_page_size(), total = 0, end = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (r[i].hi == r[i].lo)
+      continue;
+    size_t lo = r[i].lo / page * page, hi = round_up(r[i].hi, page);
+    if (lo < end)
+      lo = end;
+    if (hi > lo)
+      total += hi - lo;
+    if (hi > end)
+      end = hi;
+  }
+  return total;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 /* Pad bits past ngran in the last word count as used forever. */
@@ -235,87 +401,113 @@ static void mark_pad(zone__index_t *ix) {
     ix->used[ix->nwords - 1] |= bits_between(tail, ZONE_WORD_BITS);
 }
 
-/* Maps and lays out the bookkeeping for ngran granules, every array zero
- * (nothing built yet). Returns 0 or ENOMEM. */
-static int index_map(zone__index_t *ix, size_t ngran) {
-  memset(ix, 0, sizeof *ix);
-  if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES)
-    return ENOMEM;
-  size_t nwords = (ngran + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS;
-  size_t nchunks = zone__chunks_of(nwords);
-  size_t leaves = 1;
-  while (leaves < nchunks)
-    leaves *= 2;
-  size_t tree_nodes = 2 * leaves;  /* [1, leaves) inner nodes, then a leaf per chunk */
+static size_t words_of(size_t ngran) { return (ngran + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
 
-  /* One mapping holds every array, each starting on an 8-byte boundary. */
-  size_t off_used = 0;
-  size_t off_end = off_used + nwords * sizeof(uint64_t);
-  size_t off_tree = off_end + nwords * sizeof(uint64_t);
-  size_t off_leaf = round_up(off_tree + tree_nodes * sizeof(zone__summary_t), 8);
-  size_t off_cross = round_up(off_leaf + nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t), 8);
-  size_t off_dirty = round_up(off_cross + nchunks * sizeof(uint32_t), 8);
-  size_t off_list = round_up(off_dirty + nchunks, 8);
-  size_t off_reach = round_up(off_list + ZONE_DIRTY_MAX * sizeof(uint32_t), 8);
-  size_t reach_bytes = zone__reach_layout(&ix->reach, nwords);
-  size_t len = round_up(off_reach + reach_bytes, zone__os_page_size());
-  char *book = zone__os_map(len);
+/* Sets what depends on the size, ngran granules, in the book's layout: the
+ * tree's leaves and root, the reach levels in use. */
+static void index_size(zone__index_t *ix, size_t ngran) {
+  ix->ngran = ngran;
+  ix->nwords = words_of(ngran);
+  ix->tree.leaves = leaves_for(zone__chunks_of(ix->nwords));
+  zone__reach_size(&ix->reach, ix->nwords);
+}
+
+/* Huge pages asked for over the whole book once its bookkeeping comes to
+ * HUGE_BOOK_BYTES (the arrays that large start on huge page boundaries). */
+static void book_hint(zone__index_t *ix) {
+  if (!ix->book_huge && ix->book_used >= HUGE_BOOK_BYTES) {
+    zone__os_hugepage_hint(ix->book, ix->book_len);
+    ix->book_huge = true;
+  }
+}
+
+/* A book for `room` granules: with room to grow, reserved (committed as
+ * needed); with none, mapped read/write whole at once, as all of it is
+ * about to be used (*whole). NULL when refused. */
+static char *book_map(zone__index_t *ix, size_t ngran, size_t room, size_t *len, bool *whole) {
+  *len = book_layout(ix, words_of(room));
+  *whole = words_of(room) == words_of(ngran);
+  return *whole ? zone__os_map(*len) : book_reserve(*len);
+}
+
+/* Maps a book with room for `room` granules (for `least` when that much
+ * address space can't be had: an RLIMIT_AS) and commits it for ngran, every
+ * array zero (nothing built yet). Returns 0 or ENOMEM. */
+static int index_map(zone__index_t *ix, size_t ngran, size_t least, size_t room) {
+  memset(ix, 0, sizeof *ix);
+  if (ngran == 0 || ngran > ZONE_EXTENT_MAX_GRANULES || least > ZONE_EXTENT_MAX_GRANULES)
+    return ENOMEM;
+  if (least < ngran)
+    least = ngran;
+  if (room > ZONE_EXTENT_MAX_GRANULES)
+    room = ZONE_EXTENT_MAX_GRANULES;
+  if (room < least)
+    room = least;
+  size_t len;
+  bool whole;
+  char *book = book_map(ix, least, room, &len, &whole);
+  if (book == NULL && room > least)
+    book = book_map(ix, least, least, &len, &whole);
   if (book == NULL)
     return ENOMEM;
-  if (len >= HUGE_BOOK_BYTES)  /* mostly written by the builds anyway */
-    zone__os_hugepage_hint(book, len);
-
-  ix->ngran = ngran;
-  ix->nwords = nwords;
-  ix->used = (uint64_t *)(book + off_used);
-  ix->end = (uint64_t *)(book + off_end);
-  ix->leaf = (uint32_t *)(book + off_leaf);
-  ix->cross = (uint32_t *)(book + off_cross);
-  ix->tree.node = (zone__summary_t *)(book + off_tree);
-  ix->tree.leaves = leaves;
-  ix->tree.dirty = (uint8_t *)(book + off_dirty);
-  ix->tree.dirty_list = (uint32_t *)(book + off_list);
-  zone__reach_attach(&ix->reach, (uint8_t *)(book + off_reach));
-  ix->book = book;
+  book_attach(ix, book);
   ix->book_len = len;
+  ix->book_whole = whole;
+  index_size(ix, ngran);
+  if (!whole && book_commit(ix, 0, ix->nwords) != 0) {
+    zone__os_unmap(book, len);
+    return ENOMEM;
+  }
+  ix->book_used = book_committed(ix, ix->nwords);
+  book_hint(ix);
   return 0;
 }
 
-int zone__index_init(zone__index_t *ix, size_t ngran) {
-  if (index_map(ix, ngran) != 0)
+int zone__index_init(zone__index_t *ix, size_t ngran, size_t room) {
+  if (index_map(ix, ngran, ngran, room) != 0)
     return ENOMEM;
   mark_pad(ix);
   index_build(ix);
   return 0;
 }
 
-/* A new mapping with the old bookkeeping copied and only what the growth
- * changed computed: the old last words (their pad granules are real, free
- * ones now), the new words (wholly free but the last), and the reach bytes
- * and tree nodes above them. Copying costs a few bytes per word and no
- * search of any word, where a rebuild (index_build) scanned every word's
- * runs: growth at a million blocks took milliseconds that way. The old
- * bookkeeping goes only once the new is in place: a fork from a signal
- * handler that interrupted this leaves the child a zone it reads (the shim's
- * frozen zone), whose blocks, all in the old range, read the same through
- * either mapping, even halfway through the copy. */
-int zone__index_extend(zone__index_t *ix, size_t ngran) {
-  zone__index_t nx;
-  zone_assert(ngran > ix->ngran);
-  if (index_map(&nx, ngran) != 0)
+/* Makes nx, the same index grown (in its book or in a new one), ix: every
+ * field but the sizes first, then the sizes. A fork child frozen at any
+ * instruction of it (the shim forks from signal handlers, this thread's or
+ * another's, and reads the frozen zone's blocks: zone__lookup_unlocked)
+ * reads through pointers that hold at least the words its sizes cover,
+ * whichever it sees: the fences keep the stores in this order for the
+ * compiler and for other processors. */
+static void index_publish(zone__index_t *ix, const zone__index_t *nx) {
+  zone__index_t fields = *nx;
+  fields.ngran = ix->ngran;
+  fields.nwords = ix->nwords;
+  *ix = fields;
+  atomic_thread_fence(memory_order_release);
+  ix->nwords = nx->nwords;
+  atomic_thread_fence(memory_order_release);
+  ix->ngran = nx->ngran;
+}
+
+/* Growth to ngran granules within the book's room: the pages the new size
+ * needs committed (the one step that can fail, before any write), then
+ * what changed computed: the old last word (its pad granules are real, free
+ * ones now), the new words (wholly free but the last: the constant leaf),
+ * and the reach bytes and tree nodes above them. Nothing the old size
+ * wrote moves or is copied; written in a copy of ix, published at the end. */
+static int index_grow(zone__index_t *ix, size_t ngran) {
+  size_t old_words = ix->nwords, old_chunks = zone__chunks_of(old_words), old_leaves = ix->tree.leaves;
+  zone_assert(ngran > ix->ngran && words_of(ngran) <= ix->cap_words);
+  if (!ix->book_whole && book_commit(ix, old_words, words_of(ngran)) != 0)
     return ENOMEM;
-  zone__tree_flush(ix);  /* the tree copied must be exact */
-  size_t old_words = ix->nwords;
-  memcpy(nx.used, ix->used, old_words * sizeof(uint64_t));
-  memcpy(nx.end, ix->end, old_words * sizeof(uint64_t));
-  memcpy(nx.cross, ix->cross, zone__chunks_of(old_words) * sizeof(uint32_t));
-  memcpy(nx.leaf, ix->leaf, old_words * sizeof(uint32_t));
+  zone__index_t nx = *ix;
+  index_size(&nx, ngran);
+  size_t w0 = old_words - 1;
   unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
   if (tail != 0)  /* the old pad granules are real, free ones now */
-    nx.used[old_words - 1] &= bits_between(0, tail);
+    nx.used[w0] &= bits_between(0, tail);
   mark_pad(&nx);
   /* Leaves from the old last word on; the new words but the last are free. */
-  size_t w0 = old_words - 1;
   const uint32_t free_leaf = zone__leaf_pack(ZONE_WORD_BITS, ZONE_WORD_BITS, ZONE_WORD_BITS);
   nx.leaf[w0] = leaf_of_word(nx.used[w0]);
   for (size_t w = old_words; w + 1 < nx.nwords; w++)
@@ -323,10 +515,42 @@ int zone__index_extend(zone__index_t *ix, size_t ngran) {
   nx.leaf[nx.nwords - 1] = leaf_of_word(nx.used[nx.nwords - 1]);
   /* The word before the old last one reads the old last one's start. */
   size_t from = w0 > 0 ? w0 - 1 : 0;
-  zone__tree_extend(&nx, &ix->tree, from);
-  zone__reach_extend(&nx, &ix->reach, from, old_words);
+  zone__tree_grow(&nx, old_leaves, old_chunks, from, old_words);
+  zone__reach_grow(&nx, from, old_words);
+  nx.book_used = book_committed(&nx, nx.nwords);
+  book_hint(&nx);
+  index_publish(ix, &nx);
+  return 0;
+}
+
+/* nx, mapped for ix's size in a book with more room, gets ix's words. */
+static void index_copy(zone__index_t *nx, const zone__index_t *ix) {
+  size_t nchunks = zone__chunks_of(ix->nwords);
+  memcpy(nx->used, ix->used, ix->nwords * sizeof(uint64_t));
+  memcpy(nx->end, ix->end, ix->nwords * sizeof(uint64_t));
+  memcpy(nx->leaf, ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
+  memcpy(nx->cross, ix->cross, nchunks * sizeof(uint32_t));
+  zone__tree_copy(nx, ix);
+  zone__reach_copy(nx, ix);
+}
+
+/* Within the room, index_grow. Past it, a move: a new book with room for
+ * `room` granules (for ngran alone when that much address space can't be
+ * had), ix's words copied into it, the growth made there, the new book
+ * published and the old one unmapped after. */
+int zone__index_extend(zone__index_t *ix, size_t ngran, size_t room) {
+  if (words_of(ngran) <= ix->cap_words)
+    return index_grow(ix, ngran);
+  zone__index_t nx;
+  if (index_map(&nx, ix->ngran, ngran, room) != 0)
+    return ENOMEM;
+  index_copy(&nx, ix);
+  if (index_grow(&nx, ngran) != 0) {
+    zone__index_fini(&nx);
+    return ENOMEM;
+  }
   zone__index_t old = *ix;
-  *ix = nx;
+  index_publish(ix, &nx);
   zone__index_fini(&old);
   return 0;
 }

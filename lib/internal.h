@@ -113,6 +113,10 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e);
 zone__extent_t *zone__grow(zone_t *z, size_t need);
 /* Gives back what is left of the zone's address-space reservation. */
 void zone__reserve_release(zone_t *z);
+/* Extents from this size up get room to grow in their bookkeeping (grow.c). */
+#define ZONE_BOOK_ROOM_FROM ((size_t)32 << 20)
+/* Test hook: extents from `bytes` up get room (ZONE_BOOK_ROOM_FROM restores). */
+void zone__book_room_from(size_t bytes);
 
 /* ---- trim.c: pages given back -------------------------------------------------- */
 
@@ -191,13 +195,18 @@ void zone__plain_set(zone_t *z);
 
 /* ---- index.c: the placement index of one extent ---------------------------- */
 
-/* Maps the bookkeeping for ngran free granules. Returns 0 or ENOMEM. */
-int zone__index_init(zone__index_t *ix, size_t ngran);
+/* Maps the bookkeeping for ngran free granules, laid out with room for
+ * `room` granules (address space only; less, down to ngran, when that much
+ * can't be had). Returns 0 or ENOMEM. */
+int zone__index_init(zone__index_t *ix, size_t ngran, size_t room);
 void zone__index_fini(zone__index_t *ix);
 /* Grows the index to ngran granules, the new ones free: 0, or ENOMEM with
- * the index unchanged. The old bookkeeping is unmapped only after the new is
- * in place (a fork child frozen halfway reads either). */
-int zone__index_extend(zone__index_t *ix, size_t ngran);
+ * the index unchanged. Within the book's room, in place: only what is new
+ * is written. Past it, the bookkeeping moves to a new book with room for
+ * `room` granules; the old is unmapped only after the new is in place. A
+ * fork child frozen at any instruction of it reads either (the sizes are
+ * published last). */
+int zone__index_extend(zone__index_t *ix, size_t ngran, size_t room);
 /* Marks every granule free again (zone_reset). */
 void zone__index_clear(zone__index_t *ix);
 /* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
@@ -254,10 +263,18 @@ static inline size_t zone__chunks_of(size_t nwords) {
 
 /* ---- reach.c: the reach index ------------------------------------------------- */
 
-/* Lays out the levels over nwords words; returns the bytes they need. */
-size_t zone__reach_layout(zone__reach_t *r, size_t nwords);
+/* Lays out the levels for an index of up to cap_words words; returns the
+ * bytes they need. */
+size_t zone__reach_layout(zone__reach_t *r, size_t cap_words);
 /* Points r at its bytes (laid out by zone__reach_layout). */
 void zone__reach_attach(zone__reach_t *r, uint8_t *bytes);
+/* Sizes the levels in use for nwords words (attached first). */
+void zone__reach_size(zone__reach_t *r, size_t nwords);
+/* The bytes (padding included) level k of an index of nwords words uses,
+ * from its level's start: 0 when it has no such level (or no words). */
+size_t zone__reach_bytes(size_t nwords, size_t k);
+/* A move to a new book: ix's levels, sized as from's, get from's bytes. */
+void zone__reach_copy(zone__index_t *ix, const zone__index_t *from);
 /* Word w's reach from the leaves; the same with its leaf v at hand. */
 unsigned zone__reach_of(const zone__index_t *ix, size_t w);
 unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v);
@@ -288,10 +305,10 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner)
 void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix);
-/* Growth: ix's levels (laid out for its new size, zero) get old's bytes
- * for the words below `from`, which did not change, and the rest from the
- * leaves; words [free_from, nwords - 1) are wholly free (no leaf read). */
-void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from);
+/* Growth in place: ix sized for its new words, whose leaves are written:
+ * the bytes of words [from, nwords) and the maxima above them; words
+ * [free_from, nwords - 1) are wholly free (no leaf read). */
+void zone__reach_grow(zone__index_t *ix, size_t from, size_t free_from);
 /* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
 size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
 /* The same from granule 0 when zone__reach_may_fit(ix, n), never ZONE_NONE:
@@ -319,10 +336,15 @@ void zone__tree_flush(zone__index_t *ix);
 void zone__tree_forget(zone__index_t *ix);
 /* Builds every node from the leaves (init, reset, a sleeping tree's wake). */
 void zone__tree_build(zone__index_t *ix);
-/* Growth: ix's tree (laid out for its new size, zero) gets old's nodes (no
- * chunk dirty) for the chunks below word `from`'s, which did not change, and
- * the rest from the leaves. */
-void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from);
+/* Growth in place: ix sized for its new words (old_leaves and old_chunks
+ * before), whose leaves are written: the old nodes moved where the new
+ * tree has them, the chunks from word `from`'s on and every node above them
+ * (words [free_from, nwords - 1) are wholly free); a sleeping tree has the
+ * new chunks marked stale instead. */
+void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, size_t from, size_t free_from);
+/* A move to a new book: ix's tree, sized as from's, gets its nodes and its
+ * pending changes. */
+void zone__tree_copy(zone__index_t *ix, const zone__index_t *from);
 /* Words [w0, w1] have fresh leaves: their chunks and the nodes above, now
  * (nothing while the tree sleeps); the words between them were wholly taken
  * (`taken`) or given, so a chunk of them only is wholly used or free. */
@@ -363,6 +385,8 @@ int zone__os_reserve_at(void *at, size_t bytes);
 int zone__os_commit(void *p, size_t bytes);
 /* Makes pages inaccessible (a guard after an extent). */
 void zone__os_guard(void *p, size_t bytes);
+/* Whether the process's address space is limited (a finite RLIMIT_AS). */
+bool zone__os_space_limited(void);
 /* Gives pages back to the OS; they read as zero afterwards. */
 void zone__os_discard(void *p, size_t bytes);
 /* Sets bytes [p, p + bytes) of a private anonymous mapping (the bookkeeping)

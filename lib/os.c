@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static _Atomic long fail_countdown;  /* > 0: mappings left before one fails */
@@ -121,6 +122,11 @@ void zone__os_zero(void *p, size_t bytes) {
 void zone__os_guard(void *p, size_t bytes) {
   if (p != NULL && bytes != 0)
     mprotect(p, bytes, PROT_NONE);
+}
+
+bool zone__os_space_limited(void) {
+  struct rlimit lim;
+  return getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur != RLIM_INFINITY;
 }
 
 /* Transparent huge pages where the kernel gives them on request: one TLB entry

@@ -254,7 +254,8 @@ void zone__reach_update_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
 /* Builds every level from the leaves (init, reset). */
 void zone__reach_build(zone__index_t *ix) {
   zone__reach_t *r = &ix->reach;
-  memset(r->bytes, 0, r->at[r->levels - 1] + FAN);
+  for (size_t k = 0; k < r->levels; k++)
+    memset(reach_level(r, k), 0, round_up(r->len[k], FAN));
   for (size_t w = 0; w < ix->nwords; w++)
     r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
   for (size_t k = 1; k < r->levels; k++)
@@ -262,13 +263,12 @@ void zone__reach_build(zone__index_t *ix) {
       reach_level(r, k)[j] = (uint8_t)node_max(reach_level(r, k - 1) + j * FAN);
 }
 
-/* Copies the old levels, then recomputes words [from, nwords) and the nodes
- * above them; words [free_from, nwords - 1) are wholly free, so their reach
- * is 64 whatever follows. */
-void zone__reach_extend(zone__index_t *ix, const zone__reach_t *old, size_t from, size_t free_from) {
+/* Recomputes words [from, nwords) and the nodes above them; words
+ * [free_from, nwords - 1) are wholly free, so their reach is 64 whatever
+ * follows. A level's bytes past its old length (and a new level's) were
+ * never written: zero, as its padding must be. */
+void zone__reach_grow(zone__index_t *ix, size_t from, size_t free_from) {
   zone__reach_t *r = &ix->reach;
-  for (size_t k = 0; k < old->levels; k++)
-    memcpy(reach_level(r, k), old->bytes + old->at[k], old->len[k]);
   size_t last = ix->nwords - 1;
   if (free_from < from)
     free_from = from;
@@ -409,26 +409,55 @@ ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, siz
 
 /* ---- layout, the root, the check ------------------------------------------------ */
 
-size_t zone__reach_layout(zone__reach_t *r, size_t nwords) {
-  size_t bytes = 0, level_len = nwords;
-  for (size_t k = 0;; k++, level_len = (level_len + FAN - 1) / FAN) {
-    zone_assert(k < ZONE_REACH_LEVELS && "ZONE_EXTENT_MAX_GRANULES needs more reach levels");
+/* Level k's bytes over nwords words, and the levels: until one of one byte
+ * (the root), two at least. */
+static inline size_t level_len(size_t nwords, size_t k) {
+  size_t len = nwords;
+  while (k-- > 0)
+    len = (len + FAN - 1) / FAN;
+  return len;
+}
+
+static size_t levels_of(size_t nwords) {
+  size_t k = 1;
+  while (level_len(nwords, k) > 1)
+    k++;
+  return k + 1;
+}
+
+size_t zone__reach_layout(zone__reach_t *r, size_t cap_words) {
+  size_t bytes = 0;
+  r->cap_levels = levels_of(cap_words);
+  zone_assert(r->cap_levels <= ZONE_REACH_LEVELS && "ZONE_EXTENT_MAX_GRANULES needs more reach levels");
+  for (size_t k = 0; k < r->cap_levels; k++) {
     r->at[k] = bytes;
-    r->len[k] = level_len;
-    bytes += round_up(level_len, FAN);
-    if (level_len == 1 && k > 0) {
-      r->levels = k + 1;
-      r->descent = k - 1;
-      return bytes;
-    }
+    bytes += round_up(level_len(cap_words, k), FAN);
   }
+  return bytes;
 }
 
 void zone__reach_attach(zone__reach_t *r, uint8_t *bytes) {
   r->bytes = bytes;
-  for (size_t k = 0; k < r->levels; k++)
+  for (size_t k = 0; k < r->cap_levels; k++)
     r->level[k] = bytes + r->at[k];
-  r->top = bytes + r->at[r->levels - 1];
+}
+
+void zone__reach_size(zone__reach_t *r, size_t nwords) {
+  r->levels = levels_of(nwords);
+  r->descent = r->levels - 2;
+  for (size_t k = 0; k < r->levels; k++)
+    r->len[k] = level_len(nwords, k);
+  r->top = r->level[r->levels - 1];
+}
+
+size_t zone__reach_bytes(size_t nwords, size_t k) {
+  return nwords != 0 && k < levels_of(nwords) ? round_up(level_len(nwords, k), FAN) : 0;
+}
+
+void zone__reach_copy(zone__index_t *ix, const zone__index_t *from) {
+  const zone__reach_t *f = &from->reach;
+  for (size_t k = 0; k < f->levels; k++)
+    memcpy(reach_level(&ix->reach, k), reach_level(f, k), round_up(f->len[k], FAN));
 }
 
 size_t zone__reach_largest(const zone__index_t *ix) {

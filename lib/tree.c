@@ -263,22 +263,72 @@ void zone__tree_build(zone__index_t *ix) {
       t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
 }
 
-/* The old tree, exact (flushed), is the left part of the new one: level by
- * level, its nodes move to the same offset from the new level's first node
- * (a power of two further when the leaves doubled). The chunks from word
- * `from`'s on are then computed, and every node above them. */
-void zone__tree_extend(zone__index_t *ix, const zone__tree_t *old, size_t from) {
+/* Growth in place: ix is sized for its new words (its leaves count too),
+ * whose leaves are written; the words from `from` on changed, and those from
+ * free_from to the last but one are wholly free. When the leaves doubled (or
+ * more), the old tree becomes the leftmost subtree of the new one: each of
+ * its levels moves to where those nodes now are, the deepest first (a copy
+ * of the tree, 24 bytes per 8 KiB of zone, within the book's room: the root
+ * stays node 1, so no search pays for the growth), and what they leave
+ * behind past the nodes computed below is cleared (nodes over padding
+ * chunks are fully used: zero). Then the chunks
+ * from from's on are computed and every node above them, a node over wholly
+ * free chunks only as the constant it is, without a join. Every node stays
+ * the join of its children as stored, so chunks still on the dirty list are
+ * walked at the next flush as ever. A sleeping tree moves nothing: the new
+ * chunks are marked stale too, and its wake rebuilds it whole. */
+void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, size_t from, size_t free_from) {
   zone__tree_t *t = &ix->tree;
-  zone_assert(old->ndirty == 0 && !old->asleep && t->leaves >= old->leaves);
-  for (size_t lo = old->leaves, nlo = t->leaves; lo >= 1; lo >>= 1, nlo >>= 1)
-    memcpy(&t->node[nlo], &old->node[lo], lo * sizeof(zone__summary_t));
-  size_t c0 = from / ZONE_CHUNK_WORDS, c1 = zone__chunks_of(ix->nwords) - 1;
+  size_t nchunks = zone__chunks_of(ix->nwords), leaves = t->leaves;
+  if (t->asleep) {
+    memset(t->dirty + old_chunks, 1, nchunks - old_chunks);
+    return;
+  }
+  zone__summary_t *node = t->node;
+  size_t moved_end = 1;  /* the old nodes' positions, [1, moved_end), where stale ones may lie */
+  if (leaves > old_leaves) {
+    unsigned s = (unsigned)(ctz64(leaves) - ctz64(old_leaves));
+    for (size_t n = old_leaves; n >= 1; n >>= 1)  /* the level of n nodes, [n, 2n) */
+      memmove(&node[n << s], &node[n], n * sizeof *node);
+    moved_end = 2 * old_leaves;
+  }
+  size_t c0 = from / ZONE_CHUNK_WORDS, c1 = nchunks - 1;
+  /* [f0, f1): the chunks of wholly free words only */
+  size_t f0 = (free_from + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS, f1 = (ix->nwords - 1) / ZONE_CHUNK_WORDS;
+  if (f0 < c0)
+    f0 = c0;
+  if (f1 < f0)
+    f1 = f0;
   for (size_t c = c0; c <= c1; c++)
-    t->node[c + t->leaves] = chunk_summary(ix, c);
+    node[c + leaves] = c >= f0 && c < f1 ? (zone__summary_t){ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS}
+                                         : chunk_summary(ix, c);
   uint32_t half = ZONE_CHUNK_BITS;
-  for (size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1; lo >= 1; lo >>= 1, hi >>= 1, half *= 2)
-    for (size_t i = lo; i <= hi; i++)
-      t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+  for (size_t n = leaves >> 1, lo = (c0 + leaves) >> 1, hi = (c1 + leaves) >> 1, shift = 1; n >= 1;
+       n >>= 1, lo >>= 1, hi >>= 1, half *= 2, shift++) {
+    const zone__summary_t whole = {2 * half, 2 * half, 2 * half};
+    for (size_t i = lo; i <= hi; i++) {
+      size_t first = (i << shift) - leaves;  /* the node's first chunk */
+      bool free = first >= f0 && first + ((size_t)1 << shift) <= f1;
+      node[i] = free ? whole : summary_join(node[2 * i], node[2 * i + 1], half);
+    }
+    size_t end = 2 * n < moved_end ? 2 * n : moved_end;  /* the level's rest: padding */
+    if (hi + 1 < end)
+      memset(&node[hi + 1], 0, (end - hi - 1) * sizeof *node);
+  }
+}
+
+/* A move to a new book (index.c): ix, laid out for more room and sized as
+ * `from` is, gets its nodes and its dirty state. */
+void zone__tree_copy(zone__index_t *ix, const zone__index_t *from) {
+  zone__tree_t *t = &ix->tree;
+  const zone__tree_t *f = &from->tree;
+  zone_assert(t->leaves == f->leaves);
+  memcpy(t->node, f->node, 2 * t->leaves * sizeof *t->node);
+  memcpy(t->dirty, f->dirty, zone__chunks_of(from->nwords));
+  memcpy(t->dirty_list, f->dirty_list, f->ndirty * sizeof *f->dirty_list);
+  t->ndirty = f->ndirty;
+  t->unread = f->unread;
+  t->asleep = f->asleep;
 }
 
 /* Nodes [z0, z1) of the tree, each over wholly used chunks only, set to

@@ -84,8 +84,10 @@ typedef struct zone__tree {
 typedef struct zone__reach {
   uint8_t *bytes;          /* every level */
   uint8_t *level[ZONE_REACH_LEVELS];  /* level k: bytes + at[k] */
-  size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[] */
+  size_t at[ZONE_REACH_LEVELS];   /* offset of level k in bytes[], laid out for
+                                     the capacity of the index's book */
   size_t len[ZONE_REACH_LEVELS];  /* bytes in level k (before padding) */
+  size_t cap_levels;       /* levels at the capacity (at[] is set for these) */
   size_t levels;           /* levels, two at least; the last is the one-byte root */
   size_t descent;          /* where a search from the root starts: the
                               level under the root */
@@ -107,7 +109,9 @@ typedef struct zone__reach {
  *  - leaf[w] is word w's own summary, packed (zone__leaf_* in internal.h; past
  *    nwords, up to a whole chunk: 0, fully used), always exact. Both the reach
  *    index and the tree read it.
- * Every array lives in one mapping, book.
+ * Every array lives in one reservation of address space, book, each at an
+ * offset laid out for cap_words words (room to grow in place: index.c) and
+ * committed for the words in use.
  */
 typedef struct zone__index {
   size_t ngran;            /* granules managed */
@@ -118,8 +122,12 @@ typedef struct zone__index {
   uint32_t *leaf;
   zone__reach_t reach;
   zone__tree_t tree;
-  void *book;              /* the mapping that holds every array */
-  size_t book_len;
+  void *book;              /* the reservation that holds every array */
+  size_t book_len;         /* its bytes (address space) */
+  size_t book_used;        /* bytes of it committed for ngran: the bookkeeping */
+  size_t cap_words;        /* words the arrays have room for */
+  bool book_whole;         /* mapped read/write whole (no room): nothing to commit */
+  bool book_huge;          /* huge pages asked for over the book */
 } zone__index_t;
 
 /* ---- trim.c: pages an extent gave back ------------------------------------ */

@@ -152,7 +152,7 @@ zone_t *create_zone_in(void *memory, size_t bytes, unsigned flags) {
   zone__extent_t e;
   memset(&e, 0, sizeof e);
   e.base = lo;
-  if (zone__index_init(&e.idx, ngran) != 0) {
+  if (zone__index_init(&e.idx, ngran, ngran) != 0) {  /* never grows */
     zone_unmap_self(z);
     errno = ENOMEM;
     return NULL;

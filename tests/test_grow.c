@@ -178,6 +178,22 @@ START_TEST(grows_upward) {
 }
 END_TEST
 
+/* Sets RLIMIT_AS to the address space in use now and `room` more; *old gets
+ * the limit before. */
+static void limit_address_space(size_t room, struct rlimit *old) {
+  long vm_pages = 0;
+  FILE *statm = fopen("/proc/self/statm", "r");
+  ck_assert_ptr_nonnull(statm);
+  ck_assert_int_eq(fscanf(statm, "%ld", &vm_pages), 1);
+  fclose(statm);
+  struct rlimit lim = {(rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + room, RLIM_INFINITY};
+  ck_assert_int_eq(getrlimit(RLIMIT_AS, old), 0);
+  lim.rlim_max = old->rlim_max;
+  if (old->rlim_cur != RLIM_INFINITY && old->rlim_cur < lim.rlim_cur)
+    lim.rlim_cur = old->rlim_cur;
+  ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+}
+
 /* Address space too short for a reservation (RLIMIT_AS): growth still works,
  * each extent mapped wherever mmap puts it, and first fit still orders by
  * address. Check runs each test in its own process, so the limit ends here. */
@@ -191,19 +207,9 @@ START_TEST(grows_without_reservation) {
    * memory"), sooner still with the page memcheck keeps before each extent. */
   if (zt_under_valgrind())
     return;
-  long vm_pages = 0;
-  FILE *statm = fopen("/proc/self/statm", "r");
-  ck_assert_ptr_nonnull(statm);
-  ck_assert_int_eq(fscanf(statm, "%ld", &vm_pages), 1);
-  fclose(statm);
   size_t room = (size_t)64 << 20;
-  struct rlimit lim = {(rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + room, RLIM_INFINITY};
   struct rlimit old;
-  ck_assert_int_eq(getrlimit(RLIMIT_AS, &old), 0);
-  lim.rlim_max = old.rlim_max;
-  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur)
-    lim.rlim_cur = old.rlim_cur;
-  ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
+  limit_address_space(room, &old);
   zone_t *z = create_zone_flags(4096, ZONE_GROW);
   ck_assert_ptr_nonnull(z);
   size_t total = 0;
@@ -594,6 +600,305 @@ START_TEST(alloc_sized_and_free_known) {
 }
 END_TEST
 
+/* ---- growth in place within the bookkeeping's room, and past it ---------------- */
+
+/* A live block of the tests below: where, its bytes, its pattern's tag. */
+typedef struct grown_block {
+  char *p;
+  size_t n;
+  uint64_t tag;
+} grown_block_t;
+
+/* The zone checks out and every live block holds its pattern. */
+static void zone_intact(zone_t *z, const grown_block_t *b, size_t count) {
+  zt_assert_check(z);
+  for (size_t i = 0; i < count; i++)
+    ZT_REQUIRE(zt_verify(b[i].p, b[i].n, b[i].tag), "block %zu at %p (%zu bytes) changed", i, (void *)b[i].p,
+               b[i].n);
+}
+
+/* Writes a new block's pattern and keeps it as live block *count of b[max]. */
+static void block_keep(grown_block_t *b, size_t *count, size_t max, char *p, size_t n, uint64_t tag) {
+  ck_assert_uint_lt(*count, max);
+  b[*count] = (grown_block_t){p, n, tag};
+  zt_fill(p, n, tag);
+  (*count)++;
+}
+
+/* At ZONE_DEBUG 3 the core checks itself after every change, and the check
+ * reads the tree (wakes it): there it never sleeps, nor has changes pending. */
+#if ZONE_DEBUG >= 3
+#define assert_tree_asleep(t) ck_assert(!(t)->asleep)
+#define assert_tree_pending(t) ck_assert_uint_eq((t)->ndirty, 0)
+#else
+#define assert_tree_asleep(t) ck_assert((t)->asleep)
+#define assert_tree_pending(t) ck_assert_uint_gt((t)->ndirty, 0)
+#endif
+
+/* Blocks of mixed sizes (small ones for the reach index, large ones for the
+ * tree), every third allocation followed by a random free, until the zone
+ * has grown well past its bookkeeping's room (given here from the first
+ * size on: zone__book_room_from). Each block goes where first fit puts it:
+ * the lowest fit when there is one (no growth), else the lowest fit of the
+ * grown zone (it spans the old end when the free run there is part of it).
+ * A growth within the room leaves the bookkeeping where it was (nothing
+ * copied), the one past it moves it to a book with room again; after each
+ * the zone checks out and every block holds what was written. */
+START_TEST(grows_within_room_and_past_it) {
+  if (zone__os_space_limited())
+    return;  /* no room under an RLIMIT_AS: grows_without_room_for_bookkeeping */
+  zone__book_room_from(0);
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  zone__index_t *ix = &z->extents[0].idx;
+  ck_assert_uint_ge(ix->cap_words, 64 * ix->nwords);  /* room */
+  void *book = ix->book;
+  size_t cap = ix->cap_words, in_place = 0, moves = 0;
+  enum { MAX_BLOCKS = 8192 };
+  static grown_block_t b[MAX_BLOCKS];
+  size_t count = 0;
+  zt_rng_t rng;
+  zt_rng_seed(&rng, zt_seed());
+  for (size_t k = 0; moves == 0 || zone_size(z) < ((size_t)2 << 20); k++) {
+    size_t kind = zt_rng_below(&rng, 20);
+    size_t n = kind < 16 ? 16 + zt_rng_below(&rng, 500) : kind < 19 ? 1025 + zt_rng_below(&rng, 3000)
+                                                                     : 4097 + zt_rng_below(&rng, 16000);
+    size_t rounded = (n + ZONE_G - 1) / ZONE_G * ZONE_G, before = zone_size(z);
+    uintptr_t want = lowest_fit(z, rounded);
+    char *p = zalloc(z, n);
+    ck_assert_ptr_nonnull(p);
+    if (want != 0) {
+      ZT_REQUIRE((uintptr_t)p == want, "block %zu of %zu bytes at %p, the lowest fit is %#lx", k, n, (void *)p,
+                 (unsigned long)want);
+      ck_assert_uint_eq(zone_size(z), before);
+    } else {
+      ck_assert_uint_gt(zone_size(z), before);
+      ck_assert_uint_eq(z->nextents, 1);
+      if (ix->book == book) {
+        ck_assert_uint_eq(ix->cap_words, cap);
+        in_place++;
+      } else {
+        ck_assert_uint_gt(ix->cap_words, cap);
+        ck_assert_uint_ge(ix->cap_words, 64 * ix->nwords - 64);
+        book = ix->book;
+        cap = ix->cap_words;
+        moves++;
+      }
+      ck_assert_int_eq(zfree(z, p), 0);
+      ck_assert_uint_eq(lowest_fit(z, rounded), (uintptr_t)p);
+      ck_assert_ptr_eq(zalloc(z, n), p);
+      zone_intact(z, b, count);
+    }
+    block_keep(b, &count, MAX_BLOCKS, p, n, k);
+    if (k % 3 == 2) {
+      size_t victim = zt_rng_below(&rng, count);
+      ck_assert_int_eq(zfree(z, b[victim].p), 0);
+      b[victim] = b[--count];
+    }
+  }
+  /* 4 KiB + 64 KiB, + 68, then 272 KiB is past the room (64 times 4 KiB);
+   * the move's room, 64 times 272 KiB, holds the rest */
+  ck_assert_uint_ge(in_place, 4);
+  ck_assert_uint_eq(moves, 1);
+  zone_intact(z, b, count);
+  destroy_zone(z);
+  zone__book_room_from(ZONE_BOOK_ROOM_FROM);
+}
+END_TEST
+
+/* Room comes with size: an extent below ZONE_BOOK_ROOM_FROM keeps its
+ * bookkeeping packed for its size (each growth moves it), and the growth
+ * that takes it to that size moves it to a book with room for 64 times as
+ * much, where the next growth leaves it. Each block lands right after the
+ * last, and what was written stays. */
+START_TEST(room_from_a_size_on) {
+  if (zone__os_space_limited())
+    return;
+  size_t quarter = ZONE_BOOK_ROOM_FROM / 4;
+  zone_t *z = create_zone_flags(quarter, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  zone__index_t *ix = &z->extents[0].idx;
+  ck_assert_uint_eq(ix->cap_words, ix->nwords);
+  char *a = zalloc(z, quarter);
+  ck_assert_ptr_nonnull(a);
+  zt_fill(a, 4096, 1);
+  char *b = zalloc(z, quarter);  /* a half: a move, no room yet */
+  ck_assert_ptr_eq(b, a + quarter);
+  ck_assert_uint_eq(zone_size(z), 2 * quarter);
+  ck_assert_uint_eq(ix->cap_words, ix->nwords);
+  zt_fill(b, 4096, 2);
+  char *c = zalloc(z, 2 * quarter);  /* ZONE_BOOK_ROOM_FROM: a move to room */
+  ck_assert_ptr_eq(c, b + quarter);
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_eq(ix->cap_words, 64 * ix->nwords);
+  void *book = ix->book;
+  zt_fill(c, 4096, 3);
+  char *d = zalloc(z, zone_size(z));  /* in place */
+  ck_assert_ptr_eq(d, c + 2 * quarter);
+  ck_assert_ptr_eq(ix->book, book);
+  ck_assert_uint_eq(ix->cap_words, 64 * ZONE_BOOK_ROOM_FROM / ZONE_G / 64);
+  ck_assert(zt_verify(a, 4096, 1) && zt_verify(b, 4096, 2) && zt_verify(c, 4096, 3));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A zone of `words` one-word blocks (64 granules each), full. */
+static char *one_word_blocks(zone_t *z, size_t words) {
+  char *base = NULL;
+  for (size_t i = 0; i < words; i++) {
+    char *p = zalloc(z, 64 * ZONE_G);
+    ck_assert_ptr_nonnull(p);
+    if (i == 0)
+      base = p;
+    ck_assert_ptr_eq(p, base + i * 64 * ZONE_G);
+  }
+  ck_assert_uint_eq(zone_size(z), words * 64 * ZONE_G);
+  return base;
+}
+
+/* A growth while the summary tree sleeps (small blocks changed all over the
+ * zone and no large request since): the new chunks are marked stale with the
+ * old ones, and the request that wakes the tree finds the lowest fit over old
+ * and new memory alike. */
+START_TEST(grows_while_tree_sleeps) {
+  size_t words = 1024, word = 64 * ZONE_G;  /* 1 MiB: 128 chunks */
+  zone_t *z = create_zone_flags(words * word, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  char *base = one_word_blocks(z, words);
+  zone__tree_t *t = &z->extents[0].idx.tree;
+  /* a block of each of 80 chunks freed and taken again: more chunks walked
+   * unread than the tree's leaves over 8 */
+  for (size_t c = 0; c < 80; c++) {
+    char *p = base + c * ZONE_CHUNK_WORDS * word;
+    ck_assert_int_eq(zfree(z, p), 0);
+    ck_assert_ptr_eq(zalloc(z, word), p);
+  }
+  assert_tree_asleep(t);
+  /* holes while it sleeps: one word at word 100, three at word 500 */
+  ck_assert_int_eq(zfree(z, base + 100 * word), 0);
+  for (size_t w = 500; w < 503; w++)
+    ck_assert_int_eq(zfree(z, base + w * word), 0);
+  assert_tree_asleep(t);
+  char *grown = zalloc(z, 5 * word);  /* nothing fits: growth, then the tree's search */
+  ck_assert_ptr_eq(grown, base + words * word);
+  ck_assert_uint_eq(z->nextents, 1);
+  zt_fill(grown, 5 * word, 1);
+  ck_assert_ptr_eq(zalloc(z, 2 * word + 16), base + 500 * word);  /* the tree again */
+  ck_assert_ptr_eq(zalloc(z, word), base + 100 * word);
+  ck_assert_ptr_eq(zalloc(z, word), grown + 5 * word);
+  ck_assert(zt_verify(grown, 5 * word, 1));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A growth with changes still waiting for the tree (chunks on its dirty
+ * list): they stay listed, and the next search walks them into a tree that
+ * grew meanwhile. */
+START_TEST(grows_with_changes_pending) {
+  size_t words = 64, word = 64 * ZONE_G;  /* 64 KiB: 8 chunks */
+  zone_t *z = create_zone_flags(words * word, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  char *base = one_word_blocks(z, words);
+  zone__tree_t *t = &z->extents[0].idx.tree;
+  ck_assert_ptr_eq(zalloc(z, 2 * word), base + words * word);  /* grows; the tree read */
+  ck_assert_int_eq(zfree(z, base + words * word), 0);
+  for (size_t w = 20; w < 22; w++)  /* a hole of two words in chunk 2 */
+    ck_assert_int_eq(zfree(z, base + w * word), 0);
+  ck_assert_int_eq(zfree(z, base + 3 * word), 0);  /* and one word in chunk 0 */
+  assert_tree_pending(t);
+  size_t size = zone_size(z);
+  char *big = zalloc(z, size);  /* nothing fits: growth with the list pending */
+  ck_assert_ptr_eq(big, base + words * word);  /* the free run at the old end on */
+  ck_assert_uint_gt(zone_size(z), size);
+  ck_assert_ptr_eq(zalloc(z, word + 16), base + 20 * word);  /* the tree, flushed */
+  ck_assert_ptr_eq(zalloc(z, word), base + 3 * word);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Under an address-space limit (RLIMIT_AS) no extent's bookkeeping gets
+ * room, whatever its size: each growth moves it, as small as the size. The
+ * zone still grows in place while its reservation lasts, every block where
+ * first fit puts it and intact, and it checks out. Not under valgrind (see
+ * grows_without_reservation). */
+START_TEST(grows_without_room_for_bookkeeping) {
+  if (zt_under_valgrind())
+    return;
+  size_t bytes = ZONE_BOOK_ROOM_FROM;
+  struct rlimit old;
+  limit_address_space(bytes + ((size_t)8 << 20), &old);
+  ck_assert(zone__os_space_limited());
+  zone_t *z = create_zone_flags(bytes, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  zone__index_t *ix = &z->extents[0].idx;
+  ck_assert_uint_eq(ix->cap_words, ix->nwords);  /* no room */
+  enum { MAX_BLOCKS = 1024 };
+  static grown_block_t b[MAX_BLOCKS];
+  size_t count = 0, block = (size_t)256 << 10, growths = 0;
+  for (;;) {
+    size_t before = zone_size(z);
+    uintptr_t want = lowest_fit(z, block);
+    char *p = zalloc(z, block);
+    if (p == NULL)
+      break;
+    if (want != 0) {
+      ck_assert_ptr_eq(p, (void *)want);
+    } else {
+      ck_assert_uint_gt(zone_size(z), before);
+      if (z->nextents == 1) {  /* in place: the book moved, with no room */
+        ck_assert_ptr_eq(p, (char *)z->extents[0].base + before);
+        ck_assert_uint_eq(ix->cap_words, ix->nwords);
+      }
+      growths++;
+      zone_intact(z, b, count);
+    }
+    block_keep(b, &count, MAX_BLOCKS, p, block, count);
+  }
+  ck_assert_uint_ge(growths, 2);
+  ck_assert_uint_ge(count * block, bytes + ((size_t)1 << 20));
+  zone_intact(z, b, count);
+  destroy_zone(z);
+  setrlimit(RLIMIT_AS, &old);
+}
+END_TEST
+
+/* The book's own fallback: asked for more room than the address space left
+ * allows, an index is laid out for its size alone, and so is the book each
+ * growth past it moves to; blocks taken before stay blocks, and the index
+ * checks out. Not under valgrind (see grows_without_reservation). */
+START_TEST(book_without_the_room_asked) {
+  if (zt_under_valgrind())
+    return;
+  struct rlimit old;
+  limit_address_space((size_t)16 << 20, &old);  /* the room asked needs 800 MiB */
+  zone__index_t ix;
+  size_t ngran = (size_t)1 << 16;
+  ck_assert_int_eq(zone__index_init(&ix, ngran, ZONE_EXTENT_MAX_GRANULES), 0);
+  ck_assert_uint_eq(ix.cap_words, ngran / 64);
+  for (size_t g = 0; g < ngran; g += 1000)
+    zone__index_take(&ix, g, 100);
+  size_t used, blocks;
+  ck_assert_int_eq(zone__index_check(&ix, 0x10000, &used, &blocks), 0);
+  for (int k = 0; k < 3; k++) {
+    ck_assert_int_eq(zone__index_extend(&ix, 2 * ix.ngran, ZONE_EXTENT_MAX_GRANULES), 0);
+    ck_assert_uint_eq(ix.cap_words, ix.nwords);
+    ck_assert_int_eq(zone__index_check(&ix, 0x10000, &used, &blocks), 0);
+    ck_assert_uint_eq(blocks, (ngran + 999) / 1000);
+    ck_assert_uint_eq(used, blocks * 100);
+    for (size_t g = 0; g < ngran; g += 1000)
+      ck_assert_uint_eq(zone__index_block_len(&ix, g), 100);
+    /* the new granules are free: the run after the last block goes on */
+    ck_assert_uint_eq(zone__index_fit(&ix, 1000, 0), (ngran - 1) / 1000 * 1000 + 100);
+    ck_assert_uint_eq(zone__index_free_run(&ix, ngran), ix.ngran - ngran);
+  }
+  zone__index_fini(&ix);
+  setrlimit(RLIMIT_AS, &old);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("grow");
   ZT_CASE(s, grows_when_full);
@@ -613,5 +918,11 @@ int main(void) {
   ZT_CASE(s, trim_gives_back_free_pages_only);
   ZT_CASE(s, free_held_only_inside_span);
   ZT_CASE(s, alloc_sized_and_free_known);
+  ZT_CASE(s, grows_within_room_and_past_it);
+  ZT_CASE(s, room_from_a_size_on);
+  ZT_CASE(s, grows_while_tree_sleeps);
+  ZT_CASE(s, grows_with_changes_pending);
+  ZT_CASE(s, grows_without_room_for_bookkeeping);
+  ZT_CASE(s, book_without_the_room_asked);
   return zt_main(s);
 }

@@ -17,7 +17,7 @@
  * the shared machine falls on every size alike, not on whichever size was
  * being timed (the malloc figures, which share one heap, come after, a size
  * at a time).
- * Bookkeeping is read white-box from the extents (book_len, plus the zone's
+ * Bookkeeping is read white-box from the extents (book_used, plus the zone's
  * own mapping), which is why this program links the zone_core objects rather
  * than libzone.so. A last line fills a zone with 16-byte blocks, the worst
  * case for any per-block scheme.
@@ -33,7 +33,7 @@ static const size_t live_sizes[] = {1000, 10000, 100000, 1000000};
 static size_t bookkeeping_bytes(const zone_t *z) {
   size_t book = z->self_len;
   for (size_t i = 0; i < z->nextents; i++)
-    book += z->extents[i].idx.book_len;
+    book += z->extents[i].idx.book_used;  /* committed: the book's room is address space only */
   return book;
 }
 
