@@ -28,6 +28,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 64                  /* chunks changed before the tree catches up */
+#define ZONE_DIRTY_SLICE 32                /* of them walked when the list is full (tree.c) */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
 #define ZONE_REACH_FAN 16                  /* reach index: bytes per node, one SSE2 load */
 #define ZONE_REACH_LEVELS 8                /* 16^7 words >= ZONE_EXTENT_MAX_GRANULES / 64 */
