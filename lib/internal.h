@@ -65,10 +65,17 @@ static inline bool zone__lock_fast(const zone_t *z, int *expected) {
 static inline bool zone__unlock_fast(const zone_t *z) {
   return zone__lock_drop(&((zone_t *)z)->lock);
 }
+/* The deferred free done (zone.c), the lock held. */
+void zone__settle(zone_t *z);
+/* Takes the lock; a deferred free is done first, so that every call but the
+ * shim's free and malloc (zone.c) sees the zone as if it had been done at
+ * once. */
 static inline void zone__lock(const zone_t *z) {
   int expected;
   if (!zone__lock_fast(z, &expected))
     zone__lock_contended(&((zone_t *)z)->lock, expected);
+  if (__builtin_expect(z->pending != NULL, 0))
+    zone__settle((zone_t *)z);
 }
 static inline void zone__unlock(const zone_t *z) { zone__lock_release(&((zone_t *)z)->lock); }
 

@@ -180,9 +180,12 @@ struct zone {
   unsigned flags;
   zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
-  bool plain;              /* nextents == 1 and check.kind == ZONE_CHECKER_NONE:
-                              zalloc's and zfree's short paths apply (zone.c;
-                              kept by zone__extent_insert) */
+  bool plain;              /* nextents == 1, check.kind == ZONE_CHECKER_NONE and
+                              no deferred frees: zalloc's and zfree's short
+                              paths apply (zone.c; kept by zone__extent_insert) */
+  bool defers;             /* the shim's frees are deferred (zone__defer_frees) */
+  void *pending;           /* the deferred free not done yet, or NULL (only
+                              while defers, nextents == 1 and no checker) */
   size_t nextents;
   size_t used_gran;        /* granules in live blocks (zone_stats' used in
                               granules: no scaling on the hot paths) */

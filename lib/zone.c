@@ -307,6 +307,8 @@ static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
   return alloc_common(z, bytes, 0, false);
 }
 static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
+  if (z->pending != NULL)
+    zone__settle(z);
   return alloc_locked(z, n, bytes, 0, false);
 }
 
@@ -342,6 +344,44 @@ static __attribute__((noinline)) int wake_then_err(zone_t *z, int err) {
   return err;
 }
 
+/* The end of zalloc's short path: granules [g, g + n) of the one extent e
+ * were taken, the lock held. Counted, their pages' marks kept, unlocked:
+ * the block's address. */
+ZONE_INLINE void *small_taken(zone_t *z, zone__extent_t *e, size_t g, size_t n) {
+  account(z, n, 0, 1);
+  fresh_cover(e, g, n);
+  void *p = granule_addr(e, g);
+  if (__builtin_expect(e->returned.map != NULL, 0))
+    p = small_taken_marked(e, g, n);
+  zone_assert_expensive(z);
+  if (__builtin_expect(zone__unlock_fast(z), 0))
+    return wake_then(z, p);
+  return p;
+}
+
+/* zalloc's short path in a zone whose frees are deferred (n granules, the
+ * lock held): the lowest fit is taken without the deferred free done first
+ * when that free cannot change it, its block starting at or past the end of
+ * the fit. A fit below the block would have been found with it done too,
+ * and one that the freed granules join must take some of them, so it ends
+ * past the block's start. Else the take is undone, the free done, and the
+ * search made again; no fit at all goes the long way (zalloc_locked:
+ * growth). */
+static __attribute__((noinline)) void *alloc_deferring(zone_t *z, size_t n) {
+  zone__extent_t *e = &z->extents[0];
+  if (z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE) {
+    size_t g = zone__index_alloc(&e->idx, n);
+    if (g != ZONE_NONE && z->pending != NULL && ((uintptr_t)z->pending - e->base) / ZONE_G < g + n) {
+      zone__index_release(&e->idx, g);
+      zone__settle(z);
+      g = zone__index_alloc(&e->idx, n);
+    }
+    if (g != ZONE_NONE)
+      return small_taken(z, e, g, n);
+  }
+  return zalloc_locked(z, n, n * ZONE_G);
+}
+
 _Static_assert(ZONE_ALLOC_SIZED_MAX == ZONE_EXTENT_MAX_GRANULES * ZONE_G,
                "zone__alloc_sized takes what one extent can hold");
 
@@ -361,7 +401,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
   if (__builtin_expect(!z->plain, 0)) {
-    p = zalloc_locked(z, n, bytes);
+    p = z->defers ? alloc_deferring(z, n) : zalloc_locked(z, n, bytes);
     ZONE_OPAQUE(p);
     return p;
   }
@@ -374,15 +414,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
     ZONE_OPAQUE(p);
     return p;
   }
-  account(z, n, 0, 1);
-  fresh_cover(e, g, n);
-  p = granule_addr(e, g);
-  if (__builtin_expect(e->returned.map != NULL, 0))
-    p = small_taken_marked(e, g, n);
-  zone_assert_expensive(z);
-  if (__builtin_expect(zone__unlock_fast(z), 0))
-    return wake_then(z, p);
-  return p;
+  return small_taken(z, e, g, n);
 }
 
 void *zalloc(zone_t *z, size_t bytes) {
@@ -419,6 +451,8 @@ void *zalloc_aligned(zone_t *z, size_t alignment, size_t bytes) {
 /* zfree of a zone that is not plain, or of a pointer outside its extent: the
  * lock held. */
 static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+  if (z->pending != NULL)
+    zone__settle(z);
   uintptr_t a = (uintptr_t)p;
   zone__extent_t *e = find_extent(z, a);
   size_t n = 0;
@@ -436,6 +470,71 @@ static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
   return 0;
 }
 
+/* ---- deferred frees ------------------------------------------------------------------ */
+
+void (*zone__refused_late)(void *p);
+
+/* Frees the block at p in extent e (n granules back, or 0 when none starts
+ * there): the lookup free_locked makes, without its unlock. */
+static size_t release_at(zone_t *z, void *p) {
+  uintptr_t a = (uintptr_t)p;
+  zone__extent_t *e = find_extent(z, a);
+  size_t n = 0;
+  if (e != NULL && (a - e->base) % ZONE_G == 0)
+    n = zone__index_release(&e->idx, (a - e->base) / ZONE_G);
+  if (n != 0)
+    account_free(z, n);
+  return n;
+}
+
+void zone__settle(zone_t *z) {
+  void *p = z->pending;
+  z->pending = NULL;
+  if (release_at(z, p) == 0 && zone__refused_late != NULL)
+    zone__refused_late(p);
+}
+
+/* The shim's free in a zone that defers its frees (the lock held): the
+ * block's bookkeeping is fetched now (prefetches, which wait for nothing)
+ * and its free done at the next call into the zone, the free before it done
+ * now, whose bookkeeping the same was fetched a call ago. A free in a large
+ * zone then waits for no cache miss. A pointer that can't be a block of the
+ * extent, and the block already waiting (a double free), are refused at
+ * once; any other pointer that starts no block is found out when its free
+ * is done, and handed to zone__refused_late. A call that takes the lock
+ * with zone__lock does the waiting free first, and so do the contended
+ * paths and the growth (zalloc_locked, free_locked). */
+static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
+  zone__extent_t *e = &z->extents[0];
+  uintptr_t off = (uintptr_t)p - e->base;
+  if (z->nextents != 1 || z->check.kind != ZONE_CHECKER_NONE || off % ZONE_G != 0 ||
+      off / ZONE_G >= e->idx.ngran)
+    return free_locked(z, p);
+  if (p == z->pending) {
+    zone__unlock(z);
+    return EINVAL;
+  }
+  size_t w = off / ZONE_G / ZONE_WORD_BITS;
+  __builtin_prefetch(&e->idx.used[w], 1);
+  __builtin_prefetch(&e->idx.end[w], 1);
+  __builtin_prefetch(&e->idx.leaf[w], 1);
+  __builtin_prefetch(&e->idx.reach.bytes[w], 1);
+  void *before = z->pending;
+  z->pending = p;
+  if (before != NULL && release_at(z, before) == 0 && zone__refused_late != NULL)
+    zone__refused_late(before);
+  zone_assert_expensive(z);
+  zone__unlock(z);
+  return 0;
+}
+
+void zone__defer_frees(zone_t *z, bool on) {
+  zone__lock(z);  /* a free waiting is done */
+  z->defers = on && z->check.kind == ZONE_CHECKER_NONE;
+  z->plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE && !z->defers;
+  zone__unlock(z);
+}
+
 static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, int expected) {
   zone__lock_contended(&z->lock, expected);
   int err = free_locked(z, p);
@@ -444,8 +543,9 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
 }
 
 /* zfree's work for a zone and a pointer, neither NULL: the short path for a
- * plain zone and a pointer inside its extent, the rest out of line. */
-ZONE_INLINE int free_block(zone_t *z, void *p) {
+ * plain zone and a pointer inside its extent, the rest out of line; `defer`
+ * (the shim's free) lets a zone that defers its frees defer this one. */
+ZONE_INLINE int free_block(zone_t *z, void *p, bool defer) {
   int expected, err;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     err = zfree_contended(z, p, expected);
@@ -460,7 +560,7 @@ ZONE_INLINE int free_block(zone_t *z, void *p) {
   uintptr_t off = (uintptr_t)p - e->base;
   size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
   if (__builtin_expect(!z->plain || g >= e->idx.ngran, 0)) {
-    err = free_locked(z, p);
+    err = defer && z->defers ? free_deferring(z, p) : free_locked(z, p);
     ZONE_OPAQUE(err);
     return err;
   }
@@ -481,10 +581,10 @@ int zfree(zone_t *z, void *p) {
     return EINVAL;
   if (p == NULL)
     return 0;
-  return free_block(z, p);
+  return free_block(z, p, false);
 }
 
-void *zone__free_known(void *p, zone_t *z) { return free_block(z, p) == 0 ? NULL : p; }
+void *zone__free_known(void *p, zone_t *z) { return free_block(z, p, true) == 0 ? NULL : p; }
 
 /* The span test first, without the lock: p outside it is no block of z. */
 void *zone__free_held(void *p, zone_t *z) {
