@@ -184,6 +184,7 @@ struct zone {
                               no deferred frees: zalloc's and zfree's short
                               paths apply (zone.c; kept by zone__extent_insert) */
   bool defers;             /* the shim's frees are deferred (zone__defer_frees) */
+  size_t defer_min;        /* granules the first extent needs for that */
   void *pending;           /* the deferred free not done yet, or NULL (only
                               while defers, nextents == 1 and no checker) */
   size_t nextents;

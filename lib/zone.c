@@ -501,14 +501,15 @@ void zone__settle(zone_t *z) {
  * zone then waits for no cache miss. A pointer that can't be a block of the
  * extent, and the block already waiting (a double free), are refused at
  * once; any other pointer that starts no block is found out when its free
- * is done, and handed to zone__refused_late. A call that takes the lock
+ * is done, and handed to zone__refused_late. An extent smaller than
+ * zone__defer_frees asked frees at once. A call that takes the lock
  * with zone__lock does the waiting free first, and so do the contended
  * paths and the growth (zalloc_locked, free_locked). */
 static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
   zone__extent_t *e = &z->extents[0];
   uintptr_t off = (uintptr_t)p - e->base;
   if (z->nextents != 1 || z->check.kind != ZONE_CHECKER_NONE || off % ZONE_G != 0 ||
-      off / ZONE_G >= e->idx.ngran)
+      off / ZONE_G >= e->idx.ngran || e->idx.ngran < z->defer_min)
     return free_locked(z, p);
   if (p == z->pending) {
     zone__unlock(z);
@@ -528,9 +529,10 @@ static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
   return 0;
 }
 
-void zone__defer_frees(zone_t *z, bool on) {
+void zone__defer_frees(zone_t *z, bool on, size_t min_bytes) {
   zone__lock(z);  /* a free waiting is done */
   z->defers = on && z->check.kind == ZONE_CHECKER_NONE;
+  z->defer_min = min_bytes / ZONE_G;
   z->plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE && !z->defers;
   zone__unlock(z);
 }

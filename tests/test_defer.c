@@ -34,7 +34,7 @@ static fixture_t setup(unsigned flags) {
   fixture_t f;
   f.z = create_zone_flags(4096, flags);
   ck_assert_ptr_nonnull(f.z);
-  zone__defer_frees(f.z, true);
+  zone__defer_frees(f.z, true, 0);
   f.a = zalloc(f.z, 48);
   f.b = zalloc(f.z, 16);
   f.c = zalloc(f.z, 16);
@@ -219,7 +219,7 @@ START_TEST(turned_off_does_the_waiting_free) {
   if (checked_frees_at_once(&f))
     return;
   ck_assert_ptr_null(zone__free_known(f.b, f.z));
-  zone__defer_frees(f.z, false);
+  zone__defer_frees(f.z, false, 0);
   ck_assert_ptr_null(f.z->pending);
   ck_assert_uint_eq(zone_block_size(f.z, f.b), 0);
   ck_assert_ptr_null(zone__free_known(f.c, f.z));
@@ -230,6 +230,28 @@ START_TEST(turned_off_does_the_waiting_free) {
 }
 END_TEST
 
+/* An extent below the size asked for frees at once; once the zone has
+ * grown in place to it, frees wait. */
+START_TEST(small_extent_frees_at_once) {
+  zone_t *z = create_zone_flags(4096, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  zone__defer_frees(z, true, 1 << 20);
+  char *a = zalloc(z, 16);
+  ck_assert_ptr_null(zone__free_known(a, z));
+  ck_assert_ptr_null(z->pending);
+  ck_assert_uint_eq(zone_block_size(z, a), 0);
+  char *big = zalloc(z, 2 << 20);
+  ck_assert_ptr_nonnull(big);
+  if (z->defers && zone__extent_count(z) == 1) {  /* grown in place past 1 MiB */
+    char *b = zalloc(z, 16);
+    ck_assert_ptr_null(zone__free_known(b, z));
+    ck_assert_ptr_eq(z->pending, b);
+  }
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* Random frees through the deferring calls, allocations (plain, zeroed,
  * aligned, reallocations), against a twin zone that frees at once: the same
  * blocks at the same offsets, every step, and the same stats at the end. */
@@ -237,7 +259,7 @@ START_TEST(same_as_immediate) {
   zone_t *d = create_zone(1 << 16), *i = create_zone(1 << 16);
   ck_assert_ptr_nonnull(d);
   ck_assert_ptr_nonnull(i);
-  zone__defer_frees(d, true);
+  zone__defer_frees(d, true, 0);
   uintptr_t db = zt_base(d), ib = zt_base(i);
   enum { SLOTS = 256 };
   size_t off[SLOTS];
@@ -301,6 +323,7 @@ int main(void) {
   ZT_CASE(s, zfree_stays_immediate);
   ZT_CASE(s, growth_does_it_first);
   ZT_CASE(s, turned_off_does_the_waiting_free);
+  ZT_CASE(s, small_extent_frees_at_once);
   ZT_CASE(s, same_as_immediate);
   return zt_main(s);
 }

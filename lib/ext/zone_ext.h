@@ -74,8 +74,10 @@ void *zone__free_known(void *p, zone_t *z);
  * and handed to zone__refused_late. A pointer
  * outside the zone's first extent, one with no granule's alignment and the
  * block whose free is waiting (a double free) are refused at once. A zone
- * with a heap checker never defers. */
-void zone__defer_frees(zone_t *z, bool on);
+ * with a heap checker never defers, nor one whose first extent is smaller
+ * than min_bytes (its bookkeeping then mostly stays in cache, and deferring
+ * would only cost allocations a second search now and then). */
+void zone__defer_frees(zone_t *z, bool on, size_t min_bytes);
 /* Called, the zone's lock held, with a deferred free's pointer that starts
  * no block, when that free is done; NULL: nobody is told. It must not call
  * into the zone. */
