@@ -575,7 +575,7 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
         subprocess.run(["perf", "probe", "-q", "-d", group + ":*"], capture_output=True)
         try:
             added = [fn for fn in PROBES if subprocess.run(
-                ["perf", "probe", "-q", "-x", lib, "%s:%s=%s" % (group, fn, fn)],
+                ["perf", "probe", "-q", "-f", "-x", lib, "%s:%s=%s" % (group, fn, fn)],
                 capture_output=True).returncode == 0]
             if not added:
                 add("| — | — | perf probe failed (it needs root, uprobes and the shim's debug info) |")
