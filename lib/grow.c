@@ -54,7 +54,7 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
   }
   z->extents[at] = *e;
   z->nextents++;
-  z->plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE && !z->defers;
+  zone__plain_set(z);
   z->size += e->idx.ngran * ZONE_G;
   return &z->extents[at];
 }

@@ -11,6 +11,7 @@
  *     grow.c    reservation, mapping and growth of extents
  *     trim.c    page return: the returned-pages marks, zone__trim
  *     checker.c heap checkers: what memcheck and ASan are told
+ *     remote.c  frees handed over by threads without the lock
  *       index.c   bitmaps of one extent: take, give, resize, fit, queries
  *         reach.c   the reach index: the lowest fit of a small size
  *         tree.c    the summary tree: the lowest fit of a large size
@@ -65,15 +66,33 @@ static inline bool zone__lock_fast(const zone_t *z, int *expected) {
 static inline bool zone__unlock_fast(const zone_t *z) {
   return zone__lock_drop(&((zone_t *)z)->lock);
 }
+/* The zone's `plain` flag, read by zalloc's and zfree's short paths with the
+ * lock held. Other threads write it only to clear it (remote.c), so any read
+ * is a valid relaxed load; GCC would load an atomic into a register and test
+ * it there, so on x86-64 the read is one compare against memory (ThreadSanitizer
+ * builds, which must see every access, and ZONE_PORTABLE keep the C load). */
+static inline bool zone__plain(const zone_t *z) {
+#if defined(__x86_64__) && !defined(ZONE_PORTABLE) && !defined(__SANITIZE_THREAD__)
+  bool zero;
+  __asm__("cmpb $0, %1" : "=@ccz"(zero) : "m"(*(const bool *)&z->plain));
+  return !zero;
+#else
+  return atomic_load_explicit(&z->plain, memory_order_relaxed);
+#endif
+}
+
+/* Applies the frees other threads handed over (remote.c), the lock held:
+ * every call that takes the lock does, before anything else. */
+void zone__remote_settle(zone_t *z);
+bool zone__remote_pending(const zone_t *z);
 /* The deferred free done (zone.c), the lock held. */
 void zone__settle(zone_t *z);
-/* Takes the lock; a deferred free is done first, so that every call but the
- * shim's free and malloc (zone.c) sees the zone as if it had been done at
- * once. */
 static inline void zone__lock(const zone_t *z) {
   int expected;
   if (!zone__lock_fast(z, &expected))
     zone__lock_contended(&((zone_t *)z)->lock, expected);
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle((zone_t *)z);
   if (__builtin_expect(z->pending != NULL, 0))
     zone__settle((zone_t *)z);
 }
@@ -159,6 +178,20 @@ void zone__checker_reset(zone_t *z);
 /* destroy_zone, before the extents go: every block gone, a caller's buffer
  * given back as it was, mapped extents forgotten. Any kind. */
 void zone__checker_destroy(zone_t *z);
+
+/* ---- remote.c: frees handed over without the lock ---------------------------- */
+
+/* zone__remote_push: zone_ext.h. */
+/* Up to max handed-over frees into out[], the lock held, in push order;
+ * returns how many (0: none ready). With skip_unwritten (a fork child), past
+ * slots whose pusher never finished. */
+size_t zone__remote_take(zone_t *z, void **out, size_t max, bool skip_unwritten);
+void zone__remote_refused(const zone_t *z, void *p);
+/* Unmaps the ring (destroy_zone). */
+void zone__remote_free(zone_t *z);
+/* Sets `plain` from the zone's state (one extent, no checker, frees not
+ * deferred, nothing handed over waiting), the lock held. */
+void zone__plain_set(zone_t *z);
 
 /* ---- index.c: the placement index of one extent ---------------------------- */
 

@@ -9,6 +9,7 @@
 #include "tree.c"
 #include "reach.c"
 #include "index.c"
+#include "remote.c"
 #include "trim.c"
 #include "checker.c"
 #include "grow.c"

@@ -173,6 +173,10 @@ typedef struct zone__checker {
   uintptr_t next;          /* memcheck: ~(the next live zone), 0 for none */
 } zone__checker_t;
 
+/* ---- remote.c: frees handed over without the lock ------------------------- */
+
+typedef struct zone__remote zone__remote_t;
+
 /* ---- zone.c: the zone ---------------------------------------------------- */
 
 struct zone {
@@ -180,9 +184,11 @@ struct zone {
   unsigned flags;
   zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
-  bool plain;              /* nextents == 1, check.kind == ZONE_CHECKER_NONE and
-                              no deferred frees: zalloc's and zfree's short
-                              paths apply (zone.c; kept by zone__extent_insert) */
+  _Atomic bool plain;      /* nextents == 1, check.kind == ZONE_CHECKER_NONE,
+                              no frees handed over waiting and none deferred:
+                              zalloc's and zfree's short paths apply (zone.c;
+                              kept by zone__plain_set, cleared by
+                              zone__remote_push) */
   bool defers;             /* the shim's frees are deferred (zone__defer_frees) */
   size_t defer_min;        /* granules the first extent needs for that */
   void *pending;           /* the deferred free not done yet, or NULL (only
@@ -203,6 +209,8 @@ struct zone {
   _Atomic uintptr_t span_lo;  /* ~lo and ~hi of [lo, hi), where every extent */
   _Atomic uintptr_t span_hi;  /* the zone has had lies (grow.c; only grows; 0, 0:
                                  none); read without the lock (zone__span) */
+  zone__remote_t *_Atomic remote;  /* frees handed over by other threads
+                                      (remote.c); NULL until the first */
 };
 
 #endif /* ZONE_TYPES_H */

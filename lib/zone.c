@@ -175,6 +175,7 @@ void destroy_zone(zone_t *z) {
     else
       zone__extent_unmap(e);
   }
+  zone__remote_free(z);
   zone_unmap_self(z);
 }
 
@@ -307,6 +308,8 @@ static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
   return alloc_common(z, bytes, 0, false);
 }
 static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
   if (z->pending != NULL)
     zone__settle(z);
   return alloc_locked(z, n, bytes, 0, false);
@@ -366,8 +369,10 @@ ZONE_INLINE void *small_taken(zone_t *z, zone__extent_t *e, size_t g, size_t n) 
  * and one that the freed granules join must take some of them, so it ends
  * past the block's start. Else the take is undone, the free done, and the
  * search made again; no fit at all goes the long way (zalloc_locked:
- * growth). */
+ * growth). Frees handed over (remote.c) are done first, as everywhere. */
 static __attribute__((noinline)) void *alloc_deferring(zone_t *z, size_t n) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
   zone__extent_t *e = &z->extents[0];
   if (z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE) {
     size_t g = zone__index_alloc(&e->idx, n);
@@ -400,7 +405,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
   }
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
-  if (__builtin_expect(!z->plain, 0)) {
+  if (__builtin_expect(!zone__plain(z), 0)) {
     p = z->defers ? alloc_deferring(z, n) : zalloc_locked(z, n, bytes);
     ZONE_OPAQUE(p);
     return p;
@@ -450,47 +455,80 @@ void *zalloc_aligned(zone_t *z, size_t alignment, size_t bytes) {
 
 /* zfree of a zone that is not plain, or of a pointer outside its extent: the
  * lock held. */
-static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
-  if (z->pending != NULL)
-    zone__settle(z);
+static int release_locked(zone_t *z, void *p) {
   uintptr_t a = (uintptr_t)p;
   zone__extent_t *e = find_extent(z, a);
   size_t n = 0;
   if (e != NULL && (a - e->base) % ZONE_G == 0)
     n = zone__index_release(&e->idx, (a - e->base) / ZONE_G);
-  if (n == 0) {
-    zone__unlock(z);
+  if (n == 0)
     return EINVAL;
-  }
   account_free(z, n);
   if (zone__checked(z))
     zone__checker_free(z, p, n * ZONE_G);
   zone_assert_expensive(z);
-  zone__unlock(z);
   return 0;
+}
+
+/* Applies the frees handed over (remote.c), a batch at a time, in order. */
+static void remote_apply(zone_t *z, bool skip_unwritten) {
+  void *batch[64];
+  size_t n;
+  while ((n = zone__remote_take(z, batch, 64, skip_unwritten)) != 0)
+    for (size_t k = 0; k < n; k++)
+      if (release_locked(z, batch[k]) != 0)
+        zone__remote_refused(z, batch[k]);
+  zone__plain_set(z);
+}
+
+void zone__remote_settle(zone_t *z) { remote_apply(z, false); }
+
+/* The frees waiting, handed over (remote.c) or deferred, done: what every
+ * call that takes the lock does first (zone__lock). */
+static inline void settle_all(zone_t *z) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
+  if (z->pending != NULL)
+    zone__settle(z);
+}
+
+static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+  settle_all(z);
+  int err = release_locked(z, p);
+  zone__unlock(z);
+  return err;
+}
+
+int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
+  int expected;
+  if (zone__lock_fast(z, &expected)) {
+    settle_all(z);
+    int err = release_locked(z, p);
+    zone__unlock(z);
+    return err;
+  }
+  if (zone__remote_push(z, p, refused) == 0) {
+    /* The holder may have let go since: then apply it now, so that a free
+     * does not wait for the arena's next call when it need not. */
+    if (zone__lock_fast(z, &expected)) {
+      if (zone__remote_pending(z))
+        zone__remote_settle(z);
+      zone__unlock(z);
+    }
+    return 0;
+  }
+  zone__lock_contended(&z->lock, expected);
+  return free_locked(z, p);
 }
 
 /* ---- deferred frees ------------------------------------------------------------------ */
 
 void (*zone__refused_late)(void *p);
 
-/* Frees the block at p in extent e (n granules back, or 0 when none starts
- * there): the lookup free_locked makes, without its unlock. */
-static size_t release_at(zone_t *z, void *p) {
-  uintptr_t a = (uintptr_t)p;
-  zone__extent_t *e = find_extent(z, a);
-  size_t n = 0;
-  if (e != NULL && (a - e->base) % ZONE_G == 0)
-    n = zone__index_release(&e->idx, (a - e->base) / ZONE_G);
-  if (n != 0)
-    account_free(z, n);
-  return n;
-}
-
 void zone__settle(zone_t *z) {
   void *p = z->pending;
   z->pending = NULL;
-  if (release_at(z, p) == 0 && zone__refused_late != NULL)
+  if (release_locked(z, p) != 0 && zone__refused_late != NULL)
     zone__refused_late(p);
 }
 
@@ -506,6 +544,8 @@ void zone__settle(zone_t *z) {
  * with zone__lock does the waiting free first, and so do the contended
  * paths and the growth (zalloc_locked, free_locked). */
 static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
   zone__extent_t *e = &z->extents[0];
   uintptr_t off = (uintptr_t)p - e->base;
   if (z->nextents != 1 || z->check.kind != ZONE_CHECKER_NONE || off % ZONE_G != 0 ||
@@ -522,7 +562,7 @@ static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
   __builtin_prefetch(&e->idx.reach.bytes[w], 1);
   void *before = z->pending;
   z->pending = p;
-  if (before != NULL && release_at(z, before) == 0 && zone__refused_late != NULL)
+  if (before != NULL && release_locked(z, before) != 0 && zone__refused_late != NULL)
     zone__refused_late(before);
   zone_assert_expensive(z);
   zone__unlock(z);
@@ -533,7 +573,7 @@ void zone__defer_frees(zone_t *z, bool on, size_t min_bytes) {
   zone__lock(z);  /* a free waiting is done */
   z->defers = on && z->check.kind == ZONE_CHECKER_NONE;
   z->defer_min = min_bytes / ZONE_G;
-  z->plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE && !z->defers;
+  zone__plain_set(z);
   zone__unlock(z);
 }
 
@@ -561,7 +601,7 @@ ZONE_INLINE int free_block(zone_t *z, void *p, bool defer) {
    * one compare sends them all to free_locked, which sorts them out. */
   uintptr_t off = (uintptr_t)p - e->base;
   size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
-  if (__builtin_expect(!z->plain || g >= e->idx.ngran, 0)) {
+  if (__builtin_expect(!zone__plain(z) || g >= e->idx.ngran, 0)) {
     err = defer && z->defers ? free_deferring(z, p) : free_locked(z, p);
     ZONE_OPAQUE(err);
     return err;
@@ -712,6 +752,10 @@ __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
 void zone__fork_lock(zone_t *z) { zone__lock(z); }
 void zone__fork_unlock(zone_t *z) { zone__unlock(z); }
 void zone__fork_reinit(zone_t *z) { zone__lock_init(&z->lock); }
+void zone__fork_child(zone_t *z) {
+  zone__fork_reinit(z);
+  remote_apply(z, true);
+}
 
 /* Nothing else ever changes a frozen zone, so reading it unlocked is safe
  * except while the interrupted call finishes; the block's own size is then a

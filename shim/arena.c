@@ -24,12 +24,16 @@
  * A block belongs to the arena that placed it, whichever thread frees it:
  * each arena is an exact-first-fit zone, and a block goes to the lowest fit in
  * the calling thread's arena. A free from another thread takes the owner's
- * lock, so every arena's free memory is always exactly what its blocks leave.
- * The owner is found from the address: every zone publishes the span of its
- * extents (zone__span), and the zone whose span holds p and whose own zfree
- * (or zrealloc, zone_block_size) accepts p is the owner. Spans only narrow the
- * search; the zone's call under its lock decides, so a bad or double free is
- * caught exactly whichever thread makes it.
+ * lock when it is free and otherwise hands the free over without waiting
+ * (zone__free_or_hand_over, lib/remote.c): the lock's holder or its next
+ * taker applies it before anything else, so every call on an arena sees every
+ * free made before it took the lock. The owner is found from the address:
+ * every zone publishes the span of its extents (zone__span), and the zone
+ * whose span holds p and whose own zfree (or zrealloc, zone_block_size)
+ * accepts p is the owner. Spans only narrow the search; the zone's call under
+ * its lock decides, so a bad or double free is caught exactly whichever thread
+ * makes it (a handed-over one by the thread that applies it). A free is handed
+ * over only when one arena's span holds p (zone__shim_sole_holder).
  */
 #include "fast.h"
 
@@ -158,6 +162,20 @@ zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip) {
   }
   *cursor = n;
   return NULL;
+}
+
+zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip) {
+  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  zone_t *found = NULL;
+  for (unsigned k = 0; k < n; k++) {
+    zone_t *z = atomic_load_explicit(&zone__shim_arenas[k].zone, memory_order_acquire);
+    if (z != NULL && z != skip && zone__span_holds(z, p)) {
+      if (found != NULL)
+        return NULL;
+      found = z;
+    }
+  }
+  return found;
 }
 
 /* At start-up, while the process has one thread: pthread_key_create takes

@@ -142,12 +142,26 @@ static void free_foreign(void *p, const char *call) {
     zone__shim_misuse(call, p);
 }
 
+/* A free handed over to another arena (free_remote) that its owner refused
+ * when it applied it: misuse, found late. */
+static void remote_refused(void *p) { free_foreign(p, "free"); }
+
 /* zfree in the other arenas that may own p (not `tried`); 0 if one did. A
- * wait for another arena's lock moves nobody. */
-static int free_remote(const zone_t *tried, void *p) {
+ * wait for another arena's lock moves nobody. When exactly one arena's span
+ * holds p, free's free (hand_over; not realloc's, whose misuse report names
+ * realloc) is handed over to that arena without its lock
+ * (zone__remote_push): its next call under the lock applies it. */
+static int free_remote(const zone_t *tried, void *p, bool hand_over) {
   unsigned waits = zone__lock_waits, cursor = 0;
   int err = EINVAL;
   zone_t *o;
+  if (hand_over && (o = zone__shim_sole_holder(p, tried)) != NULL) {
+    zone__shim_enter();
+    err = zone__free_or_hand_over(o, p, remote_refused);
+    zone__shim_leave();
+    zone__lock_waits = waits;
+    return err;
+  }
   while (err != 0 && (o = zone__shim_holder(p, &cursor, tried)) != NULL) {
     zone__shim_enter();
     err = zfree(o, p);
@@ -161,7 +175,7 @@ static int free_remote(const zone_t *tried, void *p) {
  * hold p): another arena's block, a frozen zone's, or misuse. */
 static void free_elsewhere(zone_t *z, void *p, bool many, const char *call) {
   int saved = errno;
-  if (!many || free_remote(z, p) != 0)
+  if (!many || free_remote(z, p, call[0] == 'f') != 0)
     free_foreign(p, call);
   errno = saved;
 }

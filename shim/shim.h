@@ -220,6 +220,8 @@ void zone__shim_contended(void) __attribute__((cold));
  * with *cursor 0; NULL when there are no more. A block's owner is among them
  * (the zone's own calls then say which exactly). */
 zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip);
+/* The one arena (not skip) whose span holds p; NULL when none or several do. */
+zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip);
 
 /* ---- report.c: ZONE_STATS and ZONE_DUMP -------------------------------------- */
 

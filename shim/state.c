@@ -130,8 +130,10 @@ void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default) {
     atomic_store(&a->attached, 0);
     if (fresh && k > 0)
       atomic_store(&a->zone, NULL);
-    else
+    else if (fresh)
       zone__fork_reinit(atomic_load(&a->zone));
+    else
+      zone__fork_child(atomic_load(&a->zone));
   }
   if (fresh) {
     zone__shim_set_mine(NULL);

@@ -5,7 +5,7 @@
 #    shim tests are left out (a second malloc under ASan's own is not a
 #    supported setup) and so are the memcheck ones (valgrind can't run a
 #    sanitized binary; ZONE_VALGRIND is forced off there anyway).
-#  - build-tsan (ZONE_SANITIZE=thread): the threaded tests, zone.threads.*
+#  - build-tsan (ZONE_SANITIZE=thread): the threaded tests, zone.threads.*, zone.remote.*
 #    and zone.soak.* (label threads).
 # Benchmarks are not built. About 3 minutes on 2 cores.
 set -euo pipefail
@@ -23,4 +23,4 @@ ctest --test-dir build-asan -L unit -LE 'shim|memcheck' --output-on-failure -j2
 echo "::: TSan"
 cmake -S . -B build-tsan -DZONE_SANITIZE=thread -DZONE_WERROR=ON -DZONE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j2 >/dev/null
-ctest --test-dir build-tsan -R '^zone\.(threads|soak)\.' -LE 'shim|memcheck' --output-on-failure -j2
+ctest --test-dir build-tsan -R '^zone\.(threads|soak|remote)\.' -LE 'shim|memcheck' --output-on-failure -j2

@@ -39,6 +39,10 @@ size_t zone__trim_reused(zone_t *z);
 void zone__fork_lock(zone_t *z);
 void zone__fork_unlock(zone_t *z);
 void zone__fork_reinit(zone_t *z);
+/* In a fork child whose parent held every zone's lock through the fork:
+ * zone__fork_reinit, then the frees other threads had handed over (below)
+ * applied, those whose pusher was stopped halfway by the fork left out. */
+void zone__fork_child(zone_t *z);
 /* For a zone no thread changes any more (frozen in a fork child): whether p
  * lies inside it, and if so *usable gets the bytes from p that can be read
  * (its block, or up to its extent's end when p starts none). Takes no lock. */
@@ -88,6 +92,23 @@ extern void (*zone__refused_late)(void *p);
  * contention. Written only on the lock's slow path, so a free lock costs
  * nothing. */
 extern __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec")));
+
+/* ---- remote.c: frees handed over without the lock ----------------------------- */
+
+/* Hands the free of p (a block of z, as far as the caller knows) to whichever
+ * thread next takes z's lock, without taking it: 0 once queued. That thread
+ * applies it before anything else it does under the lock, so every call on z
+ * sees every free handed over before it. EAGAIN when it can't be (the ring is
+ * full or could not be mapped, z is ZONE_UNLOCKED or under a heap checker):
+ * the caller frees p itself. refused is told, by the thread that applies it,
+ * of a p that is no live block of z then (zfree's EINVAL); the first push to a
+ * zone sets it for the zone. */
+int zone__remote_push(zone_t *z, void *p, void (*refused)(void *));
+/* zfree of p, z and p not NULL, without waiting for z's lock: when the lock is
+ * free, the free is made at once (0, or EINVAL as zfree says); when another
+ * thread holds it, the free is handed over (zone__remote_push, 0), and only
+ * when that can't be done does the call wait for the lock. */
+int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *));
 
 /* ---- grow.c: the zone's address span ------------------------------------------ */
 

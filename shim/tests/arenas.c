@@ -15,6 +15,9 @@
  *   double_free, interior_free, realloc_freed, usable_size_freed
  *              a misuse by the main thread (arena 0) of a block of arena 1:
  *              prints the pointer, then makes the call (misuse_check judges)
+ *   double_free_handed_over, interior_free_handed_over
+ *              the same frees while arena 1's lock is held: handed over, and
+ *              reported by arena 1's next call
  *   limit      with ZONE_ARENAS=2, more threads make no more arenas
  *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
  *              for its lock moves to another
@@ -333,7 +336,23 @@ static void case_misuse(const char *c) {
   char *p = helper_run(do_malloc, (void *)(uintptr_t)100);
   if (!owned_by(1, p))
     fail("the helper's block is not arena 1's");
-  if (strcmp(c, "interior_free") == 0) {
+  if (strstr(c, "_handed_over") != NULL) {
+    /* Arena 1's lock held (as by a thread inside a call there): the frees
+     * are handed over, and arena 1's next call applies them and finds the
+     * misuse. */
+    void *q = helper_run(do_malloc, (void *)(uintptr_t)100);
+    zone_t *z1 = atomic_load(&zone__shim_arenas[1].zone);
+    zone__fork_lock(z1);
+    if (strcmp(c, "double_free_handed_over") == 0) {
+      shim_free(p);
+      shim_free(announce(p));
+    } else {
+      shim_free(announce(p + 16));
+    }
+    zone__fork_unlock(z1);
+    if (!owned_by(1, q))  /* a call on arena 1: the misuse is reported here */
+      fail("arena 1's block is gone");
+  } else if (strcmp(c, "interior_free") == 0) {
     shim_free(announce(p + 16));
   } else {
     helper_run(do_free, p);
@@ -462,6 +481,8 @@ int main(int argc, char **argv) {
   else if (strcmp(c, "move") == 0)
     case_move();
   else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
+           strcmp(c, "double_free_handed_over") == 0 ||
+           strcmp(c, "interior_free_handed_over") == 0 ||
            strcmp(c, "realloc_freed") == 0 || strcmp(c, "usable_size_freed") == 0)
     case_misuse(c);
   else
