@@ -50,6 +50,13 @@ static void teardown(fixture_t *f) {
   destroy_zone(f->z);
 }
 
+/* The zone sound, nothing refused late, the fixture gone. */
+static void finish_clean(fixture_t *f) {
+  zt_assert_check(f->z);
+  ck_assert_uint_eq(nlate, 0);
+  teardown(f);
+}
+
 /* A zone with a heap checker (under valgrind) never defers: its free is
  * done at once. True (the fixture gone) when that is the case here. */
 static bool checked_frees_at_once(fixture_t *f) {
@@ -112,9 +119,7 @@ START_TEST(first_fit_stays_exact) {
   ck_assert_int_eq(zfree(f.z, f.b), 0);
   ck_assert_ptr_null(zone__free_known(f.a, f.z));
   ck_assert_ptr_eq(zalloc(f.z, 64), f.a);
-  zt_assert_check(f.z);
-  ck_assert_uint_eq(nlate, 0);
-  teardown(&f);
+  finish_clean(&f);
 }
 END_TEST
 
@@ -183,9 +188,7 @@ START_TEST(zfree_stays_immediate) {
   ck_assert_ptr_null(f.z->pending);
   ck_assert_int_eq(zfree(f.z, f.c), 0);
   ck_assert_uint_eq(zone_block_size(f.z, f.c), 0);
-  zt_assert_check(f.z);
-  ck_assert_uint_eq(nlate, 0);
-  teardown(&f);
+  finish_clean(&f);
 }
 END_TEST
 
@@ -208,9 +211,7 @@ START_TEST(growth_does_it_first) {
     ck_assert_ptr_null(f.z->pending);  /* freed at once */
     ck_assert_uint_eq(zone_block_size(f.z, big), 0);
   }
-  zt_assert_check(f.z);
-  ck_assert_uint_eq(nlate, 0);
-  teardown(&f);
+  finish_clean(&f);
 }
 END_TEST
 
