@@ -192,6 +192,37 @@ START_TEST(zfree_stays_immediate) {
 }
 END_TEST
 
+/* The calls that take a block see the waiting free done: a realloc and the
+ * queries of the freed block refuse it, and a neighbour's realloc grows in
+ * place into its granules. */
+START_TEST(other_calls_see_it_done) {
+  fixture_t f = setup(0);
+  if (checked_frees_at_once(&f))
+    return;
+  ck_assert_ptr_null(zone__free_known(f.b, f.z));
+  errno = 0;
+  ck_assert_ptr_null(zrealloc(f.z, f.b, 32));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_ptr_null(zone__free_known(f.c, f.z));
+  ck_assert(!zone_owns(f.z, f.c));
+  /* b again: no block now, yet it is taken as deferred, and found when
+   * done, by the realloc of a, which grows in place over b's and c's
+   * granules. */
+  ck_assert_ptr_null(zone__free_known(f.b, f.z));
+  ck_assert_uint_eq(nlate, 0);
+  ck_assert_ptr_eq(zrealloc(f.z, f.a, 80), f.a);
+  ck_assert_uint_eq(nlate, 1);
+  ck_assert_ptr_eq(late[0], f.b);
+  ck_assert_uint_eq(zone_block_size(f.z, f.a), 80);
+  zone_stats_t st;
+  zone_stats(f.z, &st);
+  ck_assert_uint_eq(st.blocks, 1);
+  ck_assert_uint_eq(st.used, 80);
+  nlate = 0;
+  finish_clean(&f);
+}
+END_TEST
+
 /* A request that makes the zone grow finds the waiting free done, and a
  * zone of two extents defers nothing more. */
 START_TEST(growth_does_it_first) {
@@ -322,6 +353,7 @@ int main(void) {
   ZT_CASE(s, refused_at_once);
   ZT_CASE(s, bad_pointer_found_at_the_next_call);
   ZT_CASE(s, zfree_stays_immediate);
+  ZT_CASE(s, other_calls_see_it_done);
   ZT_CASE(s, growth_does_it_first);
   ZT_CASE(s, turned_off_does_the_waiting_free);
   ZT_CASE(s, small_extent_frees_at_once);
