@@ -16,6 +16,8 @@ each step: the noise of the machine, with no allocator in it).
     bench/latency.py --quick          # CI size: small live counts, 20k steps, one run, seconds
     bench/latency.py --runs 5 --allocators glibc,shim --live 1000,1000000
     bench/latency.py --diagnose       # where the shim's tail comes from (latency-shim-tail.md)
+    bench/latency.py --allocators glibc,shim --extra main=/tmp/main-shim.so \
+        --extra defer=build/shim/libzoneshim.so,ZONE_FREE_DEFER=1   # more preloads, same runs
 
 Writes latency.md (tables), latency.png (percentile chart, gnuplot),
 latency.csv (every run's percentiles) and latency-slowest.txt (the shim's 20
@@ -57,6 +59,7 @@ MAX_X = 5.7
 OPS = ["malloc", "free", "timer"]
 COLOURS = {"glibc": "#1f77b4", "jemalloc": "#2ca02c", "tcmalloc": "#9467bd", "mimalloc": "#ff7f0e",
            "shim": "#d62728"}
+EXTRA_COLOURS = ["#8c564b", "#e377c2", "#17becf", "#bcbd22", "#000000"]  # --extra allocators
 
 def parse_kv(text):
     return dict(kv.split("=", 1) for kv in text.split() if "=" in kv)
@@ -133,7 +136,8 @@ def run_suite(args, allocs, exe, notes):
                 load = os.getloadavg()[0]
                 t0 = time.time()
                 out, err = run_program(exe, allocs[alloc], live, args.steps,
-                                       20 if alloc == "shim" else 0, extra_args=args.timer_args)
+                                       20 if alloc == "shim" else 0, extra_env=args.extra_env.get(alloc),
+                                       extra_args=args.timer_args)
                 done += 1
                 if out is None:
                     print("[%3d/%d] run %d live %-7s %-9s FAILED %s" % (done, total, rep + 1, live, alloc, err),
@@ -201,7 +205,8 @@ def write_markdown(path, args, allocs, summary, results, notes, meta):
     add("Timer: %s; %s." % (meta["timer"], meta["timer_note"]))
     add("%d run(s) per cell, interleaved; %s steps per run (one free and one malloc each) after a "
         "warm-up that fills the live count." % (args.runs, "{:,}".format(args.steps)))
-    add("Allocators: " + ", ".join("%s (%s)" % (a, allocs[a] or "no preload") for a in allocs) + ".")
+    add("Allocators: " + ", ".join("%s (%s%s)" % (a, allocs[a] or "no preload", "".join(
+        ", %s=%s" % kv for kv in sorted(args.extra_env.get(a, {}).items()))) for a in allocs) + ".")
     add("")
     add("Each cell is the median over the runs of that run's percentile; `max (all)` is the largest")
     add("single call of any run. `timer only` is an empty timer bracket taken once per step in the same")
@@ -324,7 +329,7 @@ def chart(out_dir, work, allocs, summary, lives):
                             % (data, idx, col))
             else:
                 cmds.append("'%s' index %d using 1:%d with linespoints lw 2 pt 7 ps 0.6 lc rgb '%s' title '%s'"
-                            % (data, idx, col, COLOURS.get(a, "#000000"), a))
+                            % (data, idx, col, COLOURS.get(a, EXTRA_COLOURS[i % len(EXTRA_COLOURS)]), a))
         plots.append("set title '%s, %s live blocks'\nplot %s" % (op, "{:,}".format(live), ", \\\n  ".join(cmds)))
     script = """
 set terminal pngcairo size 1500,900 font "DejaVu Sans,10" noenhanced
@@ -392,7 +397,7 @@ def perf_events(perf_data):
 # bracket to that plus its length, widened by this much each side for the bracket's own
 # time (the events of one kind are tens of microseconds apart).
 SLACK_NS = 200
-PROBES = ["zone__shim_usage_tick", "zone__tree_flush", "zone__grow", "zone__index_extend",
+PROBES = ["zone__shim_op_due", "dirty_full", "zone__tree_build", "zone__tree_flush", "zone__grow", "zone__index_extend",
           "zone__trim_keep", "zone__os_discard"]
 
 def profile_tick(args, shim, exe, work, add):
@@ -414,14 +419,15 @@ def profile_tick(args, shim, exe, work, add):
         if not frames:
             continue
         counts["all"] += 1
-        if not any("libzoneshim" in f for f in frames):
+        if not any(os.path.basename(shim) in f for f in frames):
             continue
         counts["shim"] += 1
         syms = [f.split(" (")[0].split("+")[0] for f in frames]
-        in_tick = "zone__shim_usage_tick" in syms
+        in_tick = "zone__shim_op_due" in syms
+        flush = "zone__tree_flush" in syms or "dirty_full" in syms
         counts["tick"] += in_tick
-        counts["tick flush"] += in_tick and "zone__tree_flush" in syms
-        counts["other flush"] += not in_tick and "zone__tree_flush" in syms
+        counts["tick flush"] += in_tick and flush
+        counts["other flush"] += not in_tick and flush
         counts["grow"] += "zone__grow" in syms
         counts["trim"] += "zone__trim_keep" in syms
     if not counts["shim"]:
@@ -434,10 +440,10 @@ def profile_tick(args, shim, exe, work, add):
     add("")
     add("| inside | share of the shim's samples |")
     add("| --- | ---: |")
-    add("| the usage tick (`zone__shim_usage_tick`) | %.1f%% |" % pc("tick"))
-    add("| of which the summary-tree flush it forces (`zone_stats` -> `zone__tree_flush`) | %.1f%% "
-        "(%.0f%% of the tick) |" % (pc("tick flush"), pc("tick flush", "tick")))
-    add("| tree flushes outside the tick (32 dirty chunks waiting) | %.1f%% |" % pc("other flush"))
+    add("| the usage tick (`zone__shim_op_due`) | %.1f%% |" % pc("tick"))
+    add("| of which summary-tree flushes | %.1f%% (%.0f%% of the tick) |" % (
+        pc("tick flush"), pc("tick flush", "tick")))
+    add("| tree flushes outside the tick (`zone__tree_flush`, `dirty_full`) | %.1f%% |" % pc("other flush"))
     add("| growth (`zone__grow`: bookkeeping rebuilt) | %.1f%% |" % pc("grow"))
     add("| page return (`zone__trim_keep`) | %.1f%% |" % pc("trim"))
     add("")
@@ -458,7 +464,7 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
     add("One run per live count and experiment, %s steps each; the shim at %s." % (
         "{:,}".format(args.steps), shim))
     add("")
-    add("**1. Usage ticks.** The shim looks at the zone's usage (shim/trim.c, `zone__shim_usage_tick`)")
+    add("**1. Usage ticks.** The shim looks at the zone's usage (shim/trim.c, `zone__shim_op_due`)")
     add("once every %d of a thread's malloc and free calls, so the tick's calls are those whose" % period)
     add("operation number (the program's count of its calls) has one residue modulo %d: 0 when the" % period)
     add("C library allocated nothing before main, and the program allocates nothing else. Of the calls")
@@ -492,14 +498,16 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
     add("```")
     add("")
 
-    add("**2. With the ticks off** (`ZONE_TRIM_THRESHOLD=0`: the tick returns before it looks),")
+    add("**2. With the ticks off** (`ZONE_TRIM_THRESHOLD=0`: the tick returns before it looks), and")
+    add("with frees deferred (`ZONE_FREE_DEFER=1`: a free waits for no cache miss on its bookkeeping),")
     add("the same runs, default first:")
     add("")
     add("| live | op | setting | p50 | p99 | p99.9 | p99.99 | max |")
     add("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for live in args.live:
         res = {}
-        for label, env in (("default", {}), ("TRIM_THRESHOLD=0", {"ZONE_TRIM_THRESHOLD": "0"})):
+        for label, env in (("default", {}), ("TRIM_THRESHOLD=0", {"ZONE_TRIM_THRESHOLD": "0"}),
+                           ("FREE_DEFER=1", {"ZONE_FREE_DEFER": "1"})):
             out, err = run_program(exe, shim, live, args.steps, 0, extra_env=env, extra_args=args.timer_args)
             if out is None:
                 sys.exit("latency.py: %s" % err)
@@ -554,7 +562,8 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
         add("")
 
     if args.perf:
-        add("**4. perf uprobes** on the shim's tick, tree flush, growth, bookkeeping rebuild, trim and")
+        add("**4. perf uprobes** on the shim's tick (`shim_op_due`), a full dirty list's walk (`dirty_full`),")
+        add("tree flushes and rebuilds, growth, bookkeeping rebuild, trim and")
         add("page return, lined up in time (CLOCK_MONOTONIC, +-%d ns) with the calls at or above 1 µs." % SLACK_NS)
         add("Each probe hit costs a trap of 1-2 µs, so every probed call is slower here; what matters is")
         add("which events each slow call contains:")
@@ -566,7 +575,7 @@ def diagnose(args, allocs, exe, trace_exe, out_dir, work):
         subprocess.run(["perf", "probe", "-q", "-d", group + ":*"], capture_output=True)
         try:
             added = [fn for fn in PROBES if subprocess.run(
-                ["perf", "probe", "-q", "-x", lib, "%s:%s=%s" % (group, fn, fn)],
+                ["perf", "probe", "-q", "-f", "-x", lib, "%s:%s=%s" % (group, fn, fn)],
                 capture_output=True).returncode == 0]
             if not added:
                 add("| — | — | perf probe failed (it needs root, uprobes and the shim's debug info) |")
@@ -624,6 +633,9 @@ def main():
     ap.add_argument("--diagnose", action="store_true",
                     help="instead of the table: where the shim's tail comes from (latency-shim-tail.md)")
     ap.add_argument("--perf", action="store_true", help="with --diagnose: also perf uprobes (root)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=LIB[,VAR=VALUE...]",
+                    help="one more allocator, LIB preloaded (another build of the shim, say), with these "
+                         "variables set; runs interleaved with the rest")
     args = ap.parse_args()
     if args.runs is None:
         args.runs = 1 if args.quick else 3
@@ -646,6 +658,19 @@ def main():
         print("latency.py: allocators are %s" % ",".join(suite.ALLOCATORS), file=sys.stderr)
         return 2
     allocs = suite.find_allocators(args.build, args.shim and os.path.abspath(args.shim), wanted, notes)
+    args.extra_env = {}
+    for spec in args.extra:
+        name, _, rest = spec.partition("=")
+        parts = rest.split(",")
+        env = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        if not name or name in allocs or not parts[0] or len(env) != len(parts) - 1:
+            print("latency.py: --extra wants NAME=LIB[,VAR=VALUE...], a new name", file=sys.stderr)
+            return 2
+        if not os.path.exists(parts[0]):
+            print("latency.py: --extra %s: no %s" % (name, parts[0]), file=sys.stderr)
+            return 2
+        allocs[name] = os.path.abspath(parts[0])
+        args.extra_env[name] = env
     for n in notes:
         print("note: " + n)
     out_dir = args.out or (tempfile.mkdtemp(prefix="latency-quick-") if args.quick

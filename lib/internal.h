@@ -85,12 +85,16 @@ static inline bool zone__plain(const zone_t *z) {
  * every call that takes the lock does, before anything else. */
 void zone__remote_settle(zone_t *z);
 bool zone__remote_pending(const zone_t *z);
+/* The deferred free done (zone.c), the lock held. */
+void zone__settle(zone_t *z);
 static inline void zone__lock(const zone_t *z) {
   int expected;
   if (!zone__lock_fast(z, &expected))
     zone__lock_contended(&((zone_t *)z)->lock, expected);
   if (__builtin_expect(zone__remote_pending(z), 0))
     zone__remote_settle((zone_t *)z);
+  if (__builtin_expect(z->pending != NULL, 0))
+    zone__settle((zone_t *)z);
 }
 static inline void zone__unlock(const zone_t *z) { zone__lock_release(&((zone_t *)z)->lock); }
 
@@ -189,8 +193,8 @@ size_t zone__remote_take(zone_t *z, void **out, size_t max, bool skip_unwritten)
 void zone__remote_refused(const zone_t *z, void *p);
 /* Unmaps the ring (destroy_zone). */
 void zone__remote_free(zone_t *z);
-/* Sets `plain` from the zone's state (one extent, no checker, nothing handed
- * over waiting), the lock held. */
+/* Sets `plain` from the zone's state (one extent, no checker, frees not
+ * deferred, nothing handed over waiting), the lock held. */
 void zone__plain_set(zone_t *z);
 
 /* ---- index.c: the placement index of one extent ---------------------------- */

@@ -122,7 +122,7 @@ void zone__remote_free(zone_t *z) {
 }
 
 void zone__plain_set(zone_t *z) {
-  bool plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE;
+  bool plain = z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE && !z->defers;
   atomic_store_explicit(&z->plain, plain, memory_order_seq_cst);
   if (plain && zone__remote_pending(z))  /* a push the settle did not see */
     atomic_store_explicit(&z->plain, false, memory_order_seq_cst);

@@ -166,15 +166,16 @@ static void path_update(zone__index_t *ix, size_t c) {
   }
 }
 
-/* Walks every listed chunk's change up the tree and empties the list. */
-static void dirty_walk(zone__index_t *ix) {
+/* Walks the listed chunks' changes up the tree from entry `from` on (the
+ * last listed) and drops them from the list. */
+static void dirty_walk(zone__index_t *ix, size_t from) {
   zone__tree_t *t = &ix->tree;
-  for (size_t k = 0; k < t->ndirty; k++) {
+  for (size_t k = from; k < t->ndirty; k++) {
     size_t c = t->dirty_list[k];
     t->dirty[c] = 0;
     path_update(ix, c);
   }
-  t->ndirty = 0;
+  t->ndirty = from;
 }
 
 /* Every chunk marked stale and the list forgotten: node[] waits for
@@ -190,21 +191,26 @@ static void tree_sleep(zone__index_t *ix) {
 /* The tree sleeps once leaves / SLEEP_SHARE chunks were walked unread. */
 #define SLEEP_SHARE 8
 
-/* The dirty list is full: its chunks are walked up the tree, unless the
- * walks since a reader last read it (these included) have come to an
- * eighth of the tree's leaves. Then the tree sleeps: a tree nobody reads
- * costs nothing more from here, and one that is read costs at most a
- * rebuild (a chunk's summary per leaf, in order, and a join per node) per
- * such stretch of walks (each a summary and a join per level, scattered):
- * the rule of renting skis until the rent would have bought them. The share
- * was measured (bench/results/PROFILE.md, threads): an eighth beat a whole
- * tree's worth on churn_large and frag; sleeping at the first full list
- * would give up the bound. */
+/* The dirty list is full: its last ZONE_DIRTY_SLICE chunks are walked up
+ * the tree, which makes room for as many, unless the walks since a reader
+ * last read it (these included) have come to an eighth of the tree's
+ * leaves. Then the tree sleeps: a tree nobody reads costs nothing more from
+ * here, and one that is read costs at most a rebuild (a chunk's summary per
+ * leaf, in order, and a join per node) per such stretch of walks (each a
+ * summary and a join per level, scattered): the rule of renting skis until
+ * the rent would have bought them. The share was measured
+ * (bench/results/PROFILE.md, threads): an eighth beat a whole tree's worth
+ * on churn_large and frag; sleeping at the first full list would give up
+ * the bound. A slice rather than the whole list bounds the call that
+ * overflows it (a walk is a few cache misses in a large zone: at a million
+ * blocks, the whole list's 64 took 2.1 us, the median call, a slice of 32
+ * takes 1.0), and the chunks left listed still take a busy spot's repeat
+ * changes for free. */
 static __attribute__((noinline)) void dirty_full(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
-  t->unread += t->ndirty;
+  t->unread += ZONE_DIRTY_SLICE;
   if (t->unread * SLEEP_SHARE < t->leaves)
-    dirty_walk(ix);
+    dirty_walk(ix, t->ndirty - ZONE_DIRTY_SLICE);
   else
     tree_sleep(ix);
 }
@@ -217,7 +223,7 @@ void zone__tree_flush(zone__index_t *ix) {
   if (t->asleep)
     zone__tree_build(ix);  /* wakes it */
   else
-    dirty_walk(ix);
+    dirty_walk(ix, 0);
 }
 
 /* The chunk's tree leaf and the nodes above are redone lazily, at the next

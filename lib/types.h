@@ -28,6 +28,7 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_CHUNK_BITS ((size_t)ZONE_WORD_BITS * ZONE_CHUNK_WORDS)
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 64                  /* chunks changed before the tree catches up */
+#define ZONE_DIRTY_SLICE 32                /* of them walked when the list is full (tree.c) */
 #define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
 #define ZONE_REACH_FAN 16                  /* reach index: bytes per node, one SSE2 load */
 #define ZONE_REACH_LEVELS 8                /* 16^7 words >= ZONE_EXTENT_MAX_GRANULES / 64 */
@@ -191,10 +192,15 @@ struct zone {
   unsigned flags;
   zone__checker_t check;   /* heap checkers (checker.c) */
   bool caller_memory;      /* create_zone_in: extents[0] is the caller's */
-  _Atomic bool plain;      /* nextents == 1, check.kind == ZONE_CHECKER_NONE
-                              and no frees handed over waiting: zalloc's and
-                              zfree's short paths apply (zone.c; kept by
-                              zone__plain_set, cleared by zone__remote_push) */
+  _Atomic bool plain;      /* nextents == 1, check.kind == ZONE_CHECKER_NONE,
+                              no frees handed over waiting and none deferred:
+                              zalloc's and zfree's short paths apply (zone.c;
+                              kept by zone__plain_set, cleared by
+                              zone__remote_push) */
+  bool defers;             /* the shim's frees are deferred (zone__defer_frees) */
+  size_t defer_min;        /* granules the first extent needs for that */
+  void *pending;           /* the deferred free not done yet, or NULL (only
+                              while defers, nextents == 1 and no checker) */
   size_t nextents;
   size_t used_gran;        /* granules in live blocks (zone_stats' used in
                               granules: no scaling on the hot paths) */

@@ -310,6 +310,8 @@ static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
 static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
   if (__builtin_expect(zone__remote_pending(z), 0))
     zone__remote_settle(z);
+  if (z->pending != NULL)
+    zone__settle(z);
   return alloc_locked(z, n, bytes, 0, false);
 }
 
@@ -345,6 +347,46 @@ static __attribute__((noinline)) int wake_then_err(zone_t *z, int err) {
   return err;
 }
 
+/* The end of zalloc's short path: granules [g, g + n) of the one extent e
+ * were taken, the lock held. Counted, their pages' marks kept, unlocked:
+ * the block's address. */
+ZONE_INLINE void *small_taken(zone_t *z, zone__extent_t *e, size_t g, size_t n) {
+  account(z, n, 0, 1);
+  fresh_cover(e, g, n);
+  void *p = granule_addr(e, g);
+  if (__builtin_expect(e->returned.map != NULL, 0))
+    p = small_taken_marked(e, g, n);
+  zone_assert_expensive(z);
+  if (__builtin_expect(zone__unlock_fast(z), 0))
+    return wake_then(z, p);
+  return p;
+}
+
+/* zalloc's short path in a zone whose frees are deferred (n granules, the
+ * lock held): the lowest fit is taken without the deferred free done first
+ * when that free cannot change it, its block starting at or past the end of
+ * the fit. A fit below the block would have been found with it done too,
+ * and one that the freed granules join must take some of them, so it ends
+ * past the block's start. Else the take is undone, the free done, and the
+ * search made again; no fit at all goes the long way (zalloc_locked:
+ * growth). Frees handed over (remote.c) are done first, as everywhere. */
+static __attribute__((noinline)) void *alloc_deferring(zone_t *z, size_t n) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
+  zone__extent_t *e = &z->extents[0];
+  if (z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE) {
+    size_t g = zone__index_alloc(&e->idx, n);
+    if (g != ZONE_NONE && z->pending != NULL && ((uintptr_t)z->pending - e->base) / ZONE_G < g + n) {
+      zone__index_release(&e->idx, g);
+      zone__settle(z);
+      g = zone__index_alloc(&e->idx, n);
+    }
+    if (g != ZONE_NONE)
+      return small_taken(z, e, g, n);
+  }
+  return zalloc_locked(z, n, n * ZONE_G);
+}
+
 _Static_assert(ZONE_ALLOC_SIZED_MAX == ZONE_EXTENT_MAX_GRANULES * ZONE_G,
                "zone__alloc_sized takes what one extent can hold");
 
@@ -364,7 +406,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
   size_t n = (bytes + ZONE_G - 1) / ZONE_G;
   zone__extent_t *e = &z->extents[0];
   if (__builtin_expect(!zone__plain(z), 0)) {
-    p = zalloc_locked(z, n, bytes);
+    p = z->defers ? alloc_deferring(z, n) : zalloc_locked(z, n, bytes);
     ZONE_OPAQUE(p);
     return p;
   }
@@ -377,15 +419,7 @@ ZONE_INLINE void *alloc_sized(zone_t *z, size_t bytes) {
     ZONE_OPAQUE(p);
     return p;
   }
-  account(z, n, 0, 1);
-  fresh_cover(e, g, n);
-  p = granule_addr(e, g);
-  if (__builtin_expect(e->returned.map != NULL, 0))
-    p = small_taken_marked(e, g, n);
-  zone_assert_expensive(z);
-  if (__builtin_expect(zone__unlock_fast(z), 0))
-    return wake_then(z, p);
-  return p;
+  return small_taken(z, e, g, n);
 }
 
 void *zalloc(zone_t *z, size_t bytes) {
@@ -449,9 +483,17 @@ static void remote_apply(zone_t *z, bool skip_unwritten) {
 
 void zone__remote_settle(zone_t *z) { remote_apply(z, false); }
 
-static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+/* The frees waiting, handed over (remote.c) or deferred, done: what every
+ * call that takes the lock does first (zone__lock). */
+static inline void settle_all(zone_t *z) {
   if (__builtin_expect(zone__remote_pending(z), 0))
     zone__remote_settle(z);
+  if (z->pending != NULL)
+    zone__settle(z);
+}
+
+static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
+  settle_all(z);
   int err = release_locked(z, p);
   zone__unlock(z);
   return err;
@@ -460,8 +502,7 @@ static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
 int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
   int expected;
   if (zone__lock_fast(z, &expected)) {
-    if (__builtin_expect(zone__remote_pending(z), 0))
-      zone__remote_settle(z);
+    settle_all(z);
     int err = release_locked(z, p);
     zone__unlock(z);
     return err;
@@ -480,6 +521,62 @@ int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
   return free_locked(z, p);
 }
 
+/* ---- deferred frees ------------------------------------------------------------------ */
+
+void (*zone__refused_late)(void *p);
+
+void zone__settle(zone_t *z) {
+  void *p = z->pending;
+  z->pending = NULL;
+  if (release_locked(z, p) != 0 && zone__refused_late != NULL)
+    zone__refused_late(p);
+}
+
+/* The shim's free in a zone that defers its frees (the lock held): the
+ * block's bookkeeping is fetched now (prefetches, which wait for nothing)
+ * and its free done at the next call into the zone, the free before it done
+ * now, whose bookkeeping the same was fetched a call ago. A free in a large
+ * zone then waits for no cache miss. A pointer that can't be a block of the
+ * extent, and the block already waiting (a double free), are refused at
+ * once; any other pointer that starts no block is found out when its free
+ * is done, and handed to zone__refused_late. An extent smaller than
+ * zone__defer_frees asked frees at once. A call that takes the lock
+ * with zone__lock does the waiting free first, and so do the contended
+ * paths and the growth (zalloc_locked, free_locked). */
+static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
+  zone__extent_t *e = &z->extents[0];
+  uintptr_t off = (uintptr_t)p - e->base;
+  if (z->nextents != 1 || z->check.kind != ZONE_CHECKER_NONE || off % ZONE_G != 0 ||
+      off / ZONE_G >= e->idx.ngran || e->idx.ngran < z->defer_min)
+    return free_locked(z, p);
+  if (p == z->pending) {
+    zone__unlock(z);
+    return EINVAL;
+  }
+  size_t w = off / ZONE_G / ZONE_WORD_BITS;
+  __builtin_prefetch(&e->idx.used[w], 1);
+  __builtin_prefetch(&e->idx.end[w], 1);
+  __builtin_prefetch(&e->idx.leaf[w], 1);
+  __builtin_prefetch(&e->idx.reach.bytes[w], 1);
+  void *before = z->pending;
+  z->pending = p;
+  if (before != NULL && release_locked(z, before) != 0 && zone__refused_late != NULL)
+    zone__refused_late(before);
+  zone_assert_expensive(z);
+  zone__unlock(z);
+  return 0;
+}
+
+void zone__defer_frees(zone_t *z, bool on, size_t min_bytes) {
+  zone__lock(z);  /* a free waiting is done */
+  z->defers = on && z->check.kind == ZONE_CHECKER_NONE;
+  z->defer_min = min_bytes / ZONE_G;
+  zone__plain_set(z);
+  zone__unlock(z);
+}
+
 static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, int expected) {
   zone__lock_contended(&z->lock, expected);
   int err = free_locked(z, p);
@@ -488,8 +585,9 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
 }
 
 /* zfree's work for a zone and a pointer, neither NULL: the short path for a
- * plain zone and a pointer inside its extent, the rest out of line. */
-ZONE_INLINE int free_block(zone_t *z, void *p) {
+ * plain zone and a pointer inside its extent, the rest out of line; `defer`
+ * (the shim's free) lets a zone that defers its frees defer this one. */
+ZONE_INLINE int free_block(zone_t *z, void *p, bool defer) {
   int expected, err;
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0)) {
     err = zfree_contended(z, p, expected);
@@ -504,7 +602,7 @@ ZONE_INLINE int free_block(zone_t *z, void *p) {
   uintptr_t off = (uintptr_t)p - e->base;
   size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
   if (__builtin_expect(!zone__plain(z) || g >= e->idx.ngran, 0)) {
-    err = free_locked(z, p);
+    err = defer && z->defers ? free_deferring(z, p) : free_locked(z, p);
     ZONE_OPAQUE(err);
     return err;
   }
@@ -525,10 +623,10 @@ int zfree(zone_t *z, void *p) {
     return EINVAL;
   if (p == NULL)
     return 0;
-  return free_block(z, p);
+  return free_block(z, p, false);
 }
 
-void *zone__free_known(void *p, zone_t *z) { return free_block(z, p) == 0 ? NULL : p; }
+void *zone__free_known(void *p, zone_t *z) { return free_block(z, p, true) == 0 ? NULL : p; }
 
 /* The span test first, without the lock: p outside it is no block of z. */
 void *zone__free_held(void *p, zone_t *z) {

@@ -72,7 +72,7 @@ typedef struct option_spec {
 
 enum {
   OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_ARENAS,
-  OPT_COUNT_
+  OPT_FREE_DEFER, OPT_COUNT_
 };
 
 static const option_spec_t specs[OPT_COUNT_] = {
@@ -83,6 +83,7 @@ static const option_spec_t specs[OPT_COUNT_] = {
   [OPT_TRIM_THRESHOLD] = {"ZONE_TRIM_THRESHOLD", KIND_COUNT, "a count of bytes (0: never)"},
   [OPT_REPORT_PID] = {"ZONE_REPORT_PID", KIND_COUNT, "a process id"},
   [OPT_ARENAS] = {"ZONE_ARENAS", KIND_ARENAS, "a count of arenas from 1 to 256"},
+  [OPT_FREE_DEFER] = {"ZONE_FREE_DEFER", KIND_FLAG, "0 or 1"},
 };
 
 _Static_assert(ZONE_ARENAS_MAX == 256, "ZONE_ARENAS's warning names the range");
@@ -184,6 +185,7 @@ void zone__shim_read_options(void) {
     atomic_store(&zone__shim_opt.trim_threshold, n);
   if (option_value(OPT_ARENAS, &n) != NULL)
     zone__shim_opt.arenas = (unsigned)n;
+  zone__shim_opt.free_defer = option_value(OPT_FREE_DEFER, &n) != NULL && n == 1;
   options_read = true;
 }
 

@@ -102,9 +102,20 @@ static void print_stats(void) {
 }
 
 __attribute__((destructor)) static void shim_exit(void) {
-  if (atomic_load(&zone__shim_narenas) == 0)
+  unsigned n = atomic_load(&zone__shim_narenas);
+  if (n == 0)
     return;
   int saved = errno;
+  /* With ZONE_FREE_DEFER, a free may still wait: done now (any call that
+   * takes the lock does it), so that a bad pointer's is said before exit. */
+  for (unsigned k = 0; zone__shim_opt.free_defer && k < n; k++) {
+    zone_t *z = atomic_load(&zone__shim_arenas[k].zone);
+    if (z != NULL) {
+      zone__shim_enter();
+      (void)zone__used_bytes(z);
+      zone__shim_leave();
+    }
+  }
   if (atomic_load(&zone__shim_opt.stats))
     print_stats();
   if (zone__shim_opt.dump_path[0] != '\0')

@@ -57,6 +57,8 @@ typedef struct zone__shim_options {
                                        written once, before it is first read */
   unsigned arenas;                  /* ZONE_ARENAS: most arenas, 1..ZONE_ARENAS_MAX;
                                        0: the default (zone__shim_arena_limit) */
+  bool free_defer;                  /* ZONE_FREE_DEFER: the zones defer frees
+                                       (zone__defer_frees) */
 } zone__shim_options_t;
 
 /* The most arenas ZONE_ARENAS may ask for. */

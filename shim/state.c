@@ -37,7 +37,25 @@ void zone__shim_table_lock(void) {
 
 void zone__shim_table_unlock(void) { atomic_flag_clear_explicit(&table_lock, memory_order_release); }
 
-zone_t *zone__shim_zone_new(void) { return create_zone_flags(INITIAL_ZONE_BYTES, ZONE_GROW); }
+/* Frees are deferred in a zone of this much and more: its bookkeeping, 1.5
+ * MiB and more, no longer stays in cache beside the program's own data. Below
+ * it a deferred free would only cost the next allocation a second search
+ * now and then (at 1k live blocks, malloc's p50 46 -> 79 ns). */
+#define DEFER_MIN_BYTES ((size_t)64 << 20)
+
+/* A deferred free's pointer that started no block (zone__refused_late):
+ * misuse, said as free's. It lies in the zone's first extent, which no
+ * other zone's blocks share. */
+static void free_refused_late(void *p) { zone__shim_misuse("free", p); }
+
+zone_t *zone__shim_zone_new(void) {
+  zone_t *z = create_zone_flags(INITIAL_ZONE_BYTES, ZONE_GROW);
+  if (z != NULL && zone__shim_opt.free_defer) {
+    zone__refused_late = free_refused_late;
+    zone__defer_frees(z, true, DEFER_MIN_BYTES);
+  }
+  return z;
+}
 
 /* Publishes a made zone as arena k (the next): its zone first, then the
  * count, so that whoever sees the count sees the zone. */

@@ -711,6 +711,36 @@ START_TEST(tree_read_often_stays_awake) {
 }
 END_TEST
 
+/* A dirty list that overflows walks a slice of it, not the whole list: the
+ * chunk that overflowed it is listed after the chunks left, and the tree
+ * read then is exact. */
+START_TEST(full_list_walks_a_slice) {
+  static char *p[TREE_WORDS];
+  zone_t *z = word_blocks_zone(p);
+  zone__tree_t *t = &z->extents[0].idx.tree;
+  zone_stats_t st;
+  zone_stats(z, &st);  /* reads the tree: awake, nothing listed */
+  ck_assert_uint_eq(t->ndirty, 0);
+  /* One word per chunk freed and taken again: each chunk listed once. */
+  for (size_t c = 0; c <= ZONE_DIRTY_MAX; c++) {
+    size_t i = c * ZONE_CHUNK_WORDS;
+    char *was = p[i];
+    ck_assert_int_eq(zfree(z, was), 0);
+    p[i] = zalloc(z, WORD_BYTES);
+    ck_assert_ptr_eq(p[i], was);
+    ck_assert_uint_eq(t->ndirty, c < ZONE_DIRTY_MAX ? c + 1 : ZONE_DIRTY_MAX - ZONE_DIRTY_SLICE + 1);
+  }
+  assert_asleep(t, false);
+  ck_assert_uint_eq(t->dirty_list[ZONE_DIRTY_MAX - ZONE_DIRTY_SLICE], ZONE_DIRTY_MAX);
+  for (size_t k = 0; k < ZONE_DIRTY_MAX - ZONE_DIRTY_SLICE; k++)
+    ck_assert_uint_eq(t->dirty_list[k], k);  /* the first listed stay listed */
+  bool said;
+  ck_assert_int_eq(check_captured(z, &said), 0);  /* flushes, then finds it exact */
+  ck_assert_uint_eq(t->ndirty, 0);
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("introspect");
   ZT_CASE(s, owns_block_starts_only);
@@ -731,5 +761,6 @@ int main(void) {
   ZT_CASE(s, check_detects_broken_reach);
   ZT_CASE(s, tree_sleeps_until_read);
   ZT_CASE(s, tree_read_often_stays_awake);
+  ZT_CASE(s, full_list_walks_a_slice);
   return zt_main(s);
 }

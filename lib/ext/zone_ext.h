@@ -67,6 +67,26 @@ void *zone__alloc_sized(size_t bytes, zone_t *z);
  * starts there. */
 void *zone__free_known(void *p, zone_t *z);
 
+/* Whether the zone defers the frees made through zone__free_known and
+ * zone__free_held (the shim's ZONE_FREE_DEFER): such a free fetches its
+ * block's bookkeeping without waiting for it and is done at the next call
+ * into the zone, so that a free in a large zone waits for no cache miss.
+ * Every call sees the zone as if the free had been done at once (the
+ * lowest fit stays exact); only a pointer that starts no block is found out
+ * later, when its free is done (at the next such free, at an allocation
+ * whose lowest fit it could change, or at any other call into the zone),
+ * and handed to zone__refused_late. A pointer
+ * outside the zone's first extent, one with no granule's alignment and the
+ * block whose free is waiting (a double free) are refused at once. A zone
+ * with a heap checker never defers, nor one whose first extent is smaller
+ * than min_bytes (its bookkeeping then mostly stays in cache, and deferring
+ * would only cost allocations a second search now and then). */
+void zone__defer_frees(zone_t *z, bool on, size_t min_bytes);
+/* Called, the zone's lock held, with a deferred free's pointer that starts
+ * no block, when that free is done; NULL: nobody is told. It must not call
+ * into the zone. */
+extern void (*zone__refused_late)(void *p);
+
 /* Times this thread waited for a zone's lock (another thread held it) since
  * the caller last set it to 0: a caller reads it after its calls to see
  * contention. Written only on the lock's slow path, so a free lock costs

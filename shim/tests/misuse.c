@@ -2,8 +2,9 @@
  * misuse.c - one misuse of the allocator per run, named by argv[1]: double
  * frees, frees and reallocs of interior, stack, static, wild, mapped and
  * already freed pointers. Prints the pointer it is about to pass (as %p) on
- * stdout first, and "survived" if the call returns. misuse_check runs it on
- * the shim and judges the outcome.
+ * stdout first, and "survived" if the call returns (a _then_free case: if
+ * the free after it returns too, where a deferred free's misuse is found at
+ * the latest). misuse_check runs it on the shim and judges the outcome.
  */
 #include <malloc.h>
 #include <stdint.h>
@@ -51,6 +52,22 @@ int main(int argc, char **argv) {
   } else if (strcmp(c, "free_interior") == 0) {
     char *p = malloc(100);
     free(opaque(announce(p + 16)));  /* a granule boundary inside the block */
+  } else if (strcmp(c, "free_interior_then_free") == 0) {
+    char *p = malloc(100);
+    free(opaque(announce(p + 16)));
+    free(malloc(1));
+  } else if (strcmp(c, "free_interior_large_zone_then_free") == 0 ||
+             strcmp(c, "free_interior_large_zone") == 0) {
+    /* The zone grown past what ZONE_FREE_DEFER=1 defers frees in; the bad
+     * free the run's last, or followed by another. */
+    void *big = malloc((size_t)80 << 20);
+    char *p = malloc(100);
+    free(opaque(announce(p + 16)));
+    printf("after the bad free\n");
+    if (strcmp(c, "free_interior_large_zone_then_free") == 0) {
+      free(malloc(1));
+      free(big);
+    }
   } else if (strcmp(c, "free_interior_odd") == 0) {
     char *p = malloc(100);
     free(opaque(announce(p + 5)));
@@ -71,6 +88,12 @@ int main(int argc, char **argv) {
     char *q = malloc(64);
     (void)q;
     free(opaque(announce(p == q ? p + 128 : p)));
+  } else if (strcmp(c, "free_after_reuse_then_free") == 0) {
+    char *p = malloc(256);
+    free(p);
+    char *q = malloc(64);
+    free(opaque(announce(p == q ? p + 128 : p)));
+    free(malloc(1));
   } else if (strcmp(c, "realloc_interior") == 0) {
     char *p = malloc(100);
     r = realloc(opaque(announce(p + 32)), 200);
