@@ -28,7 +28,7 @@
 
 /* ---- bit helpers ------------------------------------------------------------ */
 /* Sets (value = true) or clears the bits [lo, hi) of map. */
-static inline void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
+ZONE_INLINE void bits_assign(uint64_t *map, size_t lo, size_t hi, bool value) {
   if (lo >= hi)
     return;
   size_t w0 = lo / ZONE_WORD_BITS, w1 = (hi - 1) / ZONE_WORD_BITS;
