@@ -412,13 +412,33 @@ static void index_size(zone__index_t *ix, size_t ngran) {
   zone__reach_size(&ix->reach, ix->nwords);
 }
 
-/* Huge pages asked for over the whole book once its bookkeeping comes to
- * HUGE_BOOK_BYTES (the arrays that large start on huge page boundaries). */
-static void book_hint(zone__index_t *ix) {
-  if (!ix->book_huge && ix->book_used >= HUGE_BOOK_BYTES) {
-    zone__os_hugepage_hint(ix->book, ix->book_len);
+/* Huge pages asked for once the bookkeeping comes to HUGE_BOOK_BYTES (the
+ * arrays that large start on huge page boundaries): over the whole book when
+ * it has no room; in a book with room, over what an index of `words` words
+ * uses, and only once those words are in use. A growth's new words are first
+ * touched by the calls after it, and the first touch of a huge-page range
+ * that holds no page yet takes a whole huge page, for which the kernel may
+ * compact memory first: milliseconds in some later malloc or free (seen at
+ * 1M live blocks, bench/latency). So a growth hints the words the size
+ * before it had, which first fit has filled by then; the kernel's khugepaged
+ * merges their pages in the background. */
+static void book_hint(zone__index_t *ix, size_t words) {
+  if (ix->book_used < HUGE_BOOK_BYTES)
+    return;
+  if (ix->book_whole) {
+    if (!ix->book_huge)
+      zone__os_hugepage_hint(ix->book, ix->book_len);
     ix->book_huge = true;
+    return;
   }
+  book_range_t r[BOOK_RANGES];
+  size_t n = book_ranges(ix, words, r), page = zone__os_page_size();
+  for (size_t i = 0; i < n; i++)
+    if (r[i].hi > r[i].lo) {
+      size_t lo = r[i].lo / page * page;
+      zone__os_hugepage_hint((char *)ix->book + lo, round_up(r[i].hi, page) - lo);
+    }
+  ix->book_huge = true;
 }
 
 /* A book for `room` granules: with room to grow, reserved (committed as
@@ -459,7 +479,7 @@ static int index_map(zone__index_t *ix, size_t ngran, size_t least, size_t room)
     return ENOMEM;
   }
   ix->book_used = book_committed(ix, ix->nwords);
-  book_hint(ix);
+  book_hint(ix, ix->nwords);
   return 0;
 }
 
@@ -518,7 +538,7 @@ static int index_grow(zone__index_t *ix, size_t ngran) {
   zone__tree_grow(&nx, old_leaves, old_chunks, from, old_words);
   zone__reach_grow(&nx, from, old_words);
   nx.book_used = book_committed(&nx, nx.nwords);
-  book_hint(&nx);
+  book_hint(&nx, old_words);
   index_publish(ix, &nx);
   return 0;
 }

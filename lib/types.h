@@ -128,7 +128,7 @@ typedef struct zone__index {
   size_t book_used;        /* bytes of it committed for ngran: the bookkeeping */
   size_t cap_words;        /* words the arrays have room for */
   bool book_whole;         /* mapped read/write whole (no room): nothing to commit */
-  bool book_huge;          /* huge pages asked for over the book */
+  bool book_huge;          /* huge pages asked for (book_hint) */
 } zone__index_t;
 
 /* ---- trim.c: pages an extent gave back ------------------------------------ */
