@@ -81,20 +81,24 @@ static inline bool zone__plain(const zone_t *z) {
 #endif
 }
 
-/* Applies the frees other threads handed over (remote.c), the lock held:
- * every call that takes the lock does, before anything else. */
+/* Applies the frees other threads handed over (remote.c), the lock held. */
 void zone__remote_settle(zone_t *z);
 bool zone__remote_pending(const zone_t *z);
 /* The deferred free done (zone.c), the lock held. */
 void zone__settle(zone_t *z);
+/* The frees waiting, handed over or deferred, done, the lock held: what
+ * every call that takes the lock does before anything else. */
+static inline void zone__settle_waiting(zone_t *z) {
+  if (__builtin_expect(zone__remote_pending(z), 0))
+    zone__remote_settle(z);
+  if (__builtin_expect(z->pending != NULL, 0))
+    zone__settle(z);
+}
 static inline void zone__lock(const zone_t *z) {
   int expected;
   if (!zone__lock_fast(z, &expected))
     zone__lock_contended(&((zone_t *)z)->lock, expected);
-  if (__builtin_expect(zone__remote_pending(z), 0))
-    zone__remote_settle((zone_t *)z);
-  if (__builtin_expect(z->pending != NULL, 0))
-    zone__settle((zone_t *)z);
+  zone__settle_waiting((zone_t *)z);
 }
 static inline void zone__unlock(const zone_t *z) { zone__lock_release(&((zone_t *)z)->lock); }
 
@@ -190,7 +194,6 @@ void zone__checker_destroy(zone_t *z);
  * returns how many (0: none ready). With skip_unwritten (a fork child), past
  * slots whose pusher never finished. */
 size_t zone__remote_take(zone_t *z, void **out, size_t max, bool skip_unwritten);
-void zone__remote_refused(const zone_t *z, void *p);
 /* Unmaps the ring (destroy_zone). */
 void zone__remote_free(zone_t *z);
 /* Sets `plain` from the zone's state (one extent, no checker, frees not

@@ -17,7 +17,8 @@
  * exactly the blocks freed as of its lock's last acquisition, and a pointer
  * that is no live block when its free is applied (a double free, a wild
  * pointer) is refused exactly as zfree would refuse it; only the refusal
- * comes later, from the thread that applied it (the pusher's hook).
+ * comes later, from the thread that applied it (zone__refused_late, the
+ * hook of deferred frees too).
  *
  * How the holder learns of a push without a test on its hot path: the push
  * clears the zone's `plain` flag, which zalloc's and zfree's short paths test
@@ -37,7 +38,6 @@
 struct zone__remote {
   _Alignas(64) _Atomic size_t tail;  /* slots claimed by pushers, all time */
   _Alignas(64) _Atomic size_t head;  /* slots applied; written by the lock's holder */
-  void (*refused)(void *p);          /* told of a free the zone refused */
   _Alignas(64) void *_Atomic slot[REMOTE_SLOTS];  /* NULL: free, or claimed and not yet written */
 };
 
@@ -46,14 +46,13 @@ static zone__remote_t *remote_of(const zone_t *z) {
 }
 
 /* The zone's ring, made by the first push (several may race: one wins). */
-static zone__remote_t *remote_make(zone_t *z, void (*refused)(void *)) {
+static zone__remote_t *remote_make(zone_t *z) {
   zone__remote_t *r = remote_of(z);
   if (r != NULL)
     return r;
   zone__remote_t *made = zone__os_map(sizeof *made);  /* zero: empty */
   if (made == NULL)
     return NULL;
-  made->refused = refused;
   zone__remote_t *expected = NULL;
   if (atomic_compare_exchange_strong_explicit(&z->remote, &expected, made, memory_order_acq_rel,
                                               memory_order_acquire))
@@ -62,10 +61,10 @@ static zone__remote_t *remote_make(zone_t *z, void (*refused)(void *)) {
   return expected;
 }
 
-int zone__remote_push(zone_t *z, void *p, void (*refused)(void *)) {
+int zone__remote_push(zone_t *z, void *p) {
   if ((z->flags & ZONE_UNLOCKED) || z->check.kind != ZONE_CHECKER_NONE)
     return EAGAIN;  /* nobody else may touch an unlocked zone; a checker wants each free told at once */
-  zone__remote_t *r = remote_make(z, refused);
+  zone__remote_t *r = remote_make(z);
   if (r == NULL)
     return EAGAIN;
   size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -106,12 +105,6 @@ size_t zone__remote_take(zone_t *z, void **out, size_t max, bool skip_unwritten)
   }
   atomic_store_explicit(&r->head, h, memory_order_release);  /* the slots are free again */
   return n;
-}
-
-void zone__remote_refused(const zone_t *z, void *p) {
-  const zone__remote_t *r = remote_of(z);
-  if (r != NULL && r->refused != NULL)
-    r->refused(p);
 }
 
 void zone__remote_free(zone_t *z) {

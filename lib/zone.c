@@ -308,10 +308,7 @@ static __attribute__((noinline)) void *zalloc_any(zone_t *z, size_t bytes) {
   return alloc_common(z, bytes, 0, false);
 }
 static __attribute__((noinline)) void *zalloc_locked(zone_t *z, size_t n, size_t bytes) {
-  if (__builtin_expect(zone__remote_pending(z), 0))
-    zone__remote_settle(z);
-  if (z->pending != NULL)
-    zone__settle(z);
+  zone__settle_waiting(z);
   return alloc_locked(z, n, bytes, 0, false);
 }
 
@@ -470,49 +467,47 @@ static int release_locked(zone_t *z, void *p) {
   return 0;
 }
 
+void (*zone__refused_late)(void *p);
+
+/* A free made after its call (handed over or deferred), the lock held: a
+ * pointer that starts no block then goes to zone__refused_late. */
+static void release_late(zone_t *z, void *p) {
+  if (release_locked(z, p) != 0 && zone__refused_late != NULL)
+    zone__refused_late(p);
+}
+
 /* Applies the frees handed over (remote.c), a batch at a time, in order. */
 static void remote_apply(zone_t *z, bool skip_unwritten) {
   void *batch[64];
   size_t n;
   while ((n = zone__remote_take(z, batch, 64, skip_unwritten)) != 0)
     for (size_t k = 0; k < n; k++)
-      if (release_locked(z, batch[k]) != 0)
-        zone__remote_refused(z, batch[k]);
+      release_late(z, batch[k]);
   zone__plain_set(z);
 }
 
 void zone__remote_settle(zone_t *z) { remote_apply(z, false); }
 
-/* The frees waiting, handed over (remote.c) or deferred, done: what every
- * call that takes the lock does first (zone__lock). */
-static inline void settle_all(zone_t *z) {
-  if (__builtin_expect(zone__remote_pending(z), 0))
-    zone__remote_settle(z);
-  if (z->pending != NULL)
-    zone__settle(z);
-}
-
 static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
-  settle_all(z);
+  zone__settle_waiting(z);
   int err = release_locked(z, p);
   zone__unlock(z);
   return err;
 }
 
-int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
+int zone__free_or_hand_over(zone_t *z, void *p) {
   int expected;
   if (zone__lock_fast(z, &expected)) {
-    settle_all(z);
+    zone__settle_waiting(z);
     int err = release_locked(z, p);
     zone__unlock(z);
     return err;
   }
-  if (zone__remote_push(z, p, refused) == 0) {
+  if (zone__remote_push(z, p) == 0) {
     /* The holder may have let go since: then apply it now, so that a free
      * does not wait for the arena's next call when it need not. */
     if (zone__lock_fast(z, &expected)) {
-      if (zone__remote_pending(z))
-        zone__remote_settle(z);
+      zone__settle_waiting(z);
       zone__unlock(z);
     }
     return 0;
@@ -523,13 +518,10 @@ int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *)) {
 
 /* ---- deferred frees ------------------------------------------------------------------ */
 
-void (*zone__refused_late)(void *p);
-
 void zone__settle(zone_t *z) {
   void *p = z->pending;
   z->pending = NULL;
-  if (release_locked(z, p) != 0 && zone__refused_late != NULL)
-    zone__refused_late(p);
+  release_late(z, p);
 }
 
 /* The shim's free in a zone that defers its frees (the lock held): the
@@ -562,8 +554,8 @@ static __attribute__((noinline)) int free_deferring(zone_t *z, void *p) {
   __builtin_prefetch(&e->idx.reach.bytes[w], 1);
   void *before = z->pending;
   z->pending = p;
-  if (before != NULL && release_locked(z, before) != 0 && zone__refused_late != NULL)
-    zone__refused_late(before);
+  if (before != NULL)
+    release_late(z, before);
   zone_assert_expensive(z);
   zone__unlock(z);
   return 0;

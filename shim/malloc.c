@@ -134,17 +134,6 @@ static inline void *shim_malloc(size_t bytes) {
   return own_call_done(p);
 }
 
-/* free of something no arena owns: a block of a frozen zone (left by a fork,
- * see fork.c) stays where it is; anything else is misuse. */
-static void free_foreign(void *p, const char *call) {
-  size_t usable;
-  if (!zone__shim_frozen_lookup(p, &usable))
-    zone__shim_misuse(call, p);
-}
-
-/* A free handed over to another arena (free_remote) that its owner refused
- * when it applied it: misuse, found late. */
-static void remote_refused(void *p) { free_foreign(p, "free"); }
 
 /* zfree in the other arenas that may own p (not `tried`); 0 if one did. A
  * wait for another arena's lock moves nobody. When exactly one arena's span
@@ -157,7 +146,7 @@ static int free_remote(const zone_t *tried, void *p, bool hand_over) {
   zone_t *o;
   if (hand_over && (o = zone__shim_sole_holder(p, tried)) != NULL) {
     zone__shim_enter();
-    err = zone__free_or_hand_over(o, p, remote_refused);
+    err = zone__free_or_hand_over(o, p);
     zone__shim_leave();
     zone__lock_waits = waits;
     return err;
@@ -175,8 +164,8 @@ static int free_remote(const zone_t *tried, void *p, bool hand_over) {
  * hold p): another arena's block, a frozen zone's, or misuse. */
 static void free_elsewhere(zone_t *z, void *p, bool many, const char *call) {
   int saved = errno;
-  if (!many || free_remote(z, p, call[0] == 'f') != 0)
-    free_foreign(p, call);
+  if (!many || free_remote(z, p, strcmp(call, "free") == 0) != 0)
+    zone__shim_foreign(p, call);
   errno = saved;
 }
 

@@ -35,6 +35,14 @@ static void put_hex(char *buf, size_t cap, size_t *len, uintptr_t v) {
     buf[(*len)++] = digits[--n];
 }
 
+void zone__shim_foreign(const void *p, const char *call) {
+  size_t usable;
+  if (!zone__shim_frozen_lookup(p, &usable))
+    zone__shim_misuse(call, p);
+}
+
+void zone__shim_refused_late(void *p) { zone__shim_foreign(p, "free"); }
+
 void zone__shim_misuse(const char *call, const void *p) {
   zone__misuse_t mode = zone__shim_misuse_mode();
   if (mode == ZONE_MISUSE_IGNORE)

@@ -180,6 +180,13 @@ void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default);
 /* Reports `call`(p) on a pointer that is no live block, as ZONE_MISUSE says:
  * abort() after the message (the default), or the message only, or nothing. */
 void zone__shim_misuse(const char *call, const void *p) __attribute__((cold));
+/* `call`(p) of a pointer no arena owns: a block of a frozen zone (left by a
+ * fork, fork.c) stays where it is; anything else is misuse. */
+void zone__shim_foreign(const void *p, const char *call) __attribute__((cold));
+/* A free made after its call (handed over to another arena, or deferred)
+ * that its zone refused when it was done (zone__refused_late): as
+ * zone__shim_foreign for free. */
+void zone__shim_refused_late(void *p) __attribute__((cold));
 
 /* ---- trim.c: memory back to the OS ------------------------------------------- */
 

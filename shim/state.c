@@ -43,17 +43,11 @@ void zone__shim_table_unlock(void) { atomic_flag_clear_explicit(&table_lock, mem
  * now and then (at 1k live blocks, malloc's p50 46 -> 79 ns). */
 #define DEFER_MIN_BYTES ((size_t)64 << 20)
 
-/* A deferred free's pointer that started no block (zone__refused_late):
- * misuse, said as free's. It lies in the zone's first extent, which no
- * other zone's blocks share. */
-static void free_refused_late(void *p) { zone__shim_misuse("free", p); }
-
 zone_t *zone__shim_zone_new(void) {
+  zone__refused_late = zone__shim_refused_late;
   zone_t *z = create_zone_flags(INITIAL_ZONE_BYTES, ZONE_GROW);
-  if (z != NULL && zone__shim_opt.free_defer) {
-    zone__refused_late = free_refused_late;
+  if (z != NULL && zone__shim_opt.free_defer)
     zone__defer_frees(z, true, DEFER_MIN_BYTES);
-  }
   return z;
 }
 

@@ -32,7 +32,9 @@ static void note_refused(void *p) {
     refused_seen[k] = p;
 }
 
+/* Every case starts here: the hook set, nothing heard. */
 static void reset_refused(void) {
+  zone__refused_late = note_refused;
   atomic_store(&refused_count, 0);
   memset(refused_seen, 0, sizeof refused_seen);
 }
@@ -43,10 +45,25 @@ static void reset_refused(void) {
 static bool checked_refuses(zone_t *z, void *p) {
   if (z->check.kind == ZONE_CHECKER_NONE)
     return false;
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), EAGAIN);
+  ck_assert_int_eq(zone__remote_push(z, p), EAGAIN);
   ck_assert(!zone__remote_pending(z));
   ck_assert_int_eq(zfree(z, p), 0);
   return true;
+}
+
+/* A zone of 64 KiB with blocks *p and *q of 64 bytes, p the lowest; NULL
+ * (the zone gone, after checked_refuses) under a heap checker. */
+static zone_t *zone_of_two(char **p, char **q) {
+  zone_t *z = create_zone(64 << 10);
+  ck_assert_ptr_nonnull(z);
+  *p = zalloc(z, 64);
+  *q = zalloc(z, 64);
+  ck_assert_ptr_nonnull(*q);
+  if (checked_refuses(z, *p)) {
+    destroy_zone(z);
+    return NULL;
+  }
+  return z;
 }
 
 static size_t live_blocks(const zone_t *z) {
@@ -65,20 +82,15 @@ static void make_threaded(void) {
 }
 
 START_TEST(handed_free_applies_before_next_placement) {
-  zone_t *z = create_zone(64 << 10);
-  ck_assert_ptr_nonnull(z);
-  void *p = zalloc(z, 64), *q = zalloc(z, 64);
-  ck_assert_ptr_nonnull(q);
-  if (checked_refuses(z, p)) {
-    destroy_zone(z);
+  char *p, *q;
+  zone_t *z = zone_of_two(&p, &q);
+  if (z == NULL)
     return;
-  }
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), 0);
+  ck_assert_int_eq(zone__remote_push(z, p), 0);
   ck_assert(zone__remote_pending(z));
   ck_assert(!atomic_load(&z->plain));  /* the short paths now take the long way */
   ck_assert_uint_eq(z->blocks, 2);     /* nothing applied yet */
-  void *r = zalloc(z, 64);             /* the lowest fit is p's block, freed first */
-  ck_assert_ptr_eq(r, p);
+  ck_assert_ptr_eq(zalloc(z, 64), p);  /* the lowest fit is p's block, freed first */
   ck_assert(!zone__remote_pending(z));
   ck_assert(atomic_load(&z->plain));
   ck_assert_uint_eq(live_blocks(z), 2);
@@ -89,17 +101,14 @@ END_TEST
 
 START_TEST(handed_frees_apply_in_order_and_misuse_is_refused) {
   reset_refused();
-  zone_t *z = create_zone(64 << 10);
-  char *p = zalloc(z, 64), *q = zalloc(z, 64);
-  ck_assert_ptr_nonnull(q);
-  if (checked_refuses(z, p)) {
-    destroy_zone(z);
+  char *p, *q;
+  zone_t *z = zone_of_two(&p, &q);
+  if (z == NULL)
     return;
-  }
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), 0);
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), 0);       /* a double free */
-  ck_assert_int_eq(zone__remote_push(z, q + 16, note_refused), 0);  /* inside a block */
-  ck_assert_int_eq(zone__remote_push(z, q, note_refused), 0);
+  ck_assert_int_eq(zone__remote_push(z, p), 0);
+  ck_assert_int_eq(zone__remote_push(z, p), 0);       /* a double free */
+  ck_assert_int_eq(zone__remote_push(z, q + 16), 0);  /* inside a block */
+  ck_assert_int_eq(zone__remote_push(z, q), 0);
   ck_assert_uint_eq(live_blocks(z), 0);  /* zone_stats took the lock: all applied */
   ck_assert_uint_eq(atomic_load(&refused_count), 2);
   ck_assert_ptr_eq(refused_seen[0], p);
@@ -120,13 +129,13 @@ START_TEST(full_ring_refuses_hand_over) {
     return;
   }
   size_t pushed = 0;
-  while (pushed < MANY && zone__remote_push(z, blk[pushed], note_refused) == 0)
+  while (pushed < MANY && zone__remote_push(z, blk[pushed]) == 0)
     pushed++;
   ck_assert_uint_gt(pushed, 0);
   ck_assert_uint_lt(pushed, MANY);  /* the ring is bounded */
-  ck_assert_int_eq(zone__remote_push(z, blk[pushed], note_refused), EAGAIN);
+  ck_assert_int_eq(zone__remote_push(z, blk[pushed]), EAGAIN);
   ck_assert_uint_eq(live_blocks(z), MANY - pushed);
-  ck_assert_int_eq(zone__remote_push(z, blk[pushed], note_refused), 0);  /* room again */
+  ck_assert_int_eq(zone__remote_push(z, blk[pushed]), 0);  /* room again */
   ck_assert_uint_eq(live_blocks(z), MANY - pushed - 1);
   zt_assert_check(z);
   destroy_zone(z);
@@ -138,7 +147,7 @@ START_TEST(unlocked_zone_refuses_hand_over) {
   void *p = zalloc(z, 64);
   zt_snapshot_t before;
   zt_snapshot_take(z, &before);
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), EAGAIN);
+  ck_assert_int_eq(zone__remote_push(z, p), EAGAIN);
   ck_assert(!zone__remote_pending(z));
   zt_assert_unchanged(z, &before, "a refused hand-over");
   zt_snapshot_free(&before);
@@ -152,17 +161,17 @@ START_TEST(free_or_hand_over_frees_at_once_when_lock_free) {
   reset_refused();
   zone_t *z = create_zone(64 << 10);
   char *p = zalloc(z, 64), *q = zalloc(z, 64);
-  ck_assert_int_eq(zone__free_or_hand_over(z, p, note_refused), 0);
+  ck_assert_int_eq(zone__free_or_hand_over(z, p), 0);
   ck_assert_uint_eq(z->blocks, 1);  /* freed by the call itself */
   ck_assert(!zone__remote_pending(z));
   zt_snapshot_t before;
   zt_snapshot_take(z, &before);
-  ck_assert_int_eq(zone__free_or_hand_over(z, p, note_refused), EINVAL);  /* double */
-  ck_assert_int_eq(zone__free_or_hand_over(z, q + 16, note_refused), EINVAL);
+  ck_assert_int_eq(zone__free_or_hand_over(z, p), EINVAL);  /* double */
+  ck_assert_int_eq(zone__free_or_hand_over(z, q + 16), EINVAL);
   zt_assert_unchanged(z, &before, "a refused free");
   zt_snapshot_free(&before);
   ck_assert_uint_eq(atomic_load(&refused_count), 0);  /* said by the return value */
-  ck_assert_int_eq(zone__free_or_hand_over(z, q, note_refused), 0);
+  ck_assert_int_eq(zone__free_or_hand_over(z, q), 0);
   ck_assert_uint_eq(live_blocks(z), 0);
   destroy_zone(z);
 }
@@ -177,7 +186,7 @@ typedef struct handing {
 
 static void *hand_over_main(void *arg) {
   handing_t *h = arg;
-  h->rc = zone__free_or_hand_over(h->z, h->p, note_refused);
+  h->rc = zone__free_or_hand_over(h->z, h->p);
   atomic_store(&h->done, 1);
   return NULL;
 }
@@ -263,7 +272,7 @@ static void *ring_main(void *arg) {
         ring_worker_t *o = w;
         while (o->id != owner)
           o = o->next;
-        ok &= zone__free_or_hand_over(o->z, got, note_refused) == 0;
+        ok &= zone__free_or_hand_over(o->z, got) == 0;
       }
     }
   }
@@ -297,7 +306,7 @@ START_TEST(threads_hand_over_each_others_frees) {
       void *got = atomic_exchange(&w[i].mail[m], NULL);
       if (got != NULL) {
         unsigned owner = ((unsigned char *)got)[0];
-        ck_assert_int_eq(zone__free_or_hand_over(w[owner - 1].z, got, note_refused), 0);
+        ck_assert_int_eq(zone__free_or_hand_over(w[owner - 1].z, got), 0);
       }
     }
   for (unsigned i = 0; i < THREADS; i++) {
@@ -311,14 +320,11 @@ START_TEST(threads_hand_over_each_others_frees) {
 END_TEST
 
 START_TEST(fork_child_applies_handed_frees) {
-  zone_t *z = create_zone(64 << 10);
-  void *p = zalloc(z, 64), *q = zalloc(z, 64);
-  ck_assert_ptr_nonnull(q);
-  if (checked_refuses(z, p)) {
-    destroy_zone(z);
+  char *p, *q;
+  zone_t *z = zone_of_two(&p, &q);
+  if (z == NULL)
     return;
-  }
-  ck_assert_int_eq(zone__remote_push(z, p, note_refused), 0);
+  ck_assert_int_eq(zone__remote_push(z, p), 0);
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {

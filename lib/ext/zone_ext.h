@@ -82,9 +82,10 @@ void *zone__free_known(void *p, zone_t *z);
  * than min_bytes (its bookkeeping then mostly stays in cache, and deferring
  * would only cost allocations a second search now and then). */
 void zone__defer_frees(zone_t *z, bool on, size_t min_bytes);
-/* Called, the zone's lock held, with a deferred free's pointer that starts
- * no block, when that free is done; NULL: nobody is told. It must not call
- * into the zone. */
+/* Called, the zone's lock held, with the pointer of a free made after its
+ * call (deferred, or handed over: zone__remote_push) that starts no block
+ * when that free is done; NULL: nobody is told. It must not call into the
+ * zone. */
 extern void (*zone__refused_late)(void *p);
 
 /* Times this thread waited for a zone's lock (another thread held it) since
@@ -100,15 +101,15 @@ extern __thread unsigned zone__lock_waits __attribute__((tls_model("initial-exec
  * applies it before anything else it does under the lock, so every call on z
  * sees every free handed over before it. EAGAIN when it can't be (the ring is
  * full or could not be mapped, z is ZONE_UNLOCKED or under a heap checker):
- * the caller frees p itself. refused is told, by the thread that applies it,
- * of a p that is no live block of z then (zfree's EINVAL); the first push to a
- * zone sets it for the zone. */
-int zone__remote_push(zone_t *z, void *p, void (*refused)(void *));
+ * the caller frees p itself. A p that is no live block of z when it is
+ * applied (zfree's EINVAL) goes to zone__refused_late, from the thread that
+ * applies it. */
+int zone__remote_push(zone_t *z, void *p);
 /* zfree of p, z and p not NULL, without waiting for z's lock: when the lock is
  * free, the free is made at once (0, or EINVAL as zfree says); when another
  * thread holds it, the free is handed over (zone__remote_push, 0), and only
  * when that can't be done does the call wait for the lock. */
-int zone__free_or_hand_over(zone_t *z, void *p, void (*refused)(void *));
+int zone__free_or_hand_over(zone_t *z, void *p);
 
 /* ---- grow.c: the zone's address span ------------------------------------------ */
 
