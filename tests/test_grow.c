@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -899,6 +900,56 @@ START_TEST(book_without_the_room_asked) {
 }
 END_TEST
 
+/* Whether the mapping that holds address a has asked for huge pages (its
+ * VmFlags in /proc/self/smaps say "hg"); -1 when it can't be told. */
+static int huge_hinted(const void *a) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (f == NULL)
+    return -1;
+  char line[512];
+  bool inside = false;
+  int hinted = -1;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      inside = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+    } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+      hinted = strstr(line, " hg") != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return hinted;
+}
+
+/* A growth within the book's room asks for huge pages over the words the
+ * zone had before it, not over the new ones: a first touch of an untouched
+ * huge-page range can wait for the kernel to compact memory, and the new
+ * words are first touched by the calls after the growth. */
+START_TEST(growth_hints_huge_pages_behind_it) {
+  if (zt_under_valgrind() || zone__os_space_limited())
+    return;
+  zone_t *z = create_zone_flags((size_t)256 << 20, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  char *big = zalloc(z, ((size_t)256 << 20) - 4096);  /* fills the zone */
+  ck_assert_ptr_nonnull(big);
+  zone__index_t *ix = &z->extents[0].idx;
+  size_t old_words = ix->nwords;
+  char *more = zalloc(z, (size_t)1 << 20);  /* grows it in place */
+  ck_assert_ptr_nonnull(more);
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_gt(ix->nwords, old_words);
+  int old_hinted = huge_hinted(&ix->used[0]);
+  if (old_hinted != 1)  /* no huge pages here (or no smaps): nothing to tell */
+    return;
+  ck_assert_int_eq(huge_hinted(&ix->used[ix->nwords - 1]), 0);
+  ck_assert_int_eq(huge_hinted(&ix->end[ix->nwords - 1]), 0);
+  ck_assert_int_eq(huge_hinted(&ix->used[old_words - 1]), 1);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("grow");
   ZT_CASE(s, grows_when_full);
@@ -924,5 +975,6 @@ int main(void) {
   ZT_CASE(s, grows_with_changes_pending);
   ZT_CASE(s, grows_without_room_for_bookkeeping);
   ZT_CASE(s, book_without_the_room_asked);
+  ZT_CASE(s, growth_hints_huge_pages_behind_it);
   return zt_main(s);
 }
