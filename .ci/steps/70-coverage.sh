@@ -14,9 +14,17 @@ cmake -S . -B build-cov -DCMAKE_PROJECT_zone_INCLUDE="$PWD/cmake/ZoneCoverage.cm
   -DZONE_COVERAGE=ON -DZONE_BUILD_BENCH=OFF -DZONE_WERROR=ON >/dev/null
 cmake --build build-cov -j2 >/dev/null
 find build-cov -name '*.gcda' -delete
-ctest --test-dir build-cov -L unit -LE 'shim|memcheck' --output-on-failure -j2 >/dev/null
-ctest --test-dir build-cov -L checkers --output-on-failure -j2 >/dev/null
-ctest --test-dir build-cov -R '^zone\.valgrind\.' --output-on-failure -j2 >/dev/null
+# Quiet when the tests pass; on a failure, every line but the passes.
+quiet_ctest() {
+  local log=build-cov/ctest.log
+  if ! ctest --test-dir build-cov --output-on-failure -j2 "$@" >"$log" 2>&1; then
+    grep -v -E 'Test +#[0-9]+: .* Passed|^ +Start +[0-9]+:' "$log"
+    return 1
+  fi
+}
+quiet_ctest -L unit -LE 'shim|memcheck'
+quiet_ctest -L checkers
+quiet_ctest -R '^zone\.valgrind\.'
 
 mkdir -p build-cov/coverage
 gcovr --root . --filter 'lib/' --html-details build-cov/coverage/index.html build-cov
