@@ -6,7 +6,8 @@
  * ring, an unlocked zone or a heap checker refuse the hand-over (EAGAIN);
  * zone__free_or_hand_over frees at once when the lock is free and hands over
  * only while another thread holds it; threads handing each other's frees over
- * leave every zone exact; a fork child applies what was handed over.
+ * leave every zone exact, deferred frees among them; a fork child applies
+ * what was handed over.
  * White-box: links the core's objects for zone__remote_* and reads the zone.
  */
 #include "support.h"
@@ -231,6 +232,7 @@ typedef struct ring_worker {
   size_t rounds;
   uint64_t seed;
   unsigned id;
+  bool defer;  /* the owner's frees through zone__free_known, its zone deferring them */
   atomic_int ok;
 } ring_worker_t;
 
@@ -239,6 +241,11 @@ static uint64_t rng(uint64_t *s) {
   *s ^= *s >> 7;
   *s ^= *s << 17;
   return *s;
+}
+
+/* The owner's free of its own block: zfree, or the deferrable free. */
+static bool own_free(ring_worker_t *w, void *p) {
+  return w->defer ? zone__free_known(p, w->z) == NULL : zfree(w->z, p) == 0;
 }
 
 static void *ring_main(void *arg) {
@@ -250,7 +257,7 @@ static void *ring_main(void *arg) {
     if (own[k] != NULL) {
       if (((unsigned char *)own[k])[0] != (unsigned char)w->id)
         ok = 0;
-      ok &= zfree(w->z, own[k]) == 0;
+      ok &= own_free(w, own[k]);
     }
     own[k] = zalloc(w->z, 16 + rng(&w->seed) % 300);
     if (own[k] != NULL)
@@ -262,7 +269,7 @@ static void *ring_main(void *arg) {
       void *expected = NULL;
       size_t slot = rng(&w->seed) % MAIL;
       if (!atomic_compare_exchange_strong(&w->next->mail[slot], &expected, give))
-        ok &= zfree(w->z, give) == 0;
+        ok &= own_free(w, give);
     }
     for (size_t m = 0; m < MAIL; m++) {
       void *got = atomic_exchange(&w->mail[m], NULL);
@@ -278,12 +285,15 @@ static void *ring_main(void *arg) {
   }
   for (size_t k = 0; k < KEEP; k++)
     if (own[k] != NULL)
-      ok &= zfree(w->z, own[k]) == 0;
+      ok &= own_free(w, own[k]);
   atomic_store(&w->ok, ok);
   return NULL;
 }
 
-START_TEST(threads_hand_over_each_others_frees) {
+/* THREADS workers in a ring, their zones deferring their owners' frees or
+ * not: every handed-over and deferred free applied at the end, each zone
+ * exact, nothing refused. */
+static void ring_run(bool defer) {
   reset_refused();
   static ring_worker_t w[THREADS];
   pthread_t t[THREADS];
@@ -295,6 +305,11 @@ START_TEST(threads_hand_over_each_others_frees) {
     w[i].rounds = zt_scaled(20000);
     w[i].seed = 88172645463325252ull + i;
     w[i].id = i + 1;
+    w[i].defer = defer;
+    if (defer) {
+      zone__defer_frees(w[i].z, true, 0);
+      ck_assert(w[i].z->defers || w[i].z->check.kind != ZONE_CHECKER_NONE);
+    }
   }
   for (unsigned i = 0; i < THREADS; i++)
     ck_assert_int_eq(pthread_create(&t[i], NULL, ring_main, &w[i]), 0);
@@ -311,12 +326,21 @@ START_TEST(threads_hand_over_each_others_frees) {
     }
   for (unsigned i = 0; i < THREADS; i++) {
     ck_assert_msg(atomic_load(&w[i].ok), "thread %u saw a refused call or a bad block", i);
-    ck_assert_uint_eq(live_blocks(w[i].z), 0);  /* every handed-over free applied */
+    ck_assert_uint_eq(live_blocks(w[i].z), 0);  /* every handed-over and deferred free applied */
+    ck_assert_ptr_null(w[i].z->pending);
     zt_assert_check(w[i].z);
     destroy_zone(w[i].z);
   }
   ck_assert_uint_eq(atomic_load(&refused_count), 0);
 }
+
+START_TEST(threads_hand_over_each_others_frees) { ring_run(false); }
+END_TEST
+
+/* The same with every zone deferring its owner's frees (the shim's
+ * ZONE_FREE_DEFER in a large arena): a deferred free and the frees handed
+ * over meet in the same zone, applied in whichever order the lock allows. */
+START_TEST(threads_hand_over_to_deferring_zones) { ring_run(true); }
 END_TEST
 
 START_TEST(fork_child_applies_handed_frees) {
@@ -351,6 +375,7 @@ int main(void) {
   ZT_CASE(s, free_or_hand_over_frees_at_once_when_lock_free);
   ZT_CASE(s, free_or_hand_over_does_not_wait_for_a_held_lock);
   ZT_CASE(s, threads_hand_over_each_others_frees);
+  ZT_CASE(s, threads_hand_over_to_deferring_zones);
   ZT_CASE(s, fork_child_applies_handed_frees);
   return zt_main(s);
 }
