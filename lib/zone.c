@@ -366,10 +366,15 @@ ZONE_INLINE void *small_taken(zone_t *z, zone__extent_t *e, size_t g, size_t n) 
  * and one that the freed granules join must take some of them, so it ends
  * past the block's start. Else the take is undone, the free done, and the
  * search made again; no fit at all goes the long way (zalloc_locked:
- * growth). Frees handed over (remote.c) are done first, as everywhere. */
+ * growth). The free is also done first when the take would set a new peak
+ * of use: the waiting block, still counted, would raise it too far (below
+ * the peak, the peak stays either way). Frees handed over (remote.c) are
+ * done first, as everywhere. */
 static __attribute__((noinline)) void *alloc_deferring(zone_t *z, size_t n) {
   if (__builtin_expect(zone__remote_pending(z), 0))
     zone__remote_settle(z);
+  if (z->pending != NULL && z->used_gran + n > z->peak_gran)
+    zone__settle(z);
   zone__extent_t *e = &z->extents[0];
   if (z->nextents == 1 && z->check.kind == ZONE_CHECKER_NONE) {
     size_t g = zone__index_alloc(&e->idx, n);

@@ -123,6 +123,32 @@ START_TEST(first_fit_stays_exact) {
 }
 END_TEST
 
+/* The peak of use counts the waiting free as done: a take that keeps it
+ * waiting while the zone is at its peak must not count its block twice. */
+START_TEST(peak_counts_the_waiting_free_done) {
+  fixture_t f = setup(0);
+  if (checked_frees_at_once(&f))
+    return;
+  ck_assert_int_eq(zfree(f.z, f.a), 0);  /* 3 granules free at byte 0; b, c in use */
+  char *e = zalloc(f.z, 64);               /* too big for a's run: past c, the peak 6 */
+  ck_assert_ptr_eq(e, f.a + 80);
+  ck_assert_ptr_null(zone__free_known(f.c, f.z));
+  /* 3 granules at a's place end before c starts: c may go on waiting, but
+   * with it counted the take would make a peak of 9 where there are 8. */
+  ck_assert_ptr_eq(zalloc(f.z, 48), f.a);
+  zone_stats_t st;
+  zone_stats(f.z, &st);
+  ck_assert_uint_eq(st.used, 128);
+  ck_assert_uint_eq(st.peak_used, 128);
+  /* Below the peak the free waits on: nothing it could change. */
+  ck_assert_ptr_null(zone__free_known(f.b, f.z));
+  ck_assert_ptr_eq(f.z->pending, f.b);
+  zone_stats(f.z, &st);
+  ck_assert_uint_eq(st.peak_used, 128);
+  finish_clean(&f);
+}
+END_TEST
+
 START_TEST(refused_at_once) {
   fixture_t f = setup(0);
   if (checked_frees_at_once(&f))
@@ -350,6 +376,7 @@ int main(void) {
   Suite *s = suite_create("defer");
   ZT_CASE(s, free_waits_for_the_next_call);
   ZT_CASE(s, first_fit_stays_exact);
+  ZT_CASE(s, peak_counts_the_waiting_free_done);
   ZT_CASE(s, refused_at_once);
   ZT_CASE(s, bad_pointer_found_at_the_next_call);
   ZT_CASE(s, zfree_stays_immediate);
