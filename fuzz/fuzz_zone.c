@@ -12,7 +12,11 @@
  * calls a buggy program makes: frees of interior, freed, foreign, stack and
  * wild pointers, bad arguments, scribbles over free memory; and it can make
  * every mapping of the next call fail (zone__os_fail_after), which must give
- * NULL with ENOMEM and leave the zone as it was.
+ * NULL with ENOMEM and leave the zone as it was. A zone may defer the frees
+ * of its live blocks (zone__defer_frees, the shim's ZONE_FREE_DEFER): its
+ * allocations and frees then run on unchecked, so that they meet a free
+ * still waiting, and the next other call checks everything (under ASan a
+ * zone never defers: fuzz_zone_plain, built without it, reaches this).
  *
  * A finding aborts with a description of the call and what differed. The same
  * function runs under libFuzzer (clang) and under fuzz/replay.c, which feeds
@@ -59,6 +63,7 @@ typedef struct fz_block {
 typedef struct fz_zone {
   zone_t *z;
   unsigned flags;
+  bool defers;             /* its frees of live blocks go through zone__free_known, deferred */
   unsigned char *raw;      /* create_zone_in: the malloc'd buffer */
   unsigned char *buf;      /* the pointer given to create_zone_in */
   size_t buf_len;
@@ -430,6 +435,11 @@ static bool growth_too_big(const fz_zone_t *zn, size_t bytes) {
   return bytes > FZ_GROW_CAP || fz_size(zn) >= FZ_GROW_CAP;
 }
 
+/* The zone's size; in a zone that defers its frees, read without the lock
+ * (zone_size would do the waiting free first, and the allocation after it
+ * would never meet one). */
+static size_t size_quiet(fz_zone_t *zn) { return zn->defers ? zn->z->size : zone_size(zn->z); }
+
 static void op_alloc(fz_zone_t *zn, enum alloc_kind kind, size_t bytes, size_t count,
                      size_t align) {
   size_t total = bytes;
@@ -458,11 +468,11 @@ static void op_alloc(fz_zone_t *zn, enum alloc_kind kind, size_t bytes, size_t c
   if (grow && growth_too_big(zn, total))
     return;  /* skipped: the model would get slow */
 
-  size_t size_before = zone_size(zn->z);
+  size_t size_before = size_quiet(zn);
   errno = 0;
   void *p = call_alloc(zn->z, kind, bytes, count, align);
   int got_err = errno;
-  size_t size_after = zone_size(zn->z);
+  size_t size_after = size_quiet(zn);
   fz_trace("z%d %s(bytes %zu, count %zu, align %zu) = %p errno %d, zone %zu -> %zu bytes",
            ZN(zn), fz.what, bytes, count, align, p, got_err, size_before, size_after);
 
@@ -571,8 +581,17 @@ static void op_free_ptr(fz_zone_t *zn, void *p) {
   fz_block_t *b = k >= 0 ? table_find(zn, p) : NULL;
   if (b != NULL)
     verify_block(b, b->size, "before zfree");
-  int rc = zfree(zn->z, p);
-  fz_trace("z%d zfree(%p) = %d", ZN(zn), p, rc);
+  int rc;
+  bool deferred = zn->defers && b != NULL;
+  if (deferred) {
+    /* The shim's deferrable free, for a live block only: a bad pointer's
+     * refusal would come later, through zone__refused_late (tests/test_defer.c). */
+    rc = zone__free_known(p, zn->z) == NULL ? 0 : EINVAL;
+    fz_trace("z%d zone__free_known(%p) = %d (deferred)", ZN(zn), p, rc);
+  } else {
+    rc = zfree(zn->z, p);
+    fz_trace("z%d zfree(%p) = %d", ZN(zn), p, rc);
+  }
   if (p == NULL) {
     FZ_EXPECT(rc == 0, "zfree(NULL) returned %d", rc);
     return;
@@ -585,6 +604,8 @@ static void op_free_ptr(fz_zone_t *zn, void *p) {
   FZ_EXPECT(rc == 0, "zfree(%p) of a live block returned %d", p, rc);
   FZ_EXPECT(model_free(&zn->ext[k], off) == 0, "the model refuses to free %p", p);
   table_remove(zn, b);
+  if (deferred)
+    return;  /* asked later, by check_zone: asking now would do the free */
   FZ_EXPECT(!zone_owns(zn->z, p) && zone_block_size(zn->z, p) == 0,
             "%p still looks live after zfree", p);
 }
@@ -816,8 +837,15 @@ static void op_create(fz_zone_t *zn) {
   zn->scribbled[0] = calloc(ngran, 1);
   FZ_EXPECT(zn->scribbled[0] != NULL, "out of memory");
   zn->next = 1;
-  fz_trace("z%d create (mode %u, %zu bytes, flags %#x, buffer %p) = %p: granules %zu at %p",
-           ZN(zn), mode % 3u, bytes, flags, (void *)zn->buf, (void *)zn->z, ngran, (void *)got);
+  if (mode & 0x20) {
+    /* The frees of its live blocks deferred, as the shim's ZONE_FREE_DEFER
+     * does in a large zone: every other call must see them done. */
+    zone__defer_frees(zn->z, true, 0);
+    zn->defers = true;
+  }
+  fz_trace("z%d create (mode %u, %zu bytes, flags %#x, buffer %p%s) = %p: granules %zu at %p",
+           ZN(zn), mode % 3u, bytes, flags, (void *)zn->buf, zn->defers ? ", frees deferred" : "",
+           (void *)zn->z, ngran, (void *)got);
 }
 
 static void op_reset(fz_zone_t *zn) {
@@ -1119,12 +1147,20 @@ static void run_op(uint8_t opbyte) {
     break;
   }
   }
-  if (zn->z != NULL)
+  /* In a zone that defers its frees, frees and allocations run on
+   * unchecked, as the shim's do, so that a free waits while the calls after
+   * it go by; any other call (and the teardown) checks the zone. */
+  if (zn->z != NULL && !(zn->defers && (op == OP_FREE || op == OP_ALLOC)))
     check_zone(zn);
 }
 
+/* Only live blocks' frees are deferred here, so none may be refused when
+ * it is done. */
+static void fz_refused_late(void *p) { fz_fail("a deferred free of %p was refused when done", p); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&fz, 0, sizeof fz);
+  zone__refused_late = fz_refused_late;
   fz.in = data;
   fz.left = size;
   while (fz.left > 0 && fz.op < FZ_MAX_OPS) {

@@ -20,7 +20,7 @@ RESET, SCRIBBLE, DESTROY, WALK_FREE, DUMP, FAULT, BAD_ARGS, TRIM = 51, 52, 55, 5
 
 # create modes (mode % 3) and flag bits
 PLAIN, FLAGS, BUFFER = 0, 1, 2
-GROW, UNLOCKED, SMALL = 4, 8, 0x10
+GROW, UNLOCKED, SMALL, DEFER = 4, 8, 0x10, 0x20  # DEFER: its live blocks' frees deferred
 # pick_size helpers
 HUGE_SIZE_MAX, HUGE_SIZE_MAX_15, HUGE_HALF, HUGE_EXTENT, HUGE_PTRDIFF = range(5)
 DELTA = {-16: 0, -1: 1, 0: 2, 1: 3, 16: 4}
@@ -61,7 +61,7 @@ class Program:
 
     def create(self, nbytes, mode=PLAIN, flags=0, slot=0, mis=0, fill=0xA5):
         bits = flags | (SMALL if nbytes <= 256 else 0)
-        m = next(m for m in range(256) if m % 3 == mode and m & 0x1C == bits)
+        m = next(m for m in range(256) if m % 3 == mode and m & 0x3C == bits)
         self.op(CREATE, slot).b.append(m)
         self.n[slot] = 0
         if nbytes <= 256:
@@ -219,6 +219,19 @@ def seeds():
     p.create(4096, slot=1).alloc(16, slot=1).alloc(96, slot=1).alloc(16, slot=1).free(1, slot=1)
     p.aligned(6, 64, slot=1)
     out["aligned"] = p
+
+    # frees deferred: allocations and frees run on unchecked between them,
+    # fits below and above the waiting block, a new peak while one waits,
+    # growth with one waiting
+    p = Program().create(4096, FLAGS, DEFER)
+    p.alloc(48).alloc(16).alloc(16).free(0).alloc(64).free(1).alloc(48).alloc(16).free(0)
+    p.free(1).alloc(32).alloc(16).free(2).alloc(16).alloc(80).simple(DUMP)
+    p.create(1024, FLAGS, GROW | DEFER, slot=1)
+    for n in (300, 200, 400, 100):
+        p.alloc(n, slot=1)
+    p.free(1, slot=1).alloc(200, slot=1).free(0, slot=1).alloc(5000, slot=1).free(2, slot=1)
+    p.alloc(16, slot=1).simple(WALK_FREE, 0, slot=1).simple(DESTROY, slot=1)
+    out["deferred"] = p
 
     rng = random.Random(5)
     for i in range(6):
