@@ -4,10 +4,11 @@
  * runs, so it comes from static storage and mmap only), with the options
  * read as soon as `environ` is there; the other arenas are made for the other
  * threads (arena.c decides when, this file makes them). Every arena is an
- * ordinary zone made as the default zone is, so a program that never has
- * more than one arena gets exactly the addresses a single zone gives. No
- * arena is ever torn down: destructors and late threads keep calling free
- * after ours has run, and an arena's blocks outlive the threads that used it.
+ * ordinary growing zone, the others starting smaller than the default one
+ * (shim.h), so a program that never has more than one arena gets exactly the
+ * addresses a single zone gives. No arena is ever torn down: destructors and
+ * late threads keep calling free after ours has run, and an arena's blocks
+ * outlive the threads that used it.
  */
 #include "shim.h"
 
@@ -15,7 +16,6 @@
 #include <sched.h>
 #include <sys/sysinfo.h>
 
-#define INITIAL_ZONE_BYTES ((size_t)4 << 20)  /* first extent; growth doubles */
 #define ARENAS_PER_CORE 8                     /* glibc's factor on 64-bit */
 
 zone__shim_arena_t zone__shim_arenas[ZONE_ARENAS_MAX];
@@ -43,13 +43,16 @@ void zone__shim_table_unlock(void) { atomic_flag_clear_explicit(&table_lock, mem
  * now and then (at 1k live blocks, malloc's p50 46 -> 79 ns). */
 #define DEFER_MIN_BYTES ((size_t)64 << 20)
 
-zone_t *zone__shim_zone_new(void) {
+/* A growing zone whose first extent holds `bytes`, as every arena's is. */
+static zone_t *zone_made(size_t bytes) {
   zone__refused_late = zone__shim_refused_late;
-  zone_t *z = create_zone_flags(INITIAL_ZONE_BYTES, ZONE_GROW);
+  zone_t *z = create_zone_flags(bytes, ZONE_GROW);
   if (z != NULL && zone__shim_opt.free_defer)
     zone__defer_frees(z, true, DEFER_MIN_BYTES);
   return z;
 }
+
+zone_t *zone__shim_zone_new(void) { return zone_made(ZONE_SHIM_DEFAULT_ZONE_BYTES); }
 
 /* Publishes a made zone as arena k (the next): its zone first, then the
  * count, so that whoever sees the count sees the zone. */
@@ -96,7 +99,7 @@ zone__shim_arena_t *zone__shim_arena_make(void) {
   unsigned k = atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed);
   if (k == 0 || k >= zone__shim_arena_limit())
     return NULL;
-  zone_t *z = zone__shim_zone_new();
+  zone_t *z = zone_made(ZONE_SHIM_ARENA_ZONE_BYTES);
   return z != NULL ? arena_publish(k, z) : NULL;
 }
 

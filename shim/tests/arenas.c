@@ -18,6 +18,8 @@
  *   double_free_handed_over, interior_free_handed_over
  *              the same frees while arena 1's lock is held: handed over, and
  *              reported by arena 1's next call
+ *   sizes      the default zone starts with 4 MiB, another arena's with 256
+ *              KiB, and grows for a block larger than that
  *   limit      with ZONE_ARENAS=2, more threads make no more arenas
  *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
  *              for its lock moves to another
@@ -367,6 +369,32 @@ static void case_misuse(const char *c) {
   helper_stop(h);
 }
 
+/* ---- sizes ---------------------------------------------------------------------------- */
+
+static void case_sizes(void) {
+  shim_free(shim_malloc(16));  /* main: arena 0 */
+  pthread_t h = helper_start();  /* arena 1 */
+  zone_t *z0 = atomic_load(&zone__shim_arenas[0].zone), *z1 = atomic_load(&zone__shim_arenas[1].zone);
+  size_t size0 = zone_size(z0), size1 = zone_size(z1);
+  if (size0 != ZONE_SHIM_DEFAULT_ZONE_BYTES)
+    fail("the default zone starts with %zu bytes, not %zu", size0, ZONE_SHIM_DEFAULT_ZONE_BYTES);
+  if (size1 != ZONE_SHIM_ARENA_ZONE_BYTES)
+    fail("arena 1 starts with %zu bytes, not %zu", size1, ZONE_SHIM_ARENA_ZONE_BYTES);
+  /* More than it holds: arena 1 grows for it, as the default zone would. */
+  void *big = helper_run(do_malloc, (void *)(uintptr_t)(1u << 20));
+  if (big == NULL || !owned_by(1, big))
+    fail("arena 1 did not grow for a block of 1 MiB");
+  size_t grown = zone_size(z1);
+  if (grown < ZONE_SHIM_ARENA_ZONE_BYTES + (1u << 20))
+    fail("arena 1 holds a block of 1 MiB in %zu bytes", grown);
+  if (zone_check(z1) != 0 || zone_size(z0) != size0)
+    fail("after arena 1's growth: zone_check %d, default zone %zu bytes", zone_check(z1),
+         zone_size(z0));
+  helper_run(do_free, big);
+  helper_stop(h);
+  printf("sizes: arena 0 %zu, arena 1 %zu, then %zu\n", size0, size1, grown);
+}
+
 /* ---- limit ---------------------------------------------------------------------------- */
 
 static void case_limit(void) {
@@ -478,6 +506,8 @@ int main(int argc, char **argv) {
     case_addresses();
   else if (strcmp(c, "limit") == 0)
     case_limit();
+  else if (strcmp(c, "sizes") == 0)
+    case_sizes();
   else if (strcmp(c, "move") == 0)
     case_move();
   else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
