@@ -154,8 +154,8 @@ zone_t *zone__shim_zone_slow(void);
  * each grows by at least its size when nothing fits. An arena made for
  * another thread starts small: what a zone costs resident before it holds
  * much is its bookkeeping and record, about 72 KB at 4 MiB and 32 KB at
- * 256 KiB (false_sharing with 8 threads: 2368 KB peak with 4 MiB arenas,
- * 2000 KB with these, 1700 KB under glibc). */
+ * 256 KiB, which on small threaded programs is a tenth of their memory and
+ * more (bench/results/arena-size.md). */
 #define ZONE_SHIM_DEFAULT_ZONE_BYTES ((size_t)4 << 20)
 #define ZONE_SHIM_ARENA_ZONE_BYTES ((size_t)256 << 10)
 

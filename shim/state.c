@@ -4,8 +4,8 @@
  * runs, so it comes from static storage and mmap only), with the options
  * read as soon as `environ` is there; the other arenas are made for the other
  * threads (arena.c decides when, this file makes them). Every arena is an
- * ordinary growing zone, the others starting smaller than the default one
- * (shim.h), so a program that never has more than one arena gets exactly the
+ * ordinary growing zone (the others start smaller than the default one,
+ * shim.h); a program that never has more than one arena gets exactly the
  * addresses a single zone gives. No arena is ever torn down: destructors and
  * late threads keep calling free after ours has run, and an arena's blocks
  * outlive the threads that used it.
