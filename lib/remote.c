@@ -2,7 +2,8 @@
  * remote.c - frees handed over to a zone by threads that do not hold its
  * lock: a bounded ring of pointers per zone, filled without a lock by any
  * thread (zone__remote_push) and emptied by the lock's next holder, which
- * applies each free before it does anything else (zone.c, settle_remote).
+ * applies each free before it does anything else (zone__settle_waiting in
+ * internal.h, which zone__lock and zone.c's locked paths call).
  * A zone that never gets one has no ring.
  *
  * What it buys: a multi-arena allocator whose threads free each other's

@@ -500,26 +500,6 @@ static __attribute__((noinline)) int free_locked(zone_t *z, void *p) {
   return err;
 }
 
-int zone__free_or_hand_over(zone_t *z, void *p) {
-  int expected;
-  if (zone__lock_fast(z, &expected)) {
-    zone__settle_waiting(z);
-    int err = release_locked(z, p);
-    zone__unlock(z);
-    return err;
-  }
-  if (zone__remote_push(z, p) == 0) {
-    /* The holder may have let go since: then apply it now, so that a free
-     * does not wait for the arena's next call when it need not. */
-    if (zone__lock_fast(z, &expected)) {
-      zone__settle_waiting(z);
-      zone__unlock(z);
-    }
-    return 0;
-  }
-  zone__lock_contended(&z->lock, expected);
-  return free_locked(z, p);
-}
 
 /* ---- deferred frees ------------------------------------------------------------------ */
 
@@ -579,6 +559,21 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
   int err = free_locked(z, p);
   ZONE_OPAQUE(err);
   return err;
+}
+
+int zone__free_or_hand_over(zone_t *z, void *p) {
+  int expected;
+  if (zone__lock_fast(z, &expected))
+    return free_locked(z, p);
+  if (zone__remote_push(z, p) != 0)
+    return zfree_contended(z, p, expected);
+  /* The holder may have let go since: then apply it now, so that a free
+   * does not wait for the arena's next call when it need not. */
+  if (zone__lock_fast(z, &expected)) {
+    zone__settle_waiting(z);
+    zone__unlock(z);
+  }
+  return 0;
 }
 
 /* zfree's work for a zone and a pointer, neither NULL: the short path for a

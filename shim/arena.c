@@ -165,17 +165,9 @@ zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip) {
 }
 
 zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip) {
-  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
-  zone_t *found = NULL;
-  for (unsigned k = 0; k < n; k++) {
-    zone_t *z = atomic_load_explicit(&zone__shim_arenas[k].zone, memory_order_acquire);
-    if (z != NULL && z != skip && zone__span_holds(z, p)) {
-      if (found != NULL)
-        return NULL;
-      found = z;
-    }
-  }
-  return found;
+  unsigned cursor = 0;
+  zone_t *z = zone__shim_holder(p, &cursor, skip);
+  return z != NULL && zone__shim_holder(p, &cursor, skip) == NULL ? z : NULL;
 }
 
 /* At start-up, while the process has one thread: pthread_key_create takes

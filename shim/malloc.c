@@ -134,7 +134,6 @@ static inline void *shim_malloc(size_t bytes) {
   return own_call_done(p);
 }
 
-
 /* zfree in the other arenas that may own p (not `tried`); 0 if one did. A
  * wait for another arena's lock moves nobody. When exactly one arena's span
  * holds p, free's free (hand_over; not realloc's, whose misuse report names
