@@ -253,6 +253,9 @@ static void index_build(zone__index_t *ix) {
  * on one: transparent huge pages can back them whole. */
 #define BOOK_HUGE_PAGE ((size_t)2 << 20)
 
+/* Words of the freed marks over nchunks chunks. */
+static size_t freed_words(size_t nchunks) { return (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
+
 /* Tree leaves over nchunks chunks: a power of two. */
 static size_t leaves_for(size_t nchunks) {
   size_t leaves = 1;
@@ -284,6 +287,7 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
   ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
   ix->reach.bytes = (uint8_t *)book_place(&at, zone__reach_layout(&ix->reach, cap_words));
+  ix->freed = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
   return round_up(at, zone__os_page_size());
 }
 
@@ -297,6 +301,7 @@ static void book_attach(zone__index_t *ix, char *book) {
   ix->tree.dirty_list = (uint32_t *)(book + (uintptr_t)ix->tree.dirty_list);
   ix->tree.node = (zone__summary_t *)(book + (uintptr_t)ix->tree.node);
   zone__reach_attach(&ix->reach, (uint8_t *)book + (uintptr_t)ix->reach.bytes);
+  ix->freed = (uint64_t *)(book + (uintptr_t)ix->freed);
   ix->book = book;
 }
 
@@ -319,8 +324,8 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: six arrays, the tree, the reach levels. */
-#define BOOK_RANGES (7 + ZONE_REACH_LEVELS)
+/* The book's ranges: six arrays, the tree, the reach levels, the freed marks. */
+#define BOOK_RANGES (8 + ZONE_REACH_LEVELS)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
  * order of their offsets: each array's part in use, the tree's nodes, each
@@ -341,6 +346,7 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
     BOOK_RANGE(ix->reach.level[k], zone__reach_bytes(nwords, k));
+  BOOK_RANGE(ix->freed, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
 #undef BOOK_RANGE
   zone_assert(n <= BOOK_RANGES);
   return n;
@@ -550,6 +556,9 @@ static void index_copy(zone__index_t *nx, const zone__index_t *ix) {
   memcpy(nx->end, ix->end, ix->nwords * sizeof(uint64_t));
   memcpy(nx->leaf, ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   memcpy(nx->cross, ix->cross, nchunks * sizeof(uint32_t));
+  memcpy(nx->freed, ix->freed, freed_words(nchunks) * sizeof(uint64_t));
+  nx->freed_lo = ix->freed_lo;
+  nx->freed_hi = ix->freed_hi;
   zone__tree_copy(nx, ix);
   zone__reach_copy(nx, ix);
 }
@@ -719,6 +728,27 @@ ZONE_INLINE void small_flip(zone__index_t *ix, size_t g, size_t n, bool take) {
   }
 }
 
+/* Words [w0, w1] were given: when one of them may be wholly free now (the
+ * words between the two edges are), the chunks they lie in are marked for
+ * trim.c's next look (freed[]), which gives back the pages in them found
+ * free. Called by the gives' rarer paths only: a one-word give that leaves
+ * used granules on both sides of the freed ones can't free a word. */
+static __attribute__((noinline)) void freed_mark(zone__index_t *ix, size_t w0, size_t w1) {
+  size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
+  if (c0 == c1 && (ix->freed[c0 / ZONE_WORD_BITS] >> (c0 % ZONE_WORD_BITS)) & 1)
+    return;  /* marked since the last look already: most are */
+  bits_assign(ix->freed, c0, c1 + 1, true);
+  size_t lo = c0 / ZONE_WORD_BITS, hi = c1 / ZONE_WORD_BITS + 1;
+  if (ix->freed_hi == 0 || lo < ix->freed_lo)
+    ix->freed_lo = lo;
+  if (hi > ix->freed_hi)
+    ix->freed_hi = hi;
+}
+ZONE_INLINE void words_given(zone__index_t *ix, size_t w0, size_t w1) {
+  if (w1 - w0 >= 2 || ix->used[w0] == 0 || ix->used[w1] == 0)
+    freed_mark(ix, w0, w1);
+}
+
 ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
   zone_assert(n > 0 && g + n <= ix->ngran);
   zone_assert(first_used(ix, g, g + n) == g + n && "taking granules that are not free");
@@ -733,13 +763,14 @@ ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
 
 ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
   zone_assert(zone__index_is_block(ix, g) && zone__index_block_len(ix, g) == n);
-  if (n <= ZONE_WORD_BITS) {
+  if (n <= ZONE_WORD_BITS)
     small_flip(ix, g, n, false);
-    return;
+  else {
+    bits_assign(ix->used, g, g + n, false);
+    clear_end(ix, g + n - 1);
+    words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS, false);
   }
-  bits_assign(ix->used, g, g + n, false);
-  clear_end(ix, g + n - 1);
-  words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS, false);
+  words_given(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS);
 }
 
 void zone__index_take(zone__index_t *ix, size_t g, size_t n) { run_take(ix, g, n); }
@@ -829,6 +860,8 @@ static __attribute__((noinline)) size_t long_release(zone__index_t *ix, size_t g
   ix->leaf[w + 1] = leaf1;
   two_words_dirty(ix, w);
   two_words_reach(ix, w, leaf0, leaf1, leaf0 ^ old0, true);
+  if (u0 == 0 || u1 == 0)
+    freed_mark(ix, w, w + 1);
   return n;
 }
 
@@ -844,6 +877,7 @@ ZONE_INLINE size_t edges_moved(zone__index_t *ix, size_t w, uint32_t v, uint32_t
 }
 static __attribute__((noinline)) size_t edges_given(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
                                                     size_t ret) {
+  words_given(ix, w, w);
   return edges_moved(ix, w, v, moved, true, ret);
 }
 static __attribute__((noinline)) size_t edges_taken(zone__index_t *ix, size_t w, uint32_t v, uint32_t moved,
@@ -976,6 +1010,8 @@ void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n)
   size_t lo = (new_n < old_n ? g + new_n : g + old_n) - 1;
   size_t hi = (new_n < old_n ? g + old_n : g + new_n) - 1;
   words_changed(ix, lo / ZONE_WORD_BITS, hi / ZONE_WORD_BITS, new_n > old_n);
+  if (new_n < old_n)
+    words_given(ix, lo / ZONE_WORD_BITS, hi / ZONE_WORD_BITS);
 }
 
 /* ---- queries -------------------------------------------------------------------- */

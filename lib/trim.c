@@ -1,6 +1,7 @@
 /*
- * trim.c - giving memory back to the OS: zone_trim (zone.h), zone__trim and
- * the marks that make them cheap to repeat.
+ * trim.c - giving memory back to the OS: zone_trim (zone.h), zone__trim, the
+ * decay's look (zone__trim_freed) and the marks that make them cheap to
+ * repeat.
  *
  * An extent's returned-pages bitmap (mapped by its first trim) marks the
  * pages a trim gave back that no block has been taken over since: they hold
@@ -8,6 +9,15 @@
  * covers only pages a program may have touched in between. Every way a block
  * comes to cover a page (a take, a grow in place) clears the page's mark
  * first (zone__pages_taken, internal.h), so a marked page is always free.
+ * The extent counts its marked pages and keeps a bound below which none is
+ * marked, so that a take below every mark (all takes, while none is set)
+ * costs one compare.
+ *
+ * The decay's look reads the index's freed[] marks (a bit per 8 KiB chunk in
+ * which a give left a bitmap word wholly free, index.c) and moves them into
+ * the extent's waiting[] bitmap; the chunks that were waiting give back their
+ * pages found wholly free now. A page goes back once it has stayed free from
+ * one look to the next, its cost at the look one check of its words.
  */
 #include "internal.h"
 #include "bits.h"
@@ -26,25 +36,41 @@ static size_t returned_len_for(size_t pages) {
 
 /* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
  * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
-int zone__returned_cover(zone__extent_t *e, size_t pages) {
-  size_t len = returned_len_for(pages);
-  if (e->returned.map == NULL || len <= e->returned.map_len)
+/* Makes the bitmap *map (*map_len bytes, NULL: none yet, left so) `len`
+ * bytes long when it is shorter, its bits kept: 0 or ENOMEM, nothing changed. */
+static int bitmap_cover(uint64_t **map, size_t *map_len, size_t len) {
+  if (*map == NULL || len <= *map_len)
     return 0;
-  uint64_t *map = zone__os_map(len);
-  if (map == NULL)
+  uint64_t *grown = zone__os_map(len);
+  if (grown == NULL)
     return ENOMEM;
-  memcpy(map, e->returned.map, e->returned.map_len);
-  uint64_t *old = e->returned.map;
-  size_t old_len = e->returned.map_len;
-  e->returned.map = map;
-  e->returned.map_len = len;
-  zone__os_unmap(old, old_len);
+  memcpy(grown, *map, *map_len);
+  zone__os_unmap(*map, *map_len);
+  *map = grown;
+  *map_len = len;
   return 0;
+}
+
+/* The chunks of an extent of `pages` pages, rounded up. */
+static size_t chunks_for(size_t pages) {
+  size_t bytes = pages * zone__os_page_size(), chunk = ZONE_CHUNK_BITS * ZONE_G;
+  return (bytes + chunk - 1) / chunk;
+}
+
+int zone__returned_cover(zone__extent_t *e, size_t pages) {
+  zone__returned_t *r = &e->returned;
+  size_t waiting_len = returned_len_for(chunks_for(pages + 1));
+  /* the longer waiting[] first: should the other fail, it is only longer */
+  if (bitmap_cover(&r->waiting, &r->waiting_len, waiting_len) != 0)
+    return ENOMEM;
+  return bitmap_cover(&r->map, &r->map_len, returned_len_for(pages));
 }
 
 void zone__returned_fini(zone__extent_t *e) {
   zone__os_unmap(e->returned.map, e->returned.map_len);
   e->returned.map = NULL;
+  zone__os_unmap(e->returned.waiting, e->returned.waiting_len);
+  e->returned.waiting = NULL;
 }
 
 /* Clears (set = false) or sets the bits [lo, hi) of map; returns how many
@@ -98,22 +124,52 @@ static size_t pages_last_clear(const uint64_t *map, size_t from, size_t to) {
   return from;
 }
 
-/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
-/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse. */
-static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
-  e->returned.reused += pages_assign(e->returned.map, p0, p1 + 1, false);
+/* The first set bit in [from, to) of map, or to. */
+static size_t pages_first_set(const uint64_t *map, size_t from, size_t to) {
+  while (from < to) {
+    size_t w = from / ZONE_WORD_BITS, first = w * ZONE_WORD_BITS;
+    uint64_t set = map[w] & (ALL_ONES << (from - first));
+    if (set != 0)
+      return first + ctz64(set) < to ? first + ctz64(set) : to;
+    from = first + ZONE_WORD_BITS;
+  }
+  return to;
 }
 
-/* A NULL test until the extent's first trim, then two bit tests for a block
- * on one or two pages, and a call only when a mark is set or the block is
- * larger (tests/test_trim.c checks that a marked page is always free). */
+/* No page is marked below granule `g` of e, as far as its bound knows. */
+static void marks_from(zone__extent_t *e, size_t g) {
+  e->returned.clear_below = g;
+}
+
+/* Pages [p0, p1] of e are being taken: their marks go, counted as reuse;
+ * the bound below which none is marked rises past them when they were the
+ * lowest, to the next marked page (none: every take skips the bit tests). */
+static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
+  zone__returned_t *r = &e->returned;
+  size_t cleared = r->marked == 0 ? 0 : pages_assign(r->map, p0, p1 + 1, false);
+  r->reused += cleared;
+  r->marked -= cleared;
+  if (r->marked == 0) {
+    marks_from(e, SIZE_MAX);
+  } else if (p0 <= r->clear_below >> r->page_shift) {
+    size_t pages = e->idx.ngran >> r->page_shift;
+    marks_from(e, pages_first_set(r->map, p1 + 1, pages) << r->page_shift);
+  }
+}
+
+/* One compare for a take below every marked page (all of them while none is
+ * marked: before the extent's first trim, and once every page given back is
+ * used again), then two bit tests for a block on one or two pages, and a
+ * call only when a mark is set or the block is larger (tests/test_trim.c
+ * checks that a marked page is always free, and the bound). The bound
+ * starts at 0: the first take calls, finds no mark and sets it. */
 ZONE_INLINE_SHARED void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
-  const uint64_t *map = e->returned.map;
-  if (map == NULL)
+  if (g + n <= e->returned.clear_below)
     return;
+  const uint64_t *map = e->returned.map;
   unsigned shift = e->returned.page_shift;
   size_t p0 = g >> shift, p1 = (g + n - 1) >> shift;
-  if (__builtin_expect(p1 - p0 <= 1, 1) &&
+  if (map != NULL && __builtin_expect(p1 - p0 <= 1, 1) &&
       (((map[p0 / ZONE_WORD_BITS] >> (p0 % ZONE_WORD_BITS)) |
         (map[p1 / ZONE_WORD_BITS] >> (p1 % ZONE_WORD_BITS))) & 1) == 0)
     return;
@@ -157,7 +213,11 @@ static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t p
     return 0;
   size_t last = pages_last_clear(e->returned.map, first, end) + 1;
   zone__os_discard((void *)(e->base + first * page), (last - first) * page);
-  return pages_assign(e->returned.map, first, last, true) * page;
+  size_t marked = pages_assign(e->returned.map, first, last, true);
+  e->returned.marked += marked;
+  if (first << e->returned.page_shift < e->returned.clear_below)
+    marks_from(e, first << e->returned.page_shift);
+  return marked * page;
 }
 
 size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
@@ -182,6 +242,97 @@ size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
 }
 
 size_t zone__trim(zone_t *z, size_t min_bytes) { return zone__trim_keep(z, min_bytes, 0); }
+
+/* ---- the decay: pages freed since the look before ------------------------------- */
+
+/* A run of whole free pages [lo, hi) of one extent, page numbers, gathered
+ * in rising order for one madvise. */
+typedef struct page_run {
+  size_t lo, hi;
+} page_run_t;
+
+/* Gives back the pages of run, if any: the bytes newly given back. */
+static size_t run_flush(zone__extent_t *e, page_run_t *run, size_t page) {
+  if (run->hi == run->lo)
+    return 0;
+  size_t keep = 0;
+  size_t released = trim_pages(e, e->base + run->lo * page, e->base + run->hi * page, page, &keep);
+  run->lo = run->hi = 0;
+  return released;
+}
+
+/* The whole pages of chunk c that are free now join the run, or start
+ * another (the one before given back). Returns the bytes given back. */
+static size_t chunk_pages(zone__extent_t *e, size_t c, size_t page, page_run_t *run) {
+  size_t per_page = page / ZONE_G, released = 0;
+  size_t g0 = c * ZONE_CHUNK_BITS, g1 = g0 + ZONE_CHUNK_BITS;
+  if (g1 > e->idx.ngran)
+    g1 = e->idx.ngran;
+  for (size_t p = g0 / per_page; p * per_page < g1 && (p + 1) * per_page <= e->idx.ngran; p++) {
+    if (p < run->hi)
+      continue;  /* a page over several chunks, seen already */
+    if (zone__index_free_len(&e->idx, p * per_page, per_page) < per_page)
+      continue;
+    if (p != run->hi) {
+      released += run_flush(e, run, page);
+      run->lo = p;
+    }
+    run->hi = p + 1;
+  }
+  return released;
+}
+
+/* e's bitmap of waiting chunks, mapped zeroed on first use; NULL when it
+ * can't be had (the look then leaves the marks as they are). */
+static uint64_t *waiting_chunks(zone__extent_t *e) {
+  if (e->returned.waiting == NULL) {
+    size_t len = returned_len_for(zone__chunks_of(e->idx.nwords));
+    e->returned.waiting = zone__os_map(len);
+    e->returned.waiting_len = e->returned.waiting != NULL ? len : 0;
+  }
+  return e->returned.waiting;
+}
+
+/* One extent's look: the chunks that waited since the last look give back
+ * their free pages, and those freed into since take their place. */
+static size_t extent_look(zone__extent_t *e, size_t page) {
+  zone__index_t *ix = &e->idx;
+  zone__returned_t *r = &e->returned;
+  if (ix->freed_hi == 0 && r->waiting_hi == 0)
+    return 0;
+  uint64_t *waiting = waiting_chunks(e);
+  if (waiting == NULL || returned_pages(e, page) == NULL)
+    return 0;
+  size_t lo = r->waiting_hi == 0 || (ix->freed_hi != 0 && ix->freed_lo < r->waiting_lo) ? ix->freed_lo : r->waiting_lo;
+  size_t hi = ix->freed_hi > r->waiting_hi ? ix->freed_hi : r->waiting_hi;
+  size_t released = 0;
+  page_run_t run = {0, 0};
+  for (size_t i = lo; i < hi; i++) {
+    uint64_t due = waiting[i];
+    waiting[i] = ix->freed[i];
+    ix->freed[i] = 0;
+    for (; due != 0; due &= due - 1)
+      released += chunk_pages(e, i * ZONE_WORD_BITS + ctz_index(due), page, &run);
+  }
+  released += run_flush(e, &run, page);
+  r->waiting_lo = ix->freed_lo;
+  r->waiting_hi = ix->freed_hi;
+  ix->freed_lo = ix->freed_hi = 0;
+  return released;
+}
+
+size_t zone__trim_freed(zone_t *z, size_t *handed_out) {
+  size_t page = zone__os_page_size(), released = 0, fresh = 0;
+  zone__lock(z);
+  for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
+    fresh += z->extents[k].fresh;
+    if (z->extents[k].base % page == 0)
+      released += extent_look(&z->extents[k], page);
+  }
+  zone__unlock(z);
+  *handed_out = fresh * ZONE_G;
+  return released;
+}
 
 size_t zone_trim(zone_t *z, size_t keep) {
   if (z == NULL) {

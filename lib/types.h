@@ -123,6 +123,11 @@ typedef struct zone__index {
   uint32_t *leaf;
   zone__reach_t reach;
   zone__tree_t tree;
+  uint64_t *freed;         /* a bit per chunk in which a give left a word
+                              wholly free since trim.c last looked (it reads
+                              and clears them: zone__trim_freed) */
+  size_t freed_lo;         /* freed[] words [freed_lo, freed_hi) may have a */
+  size_t freed_hi;         /* bit set; both 0 when none has */
   void *book;              /* the reservation that holds every array */
   size_t book_len;         /* its bytes (address space) */
   size_t book_used;        /* bytes of it committed for ngran: the bookkeeping */
@@ -138,8 +143,19 @@ typedef struct zone__index {
 typedef struct zone__returned {
   uint64_t *map;           /* NULL until the extent's first trim */
   size_t map_len;          /* bytes mapped for map[] */
+  uint64_t *waiting;       /* a bit per chunk marked freed before the last
+                              look (zone__trim_freed): its free pages go back
+                              at the next look; NULL until the first look */
+  size_t waiting_len;      /* bytes mapped for waiting[] */
+  size_t waiting_lo;       /* waiting[] words [waiting_lo, waiting_hi) may */
+  size_t waiting_hi;       /* have a bit set */
   size_t reused;           /* marks cleared by a take so far: pages given back
                               that a program used again */
+  size_t marked;           /* pages marked now */
+  size_t clear_below;      /* no page is marked below this granule (a lower
+                              bound; SIZE_MAX while none is; 0 as made, until
+                              a take finds no mark): a take below it need not
+                              look at map[] (zalloc's short path tests this) */
   unsigned page_shift;     /* granules per page, log2 (set with map[]) */
 } zone__returned_t;
 

@@ -351,7 +351,7 @@ ZONE_INLINE void *small_taken(zone_t *z, zone__extent_t *e, size_t g, size_t n) 
   account(z, n, 0, 1);
   fresh_cover(e, g, n);
   void *p = granule_addr(e, g);
-  if (__builtin_expect(e->returned.map != NULL, 0))
+  if (__builtin_expect(g + n > e->returned.clear_below, 0))
     p = small_taken_marked(e, g, n);
   zone_assert_expensive(z);
   if (__builtin_expect(zone__unlock_fast(z), 0))

@@ -74,6 +74,7 @@ static inline zone__misuse_t zone__shim_misuse_mode(void) {
 static inline size_t zone__shim_trim_threshold(void) {
   return atomic_load_explicit(&zone__shim_opt.trim_threshold, memory_order_relaxed);
 }
+static inline size_t zone__shim_return_delay(void) { return zone__shim_opt.return_delay; }
 static inline unsigned long zone__shim_dump_every(void) {
   return atomic_load_explicit(&zone__shim_opt.dump_every, memory_order_relaxed);
 }

@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #define DEFAULT_TRIM_THRESHOLD ((size_t)128 << 10)
+#define DEFAULT_RETURN_DELAY 1024
 #define STATS_FD_MIN 100
 
 zone__shim_options_t zone__shim_opt = {
   .misuse = ZONE_MISUSE_ABORT,
   .trim_threshold = DEFAULT_TRIM_THRESHOLD,
+  .return_delay = DEFAULT_RETURN_DELAY,
 };
 
 static bool options_read;
@@ -72,7 +74,7 @@ typedef struct option_spec {
 
 enum {
   OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_ARENAS,
-  OPT_FREE_DEFER, OPT_COUNT_
+  OPT_FREE_DEFER, OPT_RETURN_DELAY, OPT_COUNT_
 };
 
 static const option_spec_t specs[OPT_COUNT_] = {
@@ -84,6 +86,7 @@ static const option_spec_t specs[OPT_COUNT_] = {
   [OPT_REPORT_PID] = {"ZONE_REPORT_PID", KIND_COUNT, "a process id"},
   [OPT_ARENAS] = {"ZONE_ARENAS", KIND_ARENAS, "a count of arenas from 1 to 256"},
   [OPT_FREE_DEFER] = {"ZONE_FREE_DEFER", KIND_FLAG, "0 or 1"},
+  [OPT_RETURN_DELAY] = {"ZONE_RETURN_DELAY", KIND_COUNT, "a count of operations (0: never)"},
 };
 
 _Static_assert(ZONE_ARENAS_MAX == 256, "ZONE_ARENAS's warning names the range");
@@ -183,6 +186,8 @@ void zone__shim_read_options(void) {
   }
   if (option_value(OPT_TRIM_THRESHOLD, &n) != NULL)
     atomic_store(&zone__shim_opt.trim_threshold, n);
+  if (option_value(OPT_RETURN_DELAY, &n) != NULL)
+    zone__shim_opt.return_delay = n;
   if (option_value(OPT_ARENAS, &n) != NULL)
     zone__shim_opt.arenas = (unsigned)n;
   zone__shim_opt.free_defer = option_value(OPT_FREE_DEFER, &n) != NULL && n == 1;

@@ -74,8 +74,9 @@ static void print_line(const char *which, const zone_stats_t *st, bool returned)
                    st->peak_used, st->blocks, st->free, st->free_blocks, st->largest_free,
                    frag / 10, frag % 10);
   if (n > 0 && (size_t)n < sizeof line)
-    n += snprintf(line + n, sizeof line - (size_t)n, returned ? " returned=%zu\n" : "\n",
-                  zone__shim_returned_bytes());
+    n += returned ? snprintf(line + n, sizeof line - (size_t)n, " returned=%zu decayed=%zu\n",
+                             zone__shim_returned_bytes(), zone__shim_decayed_bytes())
+                  : snprintf(line + n, sizeof line - (size_t)n, "\n");
   if (n > 0)
     (void)!write(zone__shim_stats_fd(), line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -53,6 +53,8 @@ typedef struct zone__shim_options {
   _Atomic unsigned long dump_every; /* ZONE_DUMP_EVERY: also dump every N allocations */
   _Atomic size_t trim_threshold;    /* smallest free region given back; 0: never
                                        automatically (ZONE_TRIM_THRESHOLD, mallopt) */
+  size_t return_delay;              /* ZONE_RETURN_DELAY: operations a free page
+                                       waits before the decay gives it back; 0: never */
   char dump_path[4096];             /* ZONE_DUMP: zdump at exit, appended; "" for none;
                                        written once, before it is first read */
   unsigned arenas;                  /* ZONE_ARENAS: most arenas, 1..ZONE_ARENAS_MAX;
@@ -92,6 +94,12 @@ typedef struct zone__shim_trim {
   size_t keep;             /* free bytes an automatic return leaves resident */
   size_t quiet_ticks;      /* looks since returned memory last came back */
   size_t reused_seen;      /* zone__trim_reused at the last automatic return */
+  size_t decay_ticks;      /* looks since the last decay look */
+  size_t delay;            /* looks from one decay look to the next */
+  size_t given_pages;      /* pages the decay gave back, decaying by 1/8 a look */
+  size_t refaults;         /* faults not explained by growth, the same */
+  size_t faults_seen;      /* the process's minor faults at the last decay look */
+  size_t handed_seen;      /* the arena's handed-out pages then */
 } zone__shim_trim_t;
 
 /* An arena: a zone of the core with its own lock, and the threads that
@@ -214,6 +222,8 @@ void zone__shim_countdown(unsigned ops);
 
 /* Bytes given back so far, all arenas (for ZONE_STATS). */
 size_t zone__shim_returned_bytes(void);
+/* The part of those the decay gave back (pages freed a while ago). */
+size_t zone__shim_decayed_bytes(void);
 
 /* Resets the memory-return state in a fork child. */
 void zone__shim_trim_fork_child(void);

@@ -5,7 +5,8 @@
  * page given back unless a block has been taken over it since (by any path:
  * zalloc, zcalloc, zalloc_aligned, zrealloc moving or growing in place), so
  * its cost follows what was used in between, not what was ever returned. A
- * page marked as given back is always free and not resident; what a trim
+ * page marked as given back is always free and not resident, and the
+ * extent's count of marked pages is exact; what a trim
  * gives back reads as zero. zone__trim_reused counts the marked pages taken
  * again. zone_trim is the same return for programs: every whole free page
  * but the lowest `keep` bytes, blocks untouched, bad input refused.
@@ -48,19 +49,25 @@ static size_t assert_marks_free(zone_t *z) {
   size_t page = page_size(), page_gran = page / G, marked = 0;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
-    if (e->returned.map == NULL)
+    if (e->returned.map == NULL) {
+      ck_assert_uint_eq(e->returned.marked, 0);
       continue;
-    size_t pages = e->idx.ngran / page_gran;
+    }
+    size_t pages = e->idx.ngran / page_gran, before = marked;
     for (size_t p = 0; p < pages; p++) {
       if (!((e->returned.map[p / 64] >> (p % 64)) & 1))
         continue;
       marked++;
+      ZT_REQUIRE(p * page_gran >= e->returned.clear_below, "page %zu of extent %zu is marked below the bound %zu", p,
+                 k, e->returned.clear_below);
       ZT_REQUIRE(zone__index_free_len(&e->idx, p * page_gran, page_gran) == page_gran,
                  "page %zu of extent %zu is marked as given back but holds a block", p, k);
       uintptr_t a = e->base + p * page;
       ZT_REQUIRE(resident_pages(a, a + page) == 0,
                  "page %zu of extent %zu is marked as given back but resident", p, k);
     }
+    ZT_REQUIRE(marked - before == e->returned.marked, "extent %zu: %zu pages marked, its count says %zu", k,
+               marked - before, e->returned.marked);
   }
   return marked;
 }
@@ -437,6 +444,15 @@ START_TEST(marks_follow_random_use) {
       zone_trim(z, zt_rng_below(&rng, 2) ? 0 : (size_t)zt_rng_below(&rng, 300) * page);
       assert_marks_free(z);
     }
+    if (s % 61 == 0) {
+      size_t handed = 0, was = 0;
+      zone__trim_freed(z, &handed);
+      for (size_t k = 0; k < z->nextents; k++)
+        was += z->extents[k].fresh * G;
+      ZT_REQUIRE(handed == was, "seed %llu step %zu: handed out %zu, extents say %zu", (unsigned long long)seed, s,
+                 handed, was);
+      assert_marks_free(z);
+    }
     if (s % 389 == 0) {
       zone__trim(z, 0);
       ZT_REQUIRE(zone__trim(z, 0) == 0, "seed %llu step %zu: a second trim gave back pages",
@@ -452,6 +468,154 @@ START_TEST(marks_follow_random_use) {
 }
 END_TEST
 
+
+/* ---- the decay: zone__trim_freed ----------------------------------------------------- */
+
+/* A zone of 1 MiB filled with SMALL-byte blocks, all written: small gives
+ * are what leave words, then pages, wholly free one block at a time. */
+enum { SMALL = 240 };
+static zone_t *small_blocks_zone(char **p, size_t n) {
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  for (size_t i = 0; i < n; i++) {
+    p[i] = zalloc(z, SMALL);
+    ck_assert_ptr_nonnull(p[i]);
+    zt_fill(p[i], SMALL, (uint64_t)i);
+  }
+  return z;
+}
+
+/* The whole pages inside [lo, hi). */
+static size_t whole_pages(uintptr_t lo, uintptr_t hi) {
+  size_t page = page_size();
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  return hi > lo ? (hi - lo) / page : 0;
+}
+
+static size_t look(zone_t *z) {
+  size_t handed;
+  return zone__trim_freed(z, &handed);
+}
+
+/* Pages a free leaves wholly free wait one look, go back at the next, and
+ * are not given back twice; the blocks around them keep their bytes. */
+START_TEST(freed_pages_wait_one_look) {
+  enum { B = 1024 };
+  static char *p[B];
+  zone_t *z = small_blocks_zone(p, B);
+  size_t lo = 100, hi = 700;  /* blocks [lo, hi) freed: a free run of 144,000 bytes */
+  ck_assert_uint_eq(look(z), 0);  /* nothing freed yet */
+  for (size_t i = lo; i < hi; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  uintptr_t run_lo = (uintptr_t)p[lo], run_hi = (uintptr_t)p[hi];
+  size_t pages = whole_pages(run_lo, run_hi);
+  ck_assert_uint_gt(pages, 30);
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), pages);
+  ck_assert_uint_eq(look(z), 0);  /* they wait */
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), pages);
+  ck_assert_uint_eq(look(z), pages * page_size());
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+  ck_assert_uint_eq(assert_marks_free(z), pages);
+  ck_assert_uint_eq(look(z), 0);
+  for (size_t i = 0; i < B; i++)
+    if (i < lo || i >= hi)
+      ZT_REQUIRE(zt_verify(p[i], SMALL, (uint64_t)i), "block %zu changed", i);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A page that a block takes again before the look stays; the others of the
+ * run go back. Blocks freed between two looks wait for the one after. */
+START_TEST(page_taken_before_the_look_stays) {
+  enum { B = 1024 };
+  static char *p[B];
+  zone_t *z = small_blocks_zone(p, B);
+  size_t page = page_size();
+  for (size_t i = 100; i < 700; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  uintptr_t run_lo = (uintptr_t)p[100], run_hi = (uintptr_t)p[700];
+  size_t pages = whole_pages(run_lo, run_hi);
+  ck_assert_uint_eq(look(z), 0);
+  char *again = zalloc(z, SMALL);  /* first fit: the run's first granules */
+  ck_assert_ptr_eq(again, (char *)run_lo);
+  zt_fill(again, SMALL, 99);
+  size_t taken = pages_unmarked_by(run_lo, run_hi, run_lo, run_lo + SMALL);
+  ck_assert_uint_eq(look(z), (pages - taken) * page);
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), taken);
+  ck_assert(zt_verify(again, SMALL, 99));
+  /* freed now: waits for the look after next */
+  for (size_t i = 800; i < 900; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  size_t later = whole_pages((uintptr_t)p[800], (uintptr_t)p[900]);
+  ck_assert_uint_gt(later, 0);
+  ck_assert_uint_eq(look(z), 0);
+  ck_assert_uint_eq(look(z), later * page);
+  ck_assert_uint_eq(assert_marks_free(z), pages - taken + later);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* Every path that frees granules marks them for the look: a large block, a
+ * block across two words, a shrink in place; and zone_reset's. The look
+ * reports the bytes ever handed out, which only grow. */
+START_TEST(every_give_reaches_the_look) {
+  size_t page = page_size(), handed = 0, before = 0;
+  zone_t *z = create_zone(1 << 20);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_uint_eq(zone__trim_freed(z, &handed), 0);
+  ck_assert_uint_eq(handed, 0);
+  char *a = zalloc(z, 1000), *big = zalloc(z, 20 * page), *two = zalloc(z, 6000);
+  char *grown = zalloc(z, 12 * page), *end = zalloc(z, 100);
+  ck_assert_ptr_nonnull(end);
+  ck_assert_uint_eq(zone__trim_freed(z, &handed), 0);
+  ck_assert_uint_eq(handed, (size_t)(end + 112 - a));
+  /* the rest taken too, so the free pages are the ones freed below */
+  ck_assert_ptr_nonnull(zalloc(z, zone_size(z) - handed));
+  ck_assert_uint_eq(zone__trim_freed(z, &handed), 0);
+  ck_assert_uint_eq(handed, zone_size(z));
+  before = handed;
+  zt_fill(big, 20 * page, 1);
+  zt_fill(grown, 12 * page, 2);
+  ck_assert_int_eq(zfree(z, big), 0);
+  ck_assert_ptr_eq(zrealloc(z, grown, 2 * page), grown);  /* in place */
+  ck_assert_uint_eq(look(z), 0);
+  size_t want = whole_pages((uintptr_t)big, (uintptr_t)two) + whole_pages((uintptr_t)grown + 2 * page, (uintptr_t)end);
+  ck_assert_uint_eq(zone__trim_freed(z, &handed), want * page);
+  ck_assert_uint_eq(handed, before);
+  ck_assert_uint_eq(assert_marks_free(z), want);
+  ck_assert_int_eq(zfree(z, two), 0);  /* joins the run below: its pages go back too */
+  ck_assert_uint_eq(look(z), 0);
+  look(z);
+  ck_assert_uint_gt(whole_pages((uintptr_t)big, (uintptr_t)grown), whole_pages((uintptr_t)big, (uintptr_t)two));
+  ck_assert_uint_eq(assert_marks_free(z), whole_pages((uintptr_t)big, (uintptr_t)grown) +
+                                              whole_pages((uintptr_t)grown + 2 * page, (uintptr_t)end));
+  ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)grown), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A zone in the caller's memory gives nothing back. */
+START_TEST(caller_memory_is_not_looked_at) {
+  size_t page = page_size(), len = 64 * page;
+  unsigned char *buf = aligned_alloc(page, len);
+  ck_assert_ptr_nonnull(buf);
+  zone_t *z = create_zone_in(buf, len, 0);
+  ck_assert_ptr_nonnull(z);
+  char *b = zalloc(z, 16 * page);
+  ck_assert_ptr_nonnull(b);
+  memset(b, 7, 16 * page);
+  ck_assert_int_eq(zfree(z, b), 0);
+  look(z);
+  ck_assert_uint_eq(look(z), 0);
+  ck_assert_uint_eq(resident_pages((uintptr_t)b, (uintptr_t)b + 16 * page), 16);
+  destroy_zone(z);
+  free(buf);
+}
+END_TEST
 
 /* ---- zone_trim, the public call ---------------------------------------------------- */
 
@@ -881,6 +1045,10 @@ int main(void) {
   ZT_CASE(s, reuse_counts_marked_pages);
   ZT_CASE(s, no_map_gives_back_all);
   ZT_CASE(s, marks_follow_random_use);
+  ZT_CASE(s, freed_pages_wait_one_look);
+  ZT_CASE(s, page_taken_before_the_look_stays);
+  ZT_CASE(s, every_give_reaches_the_look);
+  ZT_CASE(s, caller_memory_is_not_looked_at);
   ZT_CASE(s, zone_trim_gives_back_free_pages);
   ZT_CASE(s, zone_trim_pages_are_reused);
   ZT_CASE(s, zone_trim_keeps_the_lowest);

@@ -317,6 +317,42 @@ START_TEST(swing_over_memory_goes_back) {
 }
 END_TEST
 
+START_TEST(freed_pages_go_back_after_a_while) {
+  /* 1.8 MiB of blocks written and freed: a fall in usage short of the one
+   * that gives large regions back at once (4 MiB), so it is the decay that
+   * returns their pages, once they have stayed free from one of its looks
+   * to the next (ZONE_RETURN_DELAY calls apart, 1024 by default, or more
+   * while pages given back fault in again). With ZONE_RETURN_DELAY=0 they
+   * stay through 400,000 calls. */
+  const char *delay = getenv("ZONE_RETURN_DELAY");
+  bool off = delay != NULL && strcmp(delay, "0") == 0;
+  enum { N = 600 };
+  size_t each = 3000;
+  static void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = malloc(each);
+    ck_assert_ptr_nonnull(p[i]);
+    touch(p[i], each, i);
+  }
+  small_calls();
+  size_t before = rss_bytes();
+  for (int i = 0; i < N; i++)
+    free(p[i]);
+  size_t after = before, want = (size_t)1 << 20;
+  for (long i = 0; i < 200000 && (off || before < after + want); i++) {
+    free(malloc(32));
+    if (i % 1024 == 0)
+      after = rss_bytes();
+  }
+  after = rss_bytes();
+  if (off)
+    ck_assert_msg(after + ((size_t)256 << 10) > before, "resident %zu -> %zu with ZONE_RETURN_DELAY=0", before,
+                  after);
+  else
+    ck_assert_msg(before >= after + want, "resident %zu -> %zu", before, after);
+}
+END_TEST
+
 START_TEST(aligned_first_fit) {
   /* An aligned block goes at the lowest aligned address where it fits; the
    * padding before it stays free for later small blocks. */
@@ -352,7 +388,7 @@ int main(void) {
   const TTest *tests[] = {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
     realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
-    malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back,
+    malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back, freed_pages_go_back_after_a_while,
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
   };

@@ -33,7 +33,7 @@ case $case_name in
   stats)
     "$zone_run" --stats -- ls / >"$tmp/out" 2>"$tmp/err"
     cat "$tmp/err"
-    grep -Eq '^zone stats: pid=[0-9]+ prog=ls size=[0-9]+ used=[0-9]+ peak_used=[0-9]+ blocks=[0-9]+ free=[0-9]+ free_regions=[0-9]+ largest_free=[0-9]+ fragmentation=[0-9]+\.[0-9]% returned=[0-9]+$' "$tmp/err" ||
+    grep -Eq '^zone stats: pid=[0-9]+ prog=ls size=[0-9]+ used=[0-9]+ peak_used=[0-9]+ blocks=[0-9]+ free=[0-9]+ free_regions=[0-9]+ largest_free=[0-9]+ fragmentation=[0-9]+\.[0-9]% returned=[0-9]+ decayed=[0-9]+$' "$tmp/err" ||
       fail "no stats line from ls (which closes stderr at exit)"
     ;;
   status)
@@ -209,6 +209,7 @@ case $case_name in
       option_stats) var=ZONE_STATS value=banana takes='0 or 1' ;;
       option_misuse) var=ZONE_MISUSE value=crash takes='abort, warn or ignore' ;;
       option_trim) var=ZONE_TRIM_THRESHOLD value=-5 takes='a count of bytes (0: never)' ;;
+      option_return_delay) var=ZONE_RETURN_DELAY value=soon takes='a count of operations (0: never)' ;;
       option_dump_every) var=ZONE_DUMP_EVERY value=10x takes='a count of allocations (0: at exit only)' ;;
       option_report_pid) var=ZONE_REPORT_PID value=me takes='a process id' ;;
       option_arenas_zero) var=ZONE_ARENAS value=0 takes='a count of arenas from 1 to 256' ;;
