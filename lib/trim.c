@@ -146,7 +146,11 @@ static void marks_from(zone__extent_t *e, size_t g) {
  * lowest, to the next marked page (none: every take skips the bit tests). */
 static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
   zone__returned_t *r = &e->returned;
-  size_t cleared = r->marked == 0 ? 0 : pages_assign(r->map, p0, p1 + 1, false);
+  if (r->map == NULL || r->marked == 0) {
+    marks_from(e, SIZE_MAX);  /* none marked: a take need not look */
+    return;
+  }
+  size_t cleared = pages_assign(r->map, p0, p1 + 1, false);
   r->reused += cleared;
   r->marked -= cleared;
   if (r->marked == 0) {
