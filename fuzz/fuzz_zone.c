@@ -1135,10 +1135,19 @@ static void run_op(uint8_t opbyte) {
     break;
   case OP_TRIM: {
     /* The shim's memory return: free pages go back to the OS (and read as
-     * zero); nothing a program can see may change. */
-    size_t min = (size_t)take8() * 1024;
-    size_t released = zone__trim(zn->z, min);
-    fz_trace("z%d zone__trim(%zu) released %zu bytes", ZN(zn), min, released);
+     * zero); nothing a program can see may change. An odd byte makes it the
+     * decay's look (zone__trim_freed), an even one a trim of the free runs
+     * of at least (byte / 2) KiB. */
+    unsigned b = take8();
+    size_t released, handed = 0, min = (size_t)(b / 2) * 1024;
+    if (b & 1) {
+      released = zone__trim_freed(zn->z, &handed);
+      fz_trace("z%d zone__trim_freed released %zu bytes, %zu handed out", ZN(zn), released, handed);
+      FZ_EXPECT(handed <= fz_size(zn), "zone__trim_freed: %zu bytes handed out of %zu", handed, fz_size(zn));
+    } else {
+      released = zone__trim(zn->z, min);
+      fz_trace("z%d zone__trim(%zu) released %zu bytes", ZN(zn), min, released);
+    }
     FZ_EXPECT(released <= fz_size(zn) - fz_used(zn), "zone__trim released %zu bytes of %zu free",
               released, fz_size(zn) - fz_used(zn));
     if (zn->buf != NULL)

@@ -471,16 +471,19 @@ END_TEST
 
 /* ---- the decay: zone__trim_freed ----------------------------------------------------- */
 
-/* A zone of 1 MiB filled with SMALL-byte blocks, all written: small gives
- * are what leave words, then pages, wholly free one block at a time. */
-enum { SMALL = 240 };
-static zone_t *small_blocks_zone(char **p, size_t n) {
+/* A zone of 1 MiB filled with `size`-byte blocks, all written: small gives
+ * are what leave words, then pages, wholly free one block at a time. Blocks
+ * of 256 bytes (16 granules) lie four to a word, so the last free in a word
+ * is a one-word give; blocks of 240 bytes (15 granules) run across words, so
+ * it is mostly a give of two words. */
+enum { SMALL = 240, ALIGNED = 256 };
+static zone_t *small_blocks_zone(char **p, size_t n, size_t size) {
   zone_t *z = create_zone(1 << 20);
   ck_assert_ptr_nonnull(z);
   for (size_t i = 0; i < n; i++) {
-    p[i] = zalloc(z, SMALL);
+    p[i] = zalloc(z, size);
     ck_assert_ptr_nonnull(p[i]);
-    zt_fill(p[i], SMALL, (uint64_t)i);
+    zt_fill(p[i], size, (uint64_t)i);
   }
   return z;
 }
@@ -499,12 +502,13 @@ static size_t look(zone_t *z) {
 }
 
 /* Pages a free leaves wholly free wait one look, go back at the next, and
- * are not given back twice; the blocks around them keep their bytes. */
-START_TEST(freed_pages_wait_one_look) {
+ * are not given back twice; the blocks around them keep their bytes. For
+ * blocks across words and blocks inside one. */
+static void wait_one_look(size_t size) {
   enum { B = 1024 };
   static char *p[B];
-  zone_t *z = small_blocks_zone(p, B);
-  size_t lo = 100, hi = 700;  /* blocks [lo, hi) freed: a free run of 144,000 bytes */
+  zone_t *z = small_blocks_zone(p, B, size);
+  size_t lo = 100, hi = 700;  /* blocks [lo, hi) freed: a free run of 600 blocks */
   ck_assert_uint_eq(look(z), 0);  /* nothing freed yet */
   for (size_t i = lo; i < hi; i++)
     ck_assert_int_eq(zfree(z, p[i]), 0);
@@ -520,10 +524,14 @@ START_TEST(freed_pages_wait_one_look) {
   ck_assert_uint_eq(look(z), 0);
   for (size_t i = 0; i < B; i++)
     if (i < lo || i >= hi)
-      ZT_REQUIRE(zt_verify(p[i], SMALL, (uint64_t)i), "block %zu changed", i);
+      ZT_REQUIRE(zt_verify(p[i], size, (uint64_t)i), "block %zu changed", i);
   zt_assert_check(z);
   destroy_zone(z);
 }
+
+START_TEST(freed_pages_wait_one_look) { wait_one_look(SMALL); }
+END_TEST
+START_TEST(one_word_frees_wait_one_look) { wait_one_look(ALIGNED); }
 END_TEST
 
 /* A page that a block takes again before the look stays; the others of the
@@ -531,7 +539,7 @@ END_TEST
 START_TEST(page_taken_before_the_look_stays) {
   enum { B = 1024 };
   static char *p[B];
-  zone_t *z = small_blocks_zone(p, B);
+  zone_t *z = small_blocks_zone(p, B, SMALL);
   size_t page = page_size();
   for (size_t i = 100; i < 700; i++)
     ck_assert_int_eq(zfree(z, p[i]), 0);
@@ -1046,6 +1054,7 @@ int main(void) {
   ZT_CASE(s, no_map_gives_back_all);
   ZT_CASE(s, marks_follow_random_use);
   ZT_CASE(s, freed_pages_wait_one_look);
+  ZT_CASE(s, one_word_frees_wait_one_look);
   ZT_CASE(s, page_taken_before_the_look_stays);
   ZT_CASE(s, every_give_reaches_the_look);
   ZT_CASE(s, caller_memory_is_not_looked_at);

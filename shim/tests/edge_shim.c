@@ -353,6 +353,43 @@ START_TEST(freed_pages_go_back_after_a_while) {
 }
 END_TEST
 
+/* One round of a program that writes again at once the pages it freed:
+ * 1.8 MiB of blocks written, freed, and calls enough for two decay looks
+ * between (2 x 1024), then the same blocks again. */
+enum { ROUND_BLOCKS = 600 };
+#define ROUND_EACH ((size_t)3000)
+
+static void rewrite_round(int round) {
+  static void *p[ROUND_BLOCKS];
+  for (int i = 0; i < ROUND_BLOCKS; i++) {
+    p[i] = malloc(ROUND_EACH);
+    ck_assert_ptr_nonnull(p[i]);
+    touch(p[i], ROUND_EACH, round);
+  }
+  for (int i = 0; i < ROUND_BLOCKS; i++)
+    free(p[i]);
+  for (int i = 0; i < 1500; i++)
+    free(malloc(32));
+}
+
+START_TEST(decay_backs_off_when_pages_come_back) {
+  /* The first rounds' freed pages go back and fault in again in the next
+   * round; the decay sees the faults and lengthens its delay past the
+   * rounds, so the later rounds fault in few pages. */
+  enum { LEARN = 10, ROUNDS = 40 };
+  long faults = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    if (r == LEARN)
+      faults = minor_faults();
+    rewrite_round(r);
+  }
+  faults = minor_faults() - faults;
+  long per_round = (long)(ROUND_BLOCKS * ROUND_EACH / (size_t)sysconf(_SC_PAGESIZE));
+  ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 4, "%ld page faults in %d rounds of %ld pages", faults,
+                ROUNDS - LEARN, per_round);
+}
+END_TEST
+
 START_TEST(aligned_first_fit) {
   /* An aligned block goes at the lowest aligned address where it fits; the
    * padding before it stays free for later small blocks. */
@@ -389,6 +426,7 @@ int main(void) {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
     realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
     malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back, freed_pages_go_back_after_a_while,
+    decay_backs_off_when_pages_come_back,
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
   };
