@@ -281,13 +281,14 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   ix->end = (uint64_t *)book_place(&at, cap_words * sizeof(uint64_t));
   ix->leaf = (uint32_t *)book_place(&at, cap_chunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   ix->cross = (uint32_t *)book_place(&at, cap_chunks * sizeof(uint32_t));
-  /* the list (fixed) first: the dirty bytes in use then share its page */
+  /* the list (fixed) first: the freed marks and the dirty bytes in use then
+   * share its page */
   ix->tree.dirty_list = (uint32_t *)book_place(&at, ZONE_DIRTY_MAX * sizeof(uint32_t));
+  ix->freed = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
   ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
   /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
   ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
   ix->reach.bytes = (uint8_t *)book_place(&at, zone__reach_layout(&ix->reach, cap_words));
-  ix->freed = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
   return round_up(at, zone__os_page_size());
 }
 
@@ -324,7 +325,7 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: six arrays, the tree, the reach levels, the freed marks. */
+/* The book's ranges: seven arrays, the tree, the reach levels. */
 #define BOOK_RANGES (8 + ZONE_REACH_LEVELS)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
@@ -342,11 +343,11 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   BOOK_RANGE(ix->cross, nchunks * sizeof(uint32_t));
   BOOK_RANGE(ix->tree.dirty_list, nwords != 0 ? ZONE_DIRTY_MAX * sizeof(uint32_t) : 0);
+  BOOK_RANGE(ix->freed, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
   BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
     BOOK_RANGE(ix->reach.level[k], zone__reach_bytes(nwords, k));
-  BOOK_RANGE(ix->freed, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
 #undef BOOK_RANGE
   zone_assert(n <= BOOK_RANGES);
   return n;
@@ -744,6 +745,7 @@ static __attribute__((noinline)) void freed_mark(zone__index_t *ix, size_t w0, s
   if (hi > ix->freed_hi)
     ix->freed_hi = hi;
 }
+
 ZONE_INLINE void words_given(zone__index_t *ix, size_t w0, size_t w1) {
   if (w1 - w0 >= 2 || ix->used[w0] == 0 || ix->used[w1] == 0)
     freed_mark(ix, w0, w1);
@@ -763,9 +765,9 @@ ZONE_INLINE void run_take(zone__index_t *ix, size_t g, size_t n) {
 
 ZONE_INLINE void run_give(zone__index_t *ix, size_t g, size_t n) {
   zone_assert(zone__index_is_block(ix, g) && zone__index_block_len(ix, g) == n);
-  if (n <= ZONE_WORD_BITS)
+  if (n <= ZONE_WORD_BITS) {
     small_flip(ix, g, n, false);
-  else {
+  } else {
     bits_assign(ix->used, g, g + n, false);
     clear_end(ix, g + n - 1);
     words_changed(ix, g / ZONE_WORD_BITS, (g + n - 1) / ZONE_WORD_BITS, false);
