@@ -281,10 +281,11 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   ix->end = (uint64_t *)book_place(&at, cap_words * sizeof(uint64_t));
   ix->leaf = (uint32_t *)book_place(&at, cap_chunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   ix->cross = (uint32_t *)book_place(&at, cap_chunks * sizeof(uint32_t));
-  /* the list (fixed) first: the freed marks and the dirty bytes in use then
-   * share its page */
+  /* the list (fixed) first: the freed and waiting marks and the dirty bytes
+   * in use then share its page */
   ix->tree.dirty_list = (uint32_t *)book_place(&at, ZONE_DIRTY_MAX * sizeof(uint32_t));
   ix->freed = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
+  ix->waiting = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
   ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
   /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
   ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
@@ -303,6 +304,7 @@ static void book_attach(zone__index_t *ix, char *book) {
   ix->tree.node = (zone__summary_t *)(book + (uintptr_t)ix->tree.node);
   zone__reach_attach(&ix->reach, (uint8_t *)book + (uintptr_t)ix->reach.bytes);
   ix->freed = (uint64_t *)(book + (uintptr_t)ix->freed);
+  ix->waiting = (uint64_t *)(book + (uintptr_t)ix->waiting);
   ix->book = book;
 }
 
@@ -325,8 +327,8 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: seven arrays, the tree, the reach levels. */
-#define BOOK_RANGES (8 + ZONE_REACH_LEVELS)
+/* The book's ranges: eight arrays, the tree, the reach levels. */
+#define BOOK_RANGES (9 + ZONE_REACH_LEVELS)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
  * order of their offsets: each array's part in use, the tree's nodes, each
@@ -344,6 +346,7 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->cross, nchunks * sizeof(uint32_t));
   BOOK_RANGE(ix->tree.dirty_list, nwords != 0 ? ZONE_DIRTY_MAX * sizeof(uint32_t) : 0);
   BOOK_RANGE(ix->freed, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
+  BOOK_RANGE(ix->waiting, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
   BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
@@ -558,8 +561,11 @@ static void index_copy(zone__index_t *nx, const zone__index_t *ix) {
   memcpy(nx->leaf, ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   memcpy(nx->cross, ix->cross, nchunks * sizeof(uint32_t));
   memcpy(nx->freed, ix->freed, freed_words(nchunks) * sizeof(uint64_t));
+  memcpy(nx->waiting, ix->waiting, freed_words(nchunks) * sizeof(uint64_t));
   nx->freed_lo = ix->freed_lo;
   nx->freed_hi = ix->freed_hi;
+  nx->waiting_lo = ix->waiting_lo;
+  nx->waiting_hi = ix->waiting_hi;
   zone__tree_copy(nx, ix);
   zone__reach_copy(nx, ix);
 }

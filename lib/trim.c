@@ -15,8 +15,9 @@
  *
  * The decay's look reads the index's freed[] marks (a bit per 8 KiB chunk in
  * which a give left a bitmap word wholly free, index.c) and moves them into
- * the extent's waiting[] bitmap; the chunks that were waiting give back their
- * pages found wholly free now. A page goes back once it has stayed free from
+ * waiting[] (kept beside them in the index's book, so it costs no mapping of
+ * its own); the chunks that were waiting give back their pages found wholly
+ * free now. A page goes back once it has stayed free from
  * one look to the next, its cost at the look one check of its words.
  */
 #include "internal.h"
@@ -51,26 +52,13 @@ static int bitmap_cover(uint64_t **map, size_t *map_len, size_t len) {
   return 0;
 }
 
-/* The chunks of an extent of `pages` pages, rounded up. */
-static size_t chunks_for(size_t pages) {
-  size_t bytes = pages * zone__os_page_size(), chunk = ZONE_CHUNK_BITS * ZONE_G;
-  return (bytes + chunk - 1) / chunk;
-}
-
 int zone__returned_cover(zone__extent_t *e, size_t pages) {
-  zone__returned_t *r = &e->returned;
-  size_t waiting_len = returned_len_for(chunks_for(pages + 1));
-  /* the longer waiting[] first: should the other fail, it is only longer */
-  if (bitmap_cover(&r->waiting, &r->waiting_len, waiting_len) != 0)
-    return ENOMEM;
-  return bitmap_cover(&r->map, &r->map_len, returned_len_for(pages));
+  return bitmap_cover(&e->returned.map, &e->returned.map_len, returned_len_for(pages));
 }
 
 void zone__returned_fini(zone__extent_t *e) {
   zone__os_unmap(e->returned.map, e->returned.map_len);
   e->returned.map = NULL;
-  zone__os_unmap(e->returned.waiting, e->returned.waiting_len);
-  e->returned.waiting = NULL;
 }
 
 /* Clears (set = false) or sets the bits [lo, hi) of map; returns how many
@@ -286,41 +274,28 @@ static size_t chunk_pages(zone__extent_t *e, size_t c, size_t page, page_run_t *
   return released;
 }
 
-/* e's bitmap of waiting chunks, mapped zeroed on first use; NULL when it
- * can't be had (the look then leaves the marks as they are). */
-static uint64_t *waiting_chunks(zone__extent_t *e) {
-  if (e->returned.waiting == NULL) {
-    size_t len = returned_len_for(zone__chunks_of(e->idx.nwords));
-    e->returned.waiting = zone__os_map(len);
-    e->returned.waiting_len = e->returned.waiting != NULL ? len : 0;
-  }
-  return e->returned.waiting;
-}
-
 /* One extent's look: the chunks that waited since the last look give back
  * their free pages, and those freed into since take their place. */
 static size_t extent_look(zone__extent_t *e, size_t page) {
   zone__index_t *ix = &e->idx;
-  zone__returned_t *r = &e->returned;
-  if (ix->freed_hi == 0 && r->waiting_hi == 0)
+  if (ix->freed_hi == 0 && ix->waiting_hi == 0)
     return 0;
-  uint64_t *waiting = waiting_chunks(e);
-  if (waiting == NULL || returned_pages(e, page) == NULL)
-    return 0;
-  size_t lo = r->waiting_hi == 0 || (ix->freed_hi != 0 && ix->freed_lo < r->waiting_lo) ? ix->freed_lo : r->waiting_lo;
-  size_t hi = ix->freed_hi > r->waiting_hi ? ix->freed_hi : r->waiting_hi;
+  if (returned_pages(e, page) == NULL)
+    return 0;  /* no marks to keep: the look waits (the next trim gives back all) */
+  size_t lo = ix->waiting_hi == 0 || (ix->freed_hi != 0 && ix->freed_lo < ix->waiting_lo) ? ix->freed_lo : ix->waiting_lo;
+  size_t hi = ix->freed_hi > ix->waiting_hi ? ix->freed_hi : ix->waiting_hi;
   size_t released = 0;
   page_run_t run = {0, 0};
   for (size_t i = lo; i < hi; i++) {
-    uint64_t due = waiting[i];
-    waiting[i] = ix->freed[i];
+    uint64_t due = ix->waiting[i];
+    ix->waiting[i] = ix->freed[i];
     ix->freed[i] = 0;
     for (; due != 0; due &= due - 1)
       released += chunk_pages(e, i * ZONE_WORD_BITS + ctz_index(due), page, &run);
   }
   released += run_flush(e, &run, page);
-  r->waiting_lo = ix->freed_lo;
-  r->waiting_hi = ix->freed_hi;
+  ix->waiting_lo = ix->freed_lo;
+  ix->waiting_hi = ix->freed_hi;
   ix->freed_lo = ix->freed_hi = 0;
   return released;
 }

@@ -126,8 +126,12 @@ typedef struct zone__index {
   uint64_t *freed;         /* a bit per chunk in which a give left a word
                               wholly free since trim.c last looked (it reads
                               and clears them: zone__trim_freed) */
+  uint64_t *waiting;       /* trim.c's: the chunks that were freed[] at its
+                              last look, whose free pages go back at the next */
   size_t freed_lo;         /* freed[] words [freed_lo, freed_hi) may have a */
   size_t freed_hi;         /* bit set; both 0 when none has */
+  size_t waiting_lo;       /* the same for waiting[] */
+  size_t waiting_hi;
   void *book;              /* the reservation that holds every array */
   size_t book_len;         /* its bytes (address space) */
   size_t book_used;        /* bytes of it committed for ngran: the bookkeeping */
@@ -143,12 +147,6 @@ typedef struct zone__index {
 typedef struct zone__returned {
   uint64_t *map;           /* NULL until the extent's first trim */
   size_t map_len;          /* bytes mapped for map[] */
-  uint64_t *waiting;       /* a bit per chunk marked freed before the last
-                              look (zone__trim_freed): its free pages go back
-                              at the next look; NULL until the first look */
-  size_t waiting_len;      /* bytes mapped for waiting[] */
-  size_t waiting_lo;       /* waiting[] words [waiting_lo, waiting_hi) may */
-  size_t waiting_hi;       /* have a bit set */
   size_t reused;           /* marks cleared by a take so far: pages given back
                               that a program used again */
   size_t marked;           /* pages marked now */
