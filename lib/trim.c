@@ -17,8 +17,8 @@
  * which a give left a bitmap word wholly free, index.c) and moves them into
  * waiting[] (kept beside them in the index's book, so it costs no mapping of
  * its own); the chunks that were waiting give back their pages found wholly
- * free now. A page goes back once it has stayed free from
- * one look to the next, its cost at the look one check of its words.
+ * free now. A page goes back once it has stayed free from one look to the
+ * next, for one check of its words at the look.
  */
 #include "internal.h"
 #include "bits.h"
@@ -37,23 +37,20 @@ static size_t returned_len_for(size_t pages) {
 
 /* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
  * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
-/* Makes the bitmap *map (*map_len bytes, NULL: none yet, left so) `len`
- * bytes long when it is shorter, its bits kept: 0 or ENOMEM, nothing changed. */
-static int bitmap_cover(uint64_t **map, size_t *map_len, size_t len) {
-  if (*map == NULL || len <= *map_len)
-    return 0;
-  uint64_t *grown = zone__os_map(len);
-  if (grown == NULL)
-    return ENOMEM;
-  memcpy(grown, *map, *map_len);
-  zone__os_unmap(*map, *map_len);
-  *map = grown;
-  *map_len = len;
-  return 0;
-}
-
 int zone__returned_cover(zone__extent_t *e, size_t pages) {
-  return bitmap_cover(&e->returned.map, &e->returned.map_len, returned_len_for(pages));
+  size_t len = returned_len_for(pages);
+  if (e->returned.map == NULL || len <= e->returned.map_len)
+    return 0;
+  uint64_t *map = zone__os_map(len);
+  if (map == NULL)
+    return ENOMEM;
+  memcpy(map, e->returned.map, e->returned.map_len);
+  uint64_t *old = e->returned.map;
+  size_t old_len = e->returned.map_len;
+  e->returned.map = map;
+  e->returned.map_len = len;
+  zone__os_unmap(old, old_len);
+  return 0;
 }
 
 void zone__returned_fini(zone__extent_t *e) {
