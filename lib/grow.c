@@ -84,6 +84,7 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
     at--;
   }
   z->extents[at] = *e;
+  zone__returned_init(&z->extents[at]);
   z->nextents++;
   zone__plain_set(z);
   z->size += e->idx.ngran * ZONE_G;

@@ -253,8 +253,9 @@ static void index_build(zone__index_t *ix) {
  * on one: transparent huge pages can back them whole. */
 #define BOOK_HUGE_PAGE ((size_t)2 << 20)
 
-/* Words of the freed marks over nchunks chunks. */
-static size_t freed_words(size_t nchunks) { return (nchunks + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
+/* Bitmap words for n bits: the used and end bits of n granules, the freed
+ * and waiting marks of n chunks. */
+static size_t words_of(size_t n) { return (n + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
 
 /* Tree leaves over nchunks chunks: a power of two. */
 static size_t leaves_for(size_t nchunks) {
@@ -284,8 +285,8 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   /* the list (fixed) first: the freed and waiting marks and the dirty bytes
    * in use then share its page */
   ix->tree.dirty_list = (uint32_t *)book_place(&at, ZONE_DIRTY_MAX * sizeof(uint32_t));
-  ix->freed = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
-  ix->waiting = (uint64_t *)book_place(&at, freed_words(cap_chunks) * sizeof(uint64_t));
+  ix->freed = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
+  ix->waiting = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
   ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
   /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
   ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
@@ -345,8 +346,8 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   BOOK_RANGE(ix->cross, nchunks * sizeof(uint32_t));
   BOOK_RANGE(ix->tree.dirty_list, nwords != 0 ? ZONE_DIRTY_MAX * sizeof(uint32_t) : 0);
-  BOOK_RANGE(ix->freed, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
-  BOOK_RANGE(ix->waiting, nwords != 0 ? freed_words(nchunks) * sizeof(uint64_t) : 0);
+  BOOK_RANGE(ix->freed, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
+  BOOK_RANGE(ix->waiting, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
   BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
@@ -411,7 +412,6 @@ static void mark_pad(zone__index_t *ix) {
     ix->used[ix->nwords - 1] |= bits_between(tail, ZONE_WORD_BITS);
 }
 
-static size_t words_of(size_t ngran) { return (ngran + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
 
 /* Sets what depends on the size, ngran granules, in the book's layout: the
  * tree's leaves and root, the reach levels in use. */
@@ -560,8 +560,8 @@ static void index_copy(zone__index_t *nx, const zone__index_t *ix) {
   memcpy(nx->end, ix->end, ix->nwords * sizeof(uint64_t));
   memcpy(nx->leaf, ix->leaf, nchunks * ZONE_CHUNK_WORDS * sizeof(uint32_t));
   memcpy(nx->cross, ix->cross, nchunks * sizeof(uint32_t));
-  memcpy(nx->freed, ix->freed, freed_words(nchunks) * sizeof(uint64_t));
-  memcpy(nx->waiting, ix->waiting, freed_words(nchunks) * sizeof(uint64_t));
+  memcpy(nx->freed, ix->freed, words_of(nchunks) * sizeof(uint64_t));
+  memcpy(nx->waiting, ix->waiting, words_of(nchunks) * sizeof(uint64_t));
   nx->freed_lo = ix->freed_lo;
   nx->freed_hi = ix->freed_hi;
   nx->waiting_lo = ix->waiting_lo;

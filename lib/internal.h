@@ -128,6 +128,8 @@ void zone__book_room_from(size_t bytes);
 
 /* ---- trim.c: pages given back -------------------------------------------------- */
 
+/* A new extent's marks: none (zone__extent_insert). */
+void zone__returned_init(zone__extent_t *e);
 /* Makes e's marks cover `pages` pages (the extent grows): 0 or ENOMEM. */
 int zone__returned_cover(zone__extent_t *e, size_t pages);
 /* Unmaps e's marks. */

@@ -37,6 +37,16 @@ static size_t returned_len_for(size_t pages) {
 
 /* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
  * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
+/* No page is marked below granule `g` of e, as far as its bound knows. */
+static void marks_from(zone__extent_t *e, size_t g) {
+  e->returned.clear_below = g;
+}
+
+void zone__returned_init(zone__extent_t *e) {
+  memset(&e->returned, 0, sizeof e->returned);
+  marks_from(e, SIZE_MAX);
+}
+
 int zone__returned_cover(zone__extent_t *e, size_t pages) {
   size_t len = returned_len_for(pages);
   if (e->returned.map == NULL || len <= e->returned.map_len)
@@ -121,11 +131,6 @@ static size_t pages_first_set(const uint64_t *map, size_t from, size_t to) {
   return to;
 }
 
-/* No page is marked below granule `g` of e, as far as its bound knows. */
-static void marks_from(zone__extent_t *e, size_t g) {
-  e->returned.clear_below = g;
-}
-
 /* Pages [p0, p1] of e are being taken: their marks go, counted as reuse;
  * the bound below which none is marked rises past them when they were the
  * lowest, to the next marked page (none: every take skips the bit tests). */
@@ -150,8 +155,7 @@ static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, 
  * marked: before the extent's first trim, and once every page given back is
  * used again), then two bit tests for a block on one or two pages, and a
  * call only when a mark is set or the block is larger (tests/test_trim.c
- * checks that a marked page is always free, and the bound). The bound
- * starts at 0: the first take calls, finds no mark and sets it. */
+ * checks that a marked page is always free, and the bound). */
 ZONE_INLINE_SHARED void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
   if (g + n <= e->returned.clear_below)
     return;
@@ -212,6 +216,7 @@ static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t p
 size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
   size_t page = zone__os_page_size(), released = 0, keep = keep_bytes / page;
   size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
+  int saved = errno;  /* madvise or the marks' mapping may set it: a trim has no error to report */
   zone__lock(z);
   for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
     zone__extent_t *e = &z->extents[k];
@@ -227,6 +232,7 @@ size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
     }
   }
   zone__unlock(z);
+  errno = saved;
   return released;
 }
 
@@ -299,6 +305,7 @@ static size_t extent_look(zone__extent_t *e, size_t page) {
 
 size_t zone__trim_freed(zone_t *z, size_t *handed_out) {
   size_t page = zone__os_page_size(), released = 0, fresh = 0;
+  int saved = errno;  /* as zone__trim_keep's */
   zone__lock(z);
   for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
     fresh += z->extents[k].fresh;
@@ -306,6 +313,7 @@ size_t zone__trim_freed(zone_t *z, size_t *handed_out) {
       released += extent_look(&z->extents[k], page);
   }
   zone__unlock(z);
+  errno = saved;
   *handed_out = fresh * ZONE_G;
   return released;
 }
@@ -315,10 +323,7 @@ size_t zone_trim(zone_t *z, size_t keep) {
     errno = EINVAL;
     return 0;
   }
-  int saved = errno;  /* madvise may set it; a trim has no error to report */
-  size_t released = zone__trim_keep(z, 0, keep);
-  errno = saved;
-  return released;
+  return zone__trim_keep(z, 0, keep);
 }
 
 size_t zone__trim_reused(zone_t *z) {

@@ -151,9 +151,9 @@ typedef struct zone__returned {
                               that a program used again */
   size_t marked;           /* pages marked now */
   size_t clear_below;      /* no page is marked below this granule (a lower
-                              bound; SIZE_MAX while none is; 0 as made, until
-                              a take finds no mark): a take below it need not
-                              look at map[] (zalloc's short path tests this) */
+                              bound; SIZE_MAX while none is): a take below it
+                              need not look at map[] (zalloc's short path
+                              tests this) */
   unsigned page_shift;     /* granules per page, log2 (set with map[]) */
 } zone__returned_t;
 

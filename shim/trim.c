@@ -63,7 +63,6 @@
  */
 #include "fast.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
@@ -80,14 +79,12 @@ static size_t times_saturated(size_t a, size_t b) {
   return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
 }
 
-/* The core's walk over free regions, counted for ZONE_STATS; errno is kept
- * (madvise may set it) and the call is marked as inside the core. */
+/* The core's walk over free regions (which keeps errno), counted for
+ * ZONE_STATS, the call marked as inside the core. */
 size_t zone__shim_give_back(zone_t *z, size_t min_region, size_t keep_bytes) {
-  int saved = errno;
   zone__shim_enter();
   size_t released = zone__trim_keep(z, min_region, keep_bytes);
   zone__shim_leave();
-  errno = saved;
   atomic_fetch_add_explicit(&returned_total, released, memory_order_relaxed);
   return released;
 }
@@ -112,12 +109,10 @@ static size_t faults_so_far(void) {
  * header above): the delay to the next look, in looks of the usage, at
  * least delay_ticks. */
 static void decay_look(zone_t *z, zone__shim_trim_t *t, size_t delay_ticks) {
-  int saved = errno;
   zone__shim_enter();
   size_t handed;
   size_t released = zone__trim_freed(z, &handed);
   zone__shim_leave();
-  errno = saved;
   atomic_fetch_add_explicit(&returned_total, released, memory_order_relaxed);
   atomic_fetch_add_explicit(&decayed_total, released, memory_order_relaxed);
   size_t page = zone__os_page_size(), faults = faults_so_far();

@@ -360,8 +360,10 @@ START_TEST(no_map_gives_back_all) {
   zt_fill(big, big_bytes, 3);
   zfree(z, big);
   zone__os_fail_after(1, false);  /* the trim's one mapping: the bitmap */
+  errno = ERANGE;
   size_t first = zone__trim(z, 0);
   zone__os_fail_after(0, false);
+  ck_assert_int_eq(errno, ERANGE);  /* the failed mapping said ENOMEM: kept from the caller */
   ck_assert_ptr_null(z->extents[0].returned.map);
   ck_assert_uint_gt(first, big_bytes - page_size());
   ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)c), 0);
@@ -601,6 +603,30 @@ START_TEST(every_give_reaches_the_look) {
   ck_assert_uint_eq(assert_marks_free(z), whole_pages((uintptr_t)big, (uintptr_t)grown) +
                                               whole_pages((uintptr_t)grown + 2 * page, (uintptr_t)end));
   ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)grown), 0);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
+/* A look whose returned-pages bitmap can't be mapped gives nothing back,
+ * keeps errno and leaves the freed marks as they were: the next look maps
+ * the bitmap and moves them on, and the one after gives their pages back. */
+START_TEST(look_without_its_map_waits) {
+  enum { B = 1024 };
+  static char *p[B];
+  zone_t *z = small_blocks_zone(p, B, SMALL);
+  for (size_t i = 100; i < 700; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  size_t pages = whole_pages((uintptr_t)p[100], (uintptr_t)p[700]);
+  zone__os_fail_after(1, false);  /* the first look's one mapping: the returned-pages bitmap */
+  errno = ERANGE;
+  ck_assert_uint_eq(look(z), 0);
+  zone__os_fail_after(0, false);
+  ck_assert_int_eq(errno, ERANGE);
+  ck_assert_ptr_null(z->extents[0].returned.map);
+  ck_assert_uint_eq(look(z), 0);  /* the marks move on now: they wait one look */
+  ck_assert_uint_eq(look(z), pages * page_size());
+  ck_assert_uint_eq(assert_marks_free(z), pages);
   zt_assert_check(z);
   destroy_zone(z);
 }
@@ -1058,6 +1084,7 @@ int main(void) {
   ZT_CASE(s, page_taken_before_the_look_stays);
   ZT_CASE(s, every_give_reaches_the_look);
   ZT_CASE(s, caller_memory_is_not_looked_at);
+  ZT_CASE(s, look_without_its_map_waits);
   ZT_CASE(s, zone_trim_gives_back_free_pages);
   ZT_CASE(s, zone_trim_pages_are_reused);
   ZT_CASE(s, zone_trim_keeps_the_lowest);

@@ -21,7 +21,8 @@
 /* Gives the whole pages inside free runs of at least min_bytes back to the
  * OS (they read as zero when next used); returns the bytes released. Pages
  * given back by an earlier call and not taken since are skipped: they are
- * still given back, and not counted again. */
+ * still given back, and not counted again. These calls (and the decay's look
+ * below) have no error to report and keep errno. */
 size_t zone__trim(zone_t *z, size_t min_bytes);
 /* As zone__trim, but the lowest keep_bytes of the pages it would give back
  * stay: first fit takes the lowest free memory first, so they are the pages

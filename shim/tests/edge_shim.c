@@ -275,19 +275,25 @@ static void swing_round(int round) {
   small_calls();
 }
 
+/* Runs ROUNDS rounds of `round`: the page faults of those after the first
+ * LEARN, in which the shim has learnt what the rounds do. */
+enum { LEARN = 10, ROUNDS = 40 };
+static long faults_after_learning(void (*round)(int)) {
+  long faults = 0;
+  for (int r = 0; r < ROUNDS; r++) {
+    if (r == LEARN)
+      faults = minor_faults();
+    round(r);
+  }
+  return minor_faults() - faults;
+}
+
 START_TEST(swinging_usage_faults_less) {
   /* The first rounds' frees go back to the system and fault back in; the
    * shim sees the pages it returned come back and from then on keeps the
    * lowest 4 MiB of free memory (its margin) resident: the later rounds
    * fault in only what lies above. */
-  enum { LEARN = 10, ROUNDS = 40 };
-  long faults = 0;
-  for (int r = 0; r < ROUNDS; r++) {
-    if (r == LEARN)
-      faults = minor_faults();
-    swing_round(r);
-  }
-  faults = minor_faults() - faults;
+  long faults = faults_after_learning(swing_round);
   long per_round = (long)(SWING_BYTES / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 2, "%ld page faults in %d rounds of %ld pages",
                 faults, ROUNDS - LEARN, per_round);
@@ -376,14 +382,7 @@ START_TEST(decay_backs_off_when_pages_come_back) {
   /* The first rounds' freed pages go back and fault in again in the next
    * round; the decay sees the faults and lengthens its delay past the
    * rounds, so the later rounds fault in few pages. */
-  enum { LEARN = 10, ROUNDS = 40 };
-  long faults = 0;
-  for (int r = 0; r < ROUNDS; r++) {
-    if (r == LEARN)
-      faults = minor_faults();
-    rewrite_round(r);
-  }
-  faults = minor_faults() - faults;
+  long faults = faults_after_learning(rewrite_round);
   long per_round = (long)(ROUND_BLOCKS * ROUND_EACH / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 4, "%ld page faults in %d rounds of %ld pages", faults,
                 ROUNDS - LEARN, per_round);
