@@ -421,8 +421,8 @@ static void forget_blocks(zone_t *z) {
     return;
   for (size_t k = 0; k < z->nextents; k++) {
     zone__extent_t *e = &z->extents[k];
-    for (size_t g = zone__index_next_block(&e->idx, 0); g != ZONE_NONE;
-         g = zone__index_next_block(&e->idx, g + zone__index_block_len(&e->idx, g)))
+    for (size_t g = zone__index_next_block(&e->idx, 0, e->fresh); g != ZONE_NONE;
+         g = zone__index_next_block(&e->idx, g + zone__index_block_len(&e->idx, g), e->fresh))
       zone__track_free((void *)(e->base + g * ZONE_G));
   }
 }

@@ -219,10 +219,26 @@ ZONE_INLINE void words_changed(zone__index_t *ix, size_t w0, size_t w1, bool tak
   words_rebuild(ix, w0, w1, taken);
 }
 
-/* Every leaf, then both indexes, from the bitmap (init, reset, growth). */
+/* Pad bits past ngran in the last word count as used forever. */
+static uint64_t pad_bits(const zone__index_t *ix) {
+  unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
+  return tail != 0 ? bits_between(tail, ZONE_WORD_BITS) : 0;
+}
+static void mark_pad(zone__index_t *ix) {
+  if (pad_bits(ix) != 0)
+    ix->used[ix->nwords - 1] |= pad_bits(ix);
+}
+
+/* Every leaf, then both indexes, for an empty index (init, reset): the
+ * bitmap is zero but for the last word's pad bits (mark_pad), so every leaf
+ * is known without reading it. A read of a page never written makes it
+ * resident (on some kernels as a page of its own, where others map a shared
+ * zero page): reading the bitmap here made all of it resident at once. */
 static void index_build(zone__index_t *ix) {
-  for (size_t w = 0; w < ix->nwords; w++)
-    ix->leaf[w] = leaf_of_word(ix->used[w]);
+  uint32_t free_leaf = leaf_of_word(0);
+  for (size_t w = 0; w + 1 < ix->nwords; w++)
+    ix->leaf[w] = free_leaf;
+  ix->leaf[ix->nwords - 1] = leaf_of_word(pad_bits(ix));
   zone__tree_build(ix);
   zone__reach_build(ix);
 }
@@ -404,14 +420,6 @@ static size_t book_committed(const zone__index_t *ix, size_t nwords) {
 }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
-
-/* Pad bits past ngran in the last word count as used forever. */
-static void mark_pad(zone__index_t *ix) {
-  unsigned tail = (unsigned)(ix->ngran % ZONE_WORD_BITS);
-  if (tail != 0)
-    ix->used[ix->nwords - 1] |= bits_between(tail, ZONE_WORD_BITS);
-}
-
 
 /* Sets what depends on the size, ngran granules, in the book's layout: the
  * tree's leaves and root, the reach levels in use. */
@@ -596,11 +604,13 @@ void zone__index_fini(zone__index_t *ix) {
   ix->book = NULL;
 }
 
-void zone__index_clear(zone__index_t *ix) {
+void zone__index_clear(zone__index_t *ix, size_t touched) {
+  size_t words = words_of(touched < ix->ngran ? touched : ix->ngran);
   zone__tree_forget(ix);
-  memset(ix->used, 0, ix->nwords * sizeof(uint64_t));
-  memset(ix->end, 0, ix->nwords * sizeof(uint64_t));
-  mark_pad(ix);
+  memset(ix->used, 0, words * sizeof(uint64_t));
+  memset(ix->end, 0, words * sizeof(uint64_t));
+  if (pad_bits(ix) != 0)
+    ix->used[ix->nwords - 1] = pad_bits(ix);  /* its only bits, the block bits cleared */
   index_build(ix);
 }
 
@@ -1072,10 +1082,12 @@ size_t zone__index_largest(zone__index_t *ix) {
   return edge > small ? edge : small;
 }
 
-size_t zone__index_next_block(const zone__index_t *ix, size_t g) {
+size_t zone__index_next_block(const zone__index_t *ix, size_t g, size_t limit) {
   /* A granule starts a block when it is used and its predecessor is free or
    * ends a block; scan words for the first such bit at or after g. */
-  while (g < ix->ngran) {
+  if (limit > ix->ngran)
+    limit = ix->ngran;
+  while (g < limit) {
     size_t w = g / ZONE_WORD_BITS;
     uint64_t u = ix->used[w];
     uint64_t prev_u = (u << 1) | (w > 0 ? ix->used[w - 1] >> 63 : 0);
@@ -1084,7 +1096,7 @@ size_t zone__index_next_block(const zone__index_t *ix, size_t g) {
     if (w == ix->nwords - 1 && ix->ngran % ZONE_WORD_BITS != 0)
       starts &= bits_between(0, (unsigned)(ix->ngran % ZONE_WORD_BITS));
     if (starts != 0)
-      return w * ZONE_WORD_BITS + ctz64(starts);
+      return w * ZONE_WORD_BITS + ctz64(starts) < limit ? w * ZONE_WORD_BITS + ctz64(starts) : ZONE_NONE;
     g = (w + 1) * ZONE_WORD_BITS;
   }
   return ZONE_NONE;

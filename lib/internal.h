@@ -216,8 +216,10 @@ void zone__index_fini(zone__index_t *ix);
  * fork child frozen at any instruction of it reads either (the sizes are
  * published last). */
 int zone__index_extend(zone__index_t *ix, size_t ngran, size_t room);
-/* Marks every granule free again (zone_reset). */
-void zone__index_clear(zone__index_t *ix);
+/* Marks every granule free again (zone_reset). Only the bitmap words below
+ * granule `touched` can have a bit set (the extent's fresh mark: no block
+ * ever reached past it), so only they are written. */
+void zone__index_clear(zone__index_t *ix, size_t touched);
 /* Lowest granule where n free granules start at or after `from`, or ZONE_NONE. */
 size_t zone__index_fit(zone__index_t *ix, size_t n, size_t from);
 /* Lowest granule g where n free granules start and base + g*G is a multiple
@@ -234,8 +236,10 @@ size_t zone__index_release(zone__index_t *ix, size_t g);
 /* Resizes the live block at g from old_n to new_n granules in place (a grow
  * needs the granules after it free). */
 void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n);
-/* The first granule at or after g where a live block starts, or ZONE_NONE. */
-size_t zone__index_next_block(const zone__index_t *ix, size_t g);
+/* The first granule in [g, limit) where a live block starts, or ZONE_NONE
+ * (an extent's fresh mark as the limit: no block starts past it, and the
+ * bitmap there is not read). */
+size_t zone__index_next_block(const zone__index_t *ix, size_t g, size_t limit);
 /* The first block end at or after the used granule g. */
 size_t zone__index_end_after(const zone__index_t *ix, size_t g);
 /* Whether a live block starts at g; its length in granules (g must start one). */

@@ -186,7 +186,7 @@ void zone_reset(zone_t *z) {
   if (zone__checked(z))
     zone__checker_reset(z);  /* while the index still knows the blocks */
   for (size_t k = 0; k < z->nextents; k++)
-    zone__index_clear(&z->extents[k].idx);
+    zone__index_clear(&z->extents[k].idx, z->extents[k].fresh);
   z->used_gran = 0;
   z->blocks = 0;
   zone_assert_expensive(z);

@@ -869,6 +869,36 @@ START_TEST(os_zero_gives_back_whole_pages) {
 }
 END_TEST
 
+/* The bitmaps of a new zone are neither read nor written until blocks come
+ * near them, and a reset clears only the words below where blocks ever
+ * reached: the rest of their pages stay not resident. (Reading a page never
+ * written makes it resident too: a page of its own on some kernels, the
+ * shared zero page on others; mincore sees either.) */
+START_TEST(bitmaps_untouched_past_the_blocks) {
+  zone_t *z = create_zone((size_t)16 << 20);
+  ck_assert_ptr_nonnull(z);
+  zone__index_t *ix = &z->extents[0].idx;
+  size_t words = ix->nwords, reached = ((size_t)2 << 20) / G / 64;  /* 2 MiB of blocks */
+  ck_assert_uint_ge(array_pages(ix->used, 8, 0, words), 32);
+  ck_assert_uint_eq(array_resident(ix->used, 8, 0, words), 0);
+  ck_assert_uint_eq(array_resident(ix->end, 8, 0, words), 0);
+  for (size_t i = 0; i < 512; i++)
+    ck_assert_ptr_nonnull(zalloc(z, 4096));
+  ck_assert_uint_gt(array_resident(ix->used, 8, 0, reached), 0);
+  ck_assert_uint_gt(array_resident(ix->end, 8, 0, reached), 0);
+  zone_reset(z);
+  ck_assert_uint_eq(array_resident(ix->used, 8, reached, words), 0);
+  ck_assert_uint_eq(array_resident(ix->end, 8, reached, words), 0);
+  zone_stats_t st;
+  zone_stats(z, &st);
+  ck_assert_uint_eq(st.used, 0);
+  ck_assert_uint_eq(st.largest_free, zone_size(z));
+  zt_assert_check(z);
+  ck_assert_ptr_eq(zalloc(z, 100), (void *)zt_base(z));
+  destroy_zone(z);
+}
+END_TEST
+
 /* A block of most of a 1 GiB zone: its take leaves the leaves and the tree's
  * chunk summaries under it zero and not resident (they were all written as
  * free when the zone was made), its free leaves the used bitmap under it
@@ -1070,6 +1100,7 @@ int main(void) {
   Suite *s = suite_create("trim");
   ZT_CASE(s, big_blocks_at_odd_places_stay_consistent);
   ZT_CASE(s, os_zero_gives_back_whole_pages);
+  ZT_CASE(s, bitmaps_untouched_past_the_blocks);
   ZT_CASE(s, big_block_gives_back_its_bookkeeping);
   ZT_CASE(s, growth_for_a_huge_block_keeps_little_bookkeeping);
   ZT_CASE(s, second_trim_gives_nothing);
