@@ -6,9 +6,11 @@
  *
  * Mapping of glibc's fields, summed over the arenas: arena = zone sizes,
  * ordblks = free regions, uordblks = bytes in live blocks, fordblks = free
- * bytes, keepcost = the largest free region of any arena; the fields about
- * fastbins and mmapped chunks are 0 (a zone has neither). malloc_stats and
- * malloc_info show each arena, as glibc's do. mallopt accepts every parameter glibc knows and acts on
+ * bytes, keepcost = the largest free region of any arena; hblks and hblkhd
+ * the blocks of a mapping of their own and their bytes (huge.c), as glibc's
+ * mmapped chunks; the fastbin fields are 0 (a zone has none). malloc_stats
+ * and malloc_info show each arena, as glibc's do, and the mapped blocks in
+ * the totals. mallopt accepts every parameter glibc knows and acts on
  * M_TRIM_THRESHOLD (the smallest free region given back to the OS; options.c).
  */
 #include "fast.h"
@@ -72,6 +74,10 @@ static struct mallinfo2 info2(void) {
   mi.uordblks = st.used;
   mi.fordblks = st.free;
   mi.keepcost = st.largest_free;
+  zone__shim_huge_stats_t huge;
+  zone__shim_huge_stats(&huge);
+  mi.hblks = huge.count;
+  mi.hblkhd = huge.bytes;
   return mi;
 }
 
@@ -87,6 +93,8 @@ static struct mallinfo info1(void) {
   mi.uordblks = clamp_int(m2.uordblks);
   mi.fordblks = clamp_int(m2.fordblks);
   mi.keepcost = clamp_int(m2.keepcost);
+  mi.hblks = clamp_int(m2.hblks);
+  mi.hblkhd = clamp_int(m2.hblkhd);
   return mi;
 }
 
@@ -127,13 +135,16 @@ ZONE_SHIM_EXPORT void malloc_stats(void) {
     if (len > 0)
       write_all(text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
   }
+  zone__shim_huge_stats_t huge;
+  zone__shim_huge_stats(&huge);
   int len = snprintf(text, sizeof text,
                      "Total (incl. mmap):\n"
                      "system bytes     = %10zu\n"
                      "in use bytes     = %10zu\n"
                      "max mmap regions = %10d\n"
-                     "max mmap bytes   = %10d\n",
-                     system, in_use, 0, 0);
+                     "max mmap bytes   = %10lu\n",
+                     system + huge.bytes, in_use + huge.bytes, clamp_int(huge.peak_count),
+                     (unsigned long)huge.peak_bytes);
   if (len > 0)
     write_all(text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
   pthread_setcancelstate(cancel_state, NULL);
@@ -170,16 +181,19 @@ ZONE_SHIM_EXPORT int malloc_info(int options, FILE *out) {
   zone_stats_t st;
   size_t extents;
   zone_snapshot(&st, &extents);
+  zone__shim_huge_stats_t huge;
+  zone__shim_huge_stats(&huge);
   bad |= fprintf(out,
                  "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
                  "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
-                 "<total type=\"mmap\" count=\"0\" size=\"0\"/>\n"
+                 "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
                  "<system type=\"current\" size=\"%zu\"/>\n"
                  "<system type=\"max\" size=\"%zu\"/>\n"
                  "<aspace type=\"total\" size=\"%zu\"/>\n"
                  "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
                  "</malloc>\n",
-                 st.free_blocks, st.free, st.size, st.size, st.size, st.size) < 0;
+                 st.free_blocks, st.free, huge.count, huge.bytes, st.size, st.size, st.size,
+                 st.size) < 0;
   return bad ? -1 : 0;  /* the stream's error, as glibc's manual says */
 }
 

@@ -80,11 +80,14 @@ static __attribute__((noinline, cold)) void *malloc_slow(size_t bytes) {
     return NULL;
   }
   zone__shim_arena_t *a = zone__shim_arena();
-  zone_t *z = zone__shim_arena_zone(a);
+  zone_t *z = zone__shim_arena_zone(a);  /* made first: the options are read then */
   if (zone__unlikely(z == NULL))
     return NULL;
   zone__shim_remember(a, z);
-  void *p = alloc_plain(z, bytes);
+  void *p;
+  if (zone__shim_huge_wanted(bytes) && (p = zone__shim_huge_alloc(bytes, 0)) != NULL)
+    return p;
+  p = alloc_plain(z, bytes);
   after_own_call();
   return zone__likely(p != NULL) ? allocated(a, p) : NULL;
 }
@@ -123,11 +126,13 @@ static inline void *own_call_done(void *p) {
 
 /* The hot path: the thread's zone (one thread-local load), the core's call
  * marked, counted as it leaves, and the lock waits looked at. A size of 0,
- * or one above what an extent holds (which fails), takes the slow way, so
- * that the core tests neither again (zone__alloc_sized). */
+ * or one that may want a mapping of its own (ZONE_SHIM_HUGE_MIN and more:
+ * huge.c), takes the slow way, so that the core need not test the size
+ * (zone__alloc_sized). */
+_Static_assert(ZONE_SHIM_HUGE_MIN <= ZONE_ALLOC_SIZED_MAX, "the hot path's sizes fit an extent");
 static inline void *shim_malloc(size_t bytes) {
   zone_t *z = zone__shim_known_zone();
-  if (zone__unlikely(z == NULL || bytes - 1 >= ZONE_ALLOC_SIZED_MAX))
+  if (zone__unlikely(z == NULL || bytes - 1 >= ZONE_SHIM_HUGE_MIN - 1))
     return malloc_slow(bytes);
   zone__shim_enter();
   void *p = zone__alloc_sized(bytes, z);
@@ -225,13 +230,17 @@ static inline void free_as(void *p, const char *call) {
 
 static void shim_free(void *p) { free_as(p, "free"); }
 
-/* calloc on the way that finds the thread's arena and zone first. */
+/* calloc on the way that finds the thread's arena and zone first, or of a
+ * size that may want a mapping of its own (whose pages are zero). */
 static __attribute__((noinline, cold)) void *calloc_slow(size_t count, size_t size) {
   zone__shim_arena_t *a = zone__shim_arena();
   zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
   zone__shim_remember(a, z);
+  void *huge;
+  if (zone__shim_huge_wanted(count * size) && (huge = zone__shim_huge_alloc(count * size, 0)) != NULL)
+    return huge;
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
   zone__shim_leave();
@@ -247,7 +256,7 @@ static void *shim_calloc(size_t count, size_t size) {
     return NULL;
   }
   zone_t *z = zone__shim_known_zone();
-  if (zone__unlikely(z == NULL))
+  if (zone__unlikely(z == NULL || bytes >= ZONE_SHIM_HUGE_MIN))
     return calloc_slow(count, size);
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
@@ -256,11 +265,23 @@ static void *shim_calloc(size_t count, size_t size) {
 
 /* ---- realloc ------------------------------------------------------------------ */
 
-/* realloc of a block no arena owns: a frozen zone's block moves into the
- * thread's arena (it is left where it was); anything else is misuse. */
+/* realloc of a block no arena owns: a block of its own mapping stays one
+ * when the new size wants one (huge.c), else moves into the thread's arena;
+ * a frozen zone's block moves into the thread's arena (it is left where it
+ * was); anything else is misuse. */
 static void *realloc_foreign(zone__shim_arena_t *a, zone_t *z, void *p, size_t bytes,
                              const char *call) {
-  size_t usable;
+  size_t usable = zone__shim_huge_size(p);
+  if (usable != 0) {
+    if (zone__shim_huge_wanted(bytes))
+      return zone__shim_huge_resize(p, bytes);
+    void *q = alloc_plain(z, bytes);
+    if (q == NULL)
+      return NULL;
+    memcpy(q, p, usable < bytes ? usable : bytes);
+    zone__shim_huge_free(p);
+    return allocated(a, q);
+  }
   if (!zone__shim_frozen_lookup(p, &usable)) {
     zone__shim_misuse(call, p);
     errno = EINVAL;
@@ -298,6 +319,30 @@ static void *realloc_remote(const zone_t *tried, void *p, size_t bytes, bool *fo
   return q;
 }
 
+static size_t usable_size_as(void *p, const char *call);
+
+/* realloc to a size that wants a mapping of its own: a block of its own
+ * mapping is resized there (huge.c), any other moves into one. *done is false
+ * when no mapping could be had: the arenas then serve the call. */
+static void *realloc_huge(void *p, size_t bytes, bool *done) {
+  *done = true;
+  if (zone__shim_huge_size(p) != 0)
+    return zone__shim_huge_resize(p, bytes);
+  size_t size = usable_size_as(p, "realloc");
+  if (size == 0) {  /* no live block: said, if ZONE_MISUSE lets it return */
+    errno = EINVAL;
+    return NULL;
+  }
+  void *q = zone__shim_huge_alloc(bytes, 0);
+  if (q == NULL) {
+    *done = false;
+    return NULL;
+  }
+  memcpy(q, p, size < bytes ? size : bytes);
+  free_as(p, "realloc");
+  return q;
+}
+
 static void *shim_realloc(void *p, size_t bytes) {
   if (p == NULL)
     return shim_malloc(bytes);  /* realloc(NULL, 0) is a live block too */
@@ -308,6 +353,12 @@ static void *shim_realloc(void *p, size_t bytes) {
   if (zone__unlikely(too_large(bytes))) {
     errno = ENOMEM;
     return NULL;
+  }
+  if (zone__unlikely(bytes >= ZONE_SHIM_HUGE_MIN) && zone__shim_huge_wanted(bytes)) {
+    bool done;
+    void *q = realloc_huge(p, bytes, &done);
+    if (done)
+      return q;
   }
   zone__shim_arena_t *a = zone__shim_arena();
   zone_t *z = zone__shim_arena_zone(a);
@@ -369,7 +420,10 @@ static void *shim_memalign(size_t align, size_t bytes) {
   zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
-  void *p = alloc_aligned(z, align, bytes);
+  void *p;
+  if (zone__shim_huge_wanted(bytes) && (p = zone__shim_huge_alloc(bytes, align)) != NULL)
+    return p;
+  p = alloc_aligned(z, align, bytes);
   after_own_call();
   return p != NULL ? allocated(a, p) : NULL;
 }
@@ -403,7 +457,9 @@ static void *shim_pvalloc(size_t bytes) {
 
 /* ---- sizes ------------------------------------------------------------------------ */
 
-static size_t shim_usable_size(void *p) {
+/* malloc_usable_size, and realloc's look at a block's size, which names
+ * realloc in a misuse report. */
+static size_t usable_size_as(void *p, const char *call) {
   if (p == NULL)
     return 0;
   zone_t *z = atomic_load_explicit(&zone__shim_arena()->zone, memory_order_acquire);
@@ -425,12 +481,14 @@ static size_t shim_usable_size(void *p) {
   zone__lock_waits = waits;
   if (bytes != 0)
     return bytes;
-  size_t usable;
-  if (zone__shim_frozen_lookup(p, &usable))
+  size_t usable = zone__shim_huge_size(p);
+  if (usable != 0 || zone__shim_frozen_lookup(p, &usable))
     return usable;
-  zone__shim_misuse("malloc_usable_size", p);
+  zone__shim_misuse(call, p);
   return 0;
 }
+
+static size_t shim_usable_size(void *p) { return usable_size_as(p, "malloc_usable_size"); }
 
 /* ---- the exported names ------------------------------------------------------------
  * Every name glibc exports for these calls, so that no pointer of ours can reach

@@ -3,7 +3,8 @@
  * no live block: a double free, an interior, stack, wild or already freed
  * pointer. The core says so exactly (zfree's EINVAL, zone_block_size's 0);
  * this file turns that into one line on stderr naming the call and the
- * pointer, then abort(), as glibc does for the cases it catches. ZONE_MISUSE
+ * pointer, then abort(), as glibc does for the cases it catches. (A block of
+ * a mapping of its own, which no arena owns, is freed here: huge.c.) ZONE_MISUSE
  * can make it warn and carry on (the call is ignored) or stay silent.
  *
  * The line is formatted by hand and written with write(2): we are the
@@ -37,7 +38,7 @@ static void put_hex(char *buf, size_t cap, size_t *len, uintptr_t v) {
 
 void zone__shim_foreign(const void *p, const char *call) {
   size_t usable;
-  if (!zone__shim_frozen_lookup(p, &usable))
+  if (!zone__shim_huge_free((void *)p) && !zone__shim_frozen_lookup(p, &usable))
     zone__shim_misuse(call, p);
 }
 

@@ -23,6 +23,7 @@ zone__shim_options_t zone__shim_opt = {
   .misuse = ZONE_MISUSE_ABORT,
   .trim_threshold = DEFAULT_TRIM_THRESHOLD,
   .return_delay = DEFAULT_RETURN_DELAY,
+  .mmap_threshold = ZONE_SHIM_HUGE_DEFAULT,
 };
 
 static bool options_read;
@@ -64,7 +65,7 @@ static bool parse_count(const char *s, unsigned long *out) {
  * ZONE_WARNED=1 in its environment (zone__shim_options_settle), which its
  * children inherit, so `bash -c 'ls; ls'` warns once, not three times.
  */
-typedef enum { KIND_FLAG, KIND_COUNT, KIND_ARENAS, KIND_MISUSE, KIND_PATH } option_kind_t;
+typedef enum { KIND_FLAG, KIND_COUNT, KIND_ARENAS, KIND_MISUSE, KIND_PATH, KIND_MMAP } option_kind_t;
 
 typedef struct option_spec {
   const char *name;
@@ -74,7 +75,7 @@ typedef struct option_spec {
 
 enum {
   OPT_MISUSE, OPT_STATS, OPT_DUMP, OPT_DUMP_EVERY, OPT_TRIM_THRESHOLD, OPT_REPORT_PID, OPT_ARENAS,
-  OPT_FREE_DEFER, OPT_RETURN_DELAY, OPT_COUNT_
+  OPT_FREE_DEFER, OPT_RETURN_DELAY, OPT_MMAP_THRESHOLD, OPT_COUNT_
 };
 
 static const option_spec_t specs[OPT_COUNT_] = {
@@ -87,7 +88,11 @@ static const option_spec_t specs[OPT_COUNT_] = {
   [OPT_ARENAS] = {"ZONE_ARENAS", KIND_ARENAS, "a count of arenas from 1 to 256"},
   [OPT_FREE_DEFER] = {"ZONE_FREE_DEFER", KIND_FLAG, "0 or 1"},
   [OPT_RETURN_DELAY] = {"ZONE_RETURN_DELAY", KIND_COUNT, "a count of operations (0: never)"},
+  [OPT_MMAP_THRESHOLD] = {"ZONE_MMAP_THRESHOLD", KIND_MMAP,
+                          "a count of bytes from 1048576 on (0: never)"},
 };
+
+_Static_assert(ZONE_SHIM_HUGE_MIN == 1048576, "ZONE_MMAP_THRESHOLD's warning names its least value");
 
 _Static_assert(ZONE_ARENAS_MAX == 256, "ZONE_ARENAS's warning names the range");
 
@@ -115,6 +120,8 @@ static bool option_parse(const option_spec_t *spec, const char *v, unsigned long
     return parse_count(v, count);
   case KIND_ARENAS:
     return parse_count(v, count) && *count >= 1 && *count <= ZONE_ARENAS_MAX;
+  case KIND_MMAP:
+    return parse_count(v, count) && (*count == 0 || *count >= ZONE_SHIM_HUGE_MIN);
   case KIND_MISUSE:
     *count = strcmp(v, "abort") == 0 ? ZONE_MISUSE_ABORT
              : strcmp(v, "warn") == 0 ? ZONE_MISUSE_WARN
@@ -188,6 +195,8 @@ void zone__shim_read_options(void) {
     atomic_store(&zone__shim_opt.trim_threshold, n);
   if (option_value(OPT_RETURN_DELAY, &n) != NULL)
     zone__shim_opt.return_delay = n;
+  if (option_value(OPT_MMAP_THRESHOLD, &n) != NULL)
+    atomic_store(&zone__shim_opt.mmap_threshold, n);
   if (option_value(OPT_ARENAS, &n) != NULL)
     zone__shim_opt.arenas = (unsigned)n;
   zone__shim_opt.free_defer = option_value(OPT_FREE_DEFER, &n) != NULL && n == 1;

@@ -66,6 +66,8 @@ static void stats_add(zone_stats_t *sum, const zone_stats_t *st) {
 static void print_line(const char *which, const zone_stats_t *st, bool returned) {
   /* Fragmentation: the share of free bytes outside the largest free region. */
   size_t frag = st->free == 0 ? 0 : (size_t)((double)(st->free - st->largest_free) * 1000.0 / (double)st->free);
+  zone__shim_huge_stats_t huge;
+  zone__shim_huge_stats(&huge);
   char line[512];
   int n = snprintf(line, sizeof line,
                    "zone stats: pid=%ld prog=%s%s size=%zu used=%zu peak_used=%zu blocks=%zu "
@@ -74,8 +76,10 @@ static void print_line(const char *which, const zone_stats_t *st, bool returned)
                    st->peak_used, st->blocks, st->free, st->free_blocks, st->largest_free,
                    frag / 10, frag % 10);
   if (n > 0 && (size_t)n < sizeof line)
-    n += returned ? snprintf(line + n, sizeof line - (size_t)n, " returned=%zu decayed=%zu\n",
-                             zone__shim_returned_bytes(), zone__shim_decayed_bytes())
+    n += returned ? snprintf(line + n, sizeof line - (size_t)n,
+                             " returned=%zu decayed=%zu mapped=%zu peak_mapped=%zu\n",
+                             zone__shim_returned_bytes(), zone__shim_decayed_bytes(),
+                             huge.bytes, huge.peak_bytes)
                   : snprintf(line + n, sizeof line - (size_t)n, "\n");
   if (n > 0)
     (void)!write(zone__shim_stats_fd(), line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);

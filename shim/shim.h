@@ -15,6 +15,7 @@
  *   arena.c                  each thread's arena, moves, a block's owner
  *   trim.c                   automatic memory return
  *   misuse.c                 the report of a bad pointer
+ *   huge.c                   blocks of a mapping of their own
  *   state.c                  the arenas (the default zone first), start-up
  *   options.c                every option: defaults, environment, mallopt
  */
@@ -55,6 +56,8 @@ typedef struct zone__shim_options {
                                        automatically (ZONE_TRIM_THRESHOLD, mallopt) */
   size_t return_delay;              /* ZONE_RETURN_DELAY: operations a free page
                                        waits before the decay gives it back; 0: never */
+  _Atomic size_t mmap_threshold;    /* ZONE_MMAP_THRESHOLD: requests this large get
+                                       a mapping of their own (huge.c); 0: never */
   char dump_path[4096];             /* ZONE_DUMP: zdump at exit, appended; "" for none;
                                        written once, before it is first read */
   unsigned arenas;                  /* ZONE_ARENAS: most arenas, 1..ZONE_ARENAS_MAX;
@@ -83,6 +86,35 @@ int zone__shim_stats_fd(void);
  * M_TRIM_THRESHOLD changes anything. */
 int zone__shim_mallopt(int param, int value);
 
+
+/* ---- huge.c: blocks of a mapping of their own ------------------------------------ */
+
+/* The smallest ZONE_MMAP_THRESHOLD taken (other than 0). The hot paths send
+ * every request this large to their slow ways, which compare it with the
+ * threshold; below it they need not look. */
+#define ZONE_SHIM_HUGE_MIN ((size_t)1 << 20)
+#define ZONE_SHIM_HUGE_DEFAULT ((size_t)32 << 20)
+
+/* Whether a request of `bytes` gets a mapping of its own. */
+bool zone__shim_huge_wanted(size_t bytes);
+/* A block of `bytes` (whole pages, zero-filled) on a mapping of its own,
+ * starting at a multiple of align (a power of two; the page at least), and
+ * recorded; NULL when it can't be mapped or recorded (the arenas serve it). */
+void *zone__shim_huge_alloc(size_t bytes, size_t align);
+/* The bytes of the block of its own mapping that starts at p, else 0. */
+size_t zone__shim_huge_size(const void *p);
+/* Frees the block of its own mapping that starts at p; false when p starts
+ * none (then nothing changed). */
+bool zone__shim_huge_free(void *p);
+/* realloc of the block of its own mapping at p to `bytes` (moved with its
+ * pages, never copied unless the kernel refuses): the block, or NULL with
+ * errno ENOMEM and p intact (EINVAL when p starts no such block). */
+void *zone__shim_huge_resize(void *p, size_t bytes);
+/* The blocks of their own mapping now and at most: how many, their bytes. */
+typedef struct zone__shim_huge_stats {
+  size_t count, bytes, peak_count, peak_bytes;
+} zone__shim_huge_stats_t;
+void zone__shim_huge_stats(zone__shim_huge_stats_t *out);
 
 /* ---- state.c: the arenas -------------------------------------------------- */
 
@@ -197,8 +229,9 @@ void zone__shim_state_fork_child(bool fresh, zone_t *fresh_default);
 /* Reports `call`(p) on a pointer that is no live block, as ZONE_MISUSE says:
  * abort() after the message (the default), or the message only, or nothing. */
 void zone__shim_misuse(const char *call, const void *p) __attribute__((cold));
-/* `call`(p) of a pointer no arena owns: a block of a frozen zone (left by a
- * fork, fork.c) stays where it is; anything else is misuse. */
+/* `call`(p) of a pointer no arena owns, for free: a block of a mapping of
+ * its own is freed (huge.c), a block of a frozen zone (left by a fork,
+ * fork.c) stays where it is; anything else is misuse. */
 void zone__shim_foreign(const void *p, const char *call) __attribute__((cold));
 /* A free made after its call (handed over to another arena, or deferred)
  * that its zone refused when it was done (zone__refused_late): as

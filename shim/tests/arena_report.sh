@@ -16,7 +16,7 @@ cat "$tmp/out" "$tmp/err"
 n=$(sed -n 's/^heaps: //p' "$tmp/out")
 grep -q '^Arena 1:$' "$tmp/err" || fail "malloc_stats shows no Arena 1"
 grep -q '^Total (incl. mmap):$' "$tmp/err" || fail "malloc_stats shows no total"
-grep -Eq "^zone stats: pid=[0-9]+ prog=[^ ]+ arenas=[0-9]+ size=.* returned=[0-9]+ decayed=[0-9]+$" "$tmp/err" ||
+grep -Eq "^zone stats: pid=[0-9]+ prog=[^ ]+ arenas=[0-9]+ size=.* returned=[0-9]+ decayed=[0-9]+ mapped=[0-9]+ peak_mapped=[0-9]+$" "$tmp/err" ||
   fail "no totals line naming the arenas"
 arenas=$(sed -n 's/^zone stats: .* arenas=\([0-9]*\) .*/\1/p' "$tmp/err")
 [ "$arenas" -ge "$n" ] || fail "ZONE_STATS counts $arenas arenas, malloc_info showed $n"

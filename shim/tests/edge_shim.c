@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,7 +230,7 @@ START_TEST(malloc_trim_reports_new_returns) {
    * with nothing used in between finds every free page given back already.
    * Used again, the pages go back again. */
   ck_assert_int_eq(mallopt(M_TRIM_THRESHOLD, -1), 1);
-  size_t big = (size_t)32 << 20;
+  size_t big = (size_t)30 << 20;  /* below ZONE_MMAP_THRESHOLD: a zone's block */
   char *p = malloc(big);
   ck_assert_ptr_nonnull(p);
   touch(p, big, 1);
@@ -420,6 +421,158 @@ START_TEST(posix_memalign_keeps_errno) {
 }
 END_TEST
 
+/* ---- blocks of a mapping of their own (ZONE_MMAP_THRESHOLD) ---------------------------- */
+
+/* Whether the page holding p is mapped (mincore fails with ENOMEM on a hole). */
+static bool page_mapped(const void *p) {
+  unsigned char v;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  return mincore((void *)((uintptr_t)p / page * page), page, &v) == 0;
+}
+
+/* Whether requests of ZONE_MMAP_THRESHOLD bytes get a mapping of their own
+ * in this run: yes but with ZONE_MMAP_THRESHOLD=0 (the default is 32 MiB). */
+static bool own_mappings(void) {
+  const char *t = getenv("ZONE_MMAP_THRESHOLD");
+  return t == NULL || strcmp(t, "0") != 0;
+}
+
+START_TEST(big_blocks_get_their_own_mapping) {
+  /* A request of 32 MiB or more gets a mapping of its own, as glibc's does:
+   * page-aligned, its size whole pages, counted in mallinfo2's hblks and
+   * hblkhd and not in the zones' bytes, gone after free (a fork child may
+   * free its copy). With ZONE_MMAP_THRESHOLD=0 it is a zone's block. */
+  bool own = own_mappings();
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), big = ((size_t)48 << 20) + 100;
+  size_t whole = (big + page - 1) / page * page;
+  struct mallinfo2 before = mallinfo2();
+  char *p = malloc(big);
+  ck_assert_ptr_nonnull(p);
+  p[0] = 1;
+  p[big - 1] = 2;
+  struct mallinfo2 mi = mallinfo2();
+  if (own) {
+    ck_assert_uint_eq((uintptr_t)p % page, 0);
+    ck_assert_uint_eq(malloc_usable_size(p), whole);
+    ck_assert_uint_eq(mi.hblks, before.hblks + 1);
+    ck_assert_uint_eq(mi.hblkhd, before.hblkhd + whole);
+    ck_assert_uint_lt(mi.uordblks, before.uordblks + big);
+  } else {
+    ck_assert_uint_eq(malloc_usable_size(p), granules(big));
+    ck_assert_uint_eq(mi.hblks, 0);
+    ck_assert_uint_ge(mi.uordblks, before.uordblks + big);
+  }
+  pid_t child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    free(p);
+    _exit(own && page_mapped(p + big / 2) ? 1 : 0);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(p[0] + p[big - 1], 3);  /* the parent's copy is untouched */
+  free(p);
+  if (own)
+    ck_assert(!page_mapped(p + big / 2));
+  mi = mallinfo2();
+  ck_assert_uint_eq(mi.hblks, before.hblks);
+  ck_assert_uint_eq(mi.hblkhd, before.hblkhd);
+
+  unsigned char *c = calloc(big / 100, 100);
+  ck_assert_ptr_nonnull(c);
+  for (size_t i = 0; i < big / 100 * 100; i += 4093)
+    ck_assert_uint_eq(c[i], 0);
+  ck_assert_uint_eq(mallinfo2().hblks, before.hblks + own);
+  free(c);
+  size_t align = (size_t)4 << 20;
+  void *a = NULL;
+  ck_assert_int_eq(posix_memalign(&a, align, big), 0);
+  ck_assert_uint_eq((uintptr_t)a % align, 0);
+  ck_assert_uint_eq(mallinfo2().hblks, before.hblks + own);
+  memset(a, 3, big);
+  free(a);
+  if (own)
+    ck_assert(!page_mapped(a));
+  ck_assert_uint_eq(mallinfo2().hblks, before.hblks);
+}
+END_TEST
+
+/* Bytes [0, n) of p against a pattern that names their place. */
+static void pattern_put(unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i += 97)
+    p[i] = (unsigned char)(i / 97);
+}
+static void pattern_check(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i += 97)
+    ck_assert_msg(p[i] == (unsigned char)(i / 97), "byte %zu lost", i);
+}
+
+START_TEST(big_blocks_move_with_realloc) {
+  /* realloc keeps the bytes across every way a block moves: grown within its
+   * own mapping (mremap), shrunk below the threshold into a zone, grown out
+   * of a zone into a mapping of its own, and freed by realloc(p, 0). */
+  bool own = own_mappings();
+  size_t mib = (size_t)1 << 20, base = mallinfo2().hblks;
+  unsigned char *p = malloc(40 * mib);
+  ck_assert_ptr_nonnull(p);
+  pattern_put(p, 40 * mib);
+  p = realloc(p, 200 * mib);
+  ck_assert_ptr_nonnull(p);
+  pattern_check(p, 40 * mib);
+  ck_assert_uint_eq(mallinfo2().hblks, base + own);
+  pattern_put(p, 200 * mib);
+  p = realloc(p, 4000);
+  ck_assert_ptr_nonnull(p);
+  pattern_check(p, 4000);
+  ck_assert_uint_eq(malloc_usable_size(p), granules(4000));
+  ck_assert_uint_eq(mallinfo2().hblks, base);
+  p = realloc(p, 50 * mib);
+  ck_assert_ptr_nonnull(p);
+  pattern_check(p, 4000);
+  ck_assert_uint_eq(mallinfo2().hblks, base + own);
+  pattern_put(p, 50 * mib);
+  p = realloc(p, 33 * mib);  /* smaller, still its own mapping's */
+  ck_assert_ptr_nonnull(p);
+  pattern_check(p, 33 * mib);
+  ck_assert_ptr_null(realloc(p, 0));
+  ck_assert_uint_eq(mallinfo2().hblks, base);
+}
+END_TEST
+
+/* Threads making, checking and freeing blocks of their own mapping at once:
+ * the record of them (changed by compare-and-swap only) keeps every one. */
+static void *big_block_churn(void *arg) {
+  uintptr_t id = (uintptr_t)arg;
+  for (size_t i = 0; i < 40; i++) {
+    size_t n = ((size_t)32 << 20) + (id * 40 + i) * 4096;
+    unsigned char *p = malloc(n);
+    if (p == NULL)
+      return (void *)1;
+    p[0] = (unsigned char)id;
+    p[n - 1] = (unsigned char)i;
+    if (malloc_usable_size(p) < n || p[0] != (unsigned char)id || p[n - 1] != (unsigned char)i)
+      return (void *)1;
+    free(p);
+  }
+  return NULL;
+}
+
+START_TEST(big_blocks_from_many_threads) {
+  size_t base = mallinfo2().hblks;
+  pthread_t t[6];
+  for (uintptr_t k = 0; k < 6; k++)
+    ck_assert_int_eq(pthread_create(&t[k], NULL, big_block_churn, (void *)k), 0);
+  for (int k = 0; k < 6; k++) {
+    void *r;
+    ck_assert_int_eq(pthread_join(t[k], &r), 0);
+    ck_assert_ptr_null(r);
+  }
+  ck_assert_uint_eq(mallinfo2().hblks, base);
+  ck_assert_uint_eq(mallinfo2().hblkhd, 0);
+}
+END_TEST
+
 int main(void) {
   const TTest *tests[] = {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
@@ -428,6 +581,7 @@ int main(void) {
     decay_backs_off_when_pages_come_back,
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
+    big_blocks_get_their_own_mapping, big_blocks_move_with_realloc, big_blocks_from_many_threads,
   };
   return shim_run_suite("shim_zone", tests, sizeof tests / sizeof tests[0]);
 }

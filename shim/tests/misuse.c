@@ -49,6 +49,23 @@ int main(int argc, char **argv) {
     memset(p, 1, (size_t)8 << 20);
     free(p);
     free(opaque(announce(p)));
+  } else if (strcmp(c, "free_double_mapped_block") == 0) {
+    /* A block of a mapping of its own (ZONE_MMAP_THRESHOLD, 32 MiB by
+     * default): its record is kept apart from it, as the zones' are. */
+    void *p = malloc((size_t)64 << 20);
+    memset(p, 1, 4096);
+    free(p);
+    free(opaque(announce(p)));
+  } else if (strcmp(c, "free_interior_mapped_block") == 0) {
+    char *p = malloc((size_t)64 << 20);
+    free(opaque(announce(p + 4096)));
+  } else if (strcmp(c, "realloc_freed_mapped_block") == 0) {
+    void *p = malloc((size_t)64 << 20);
+    free(p);
+    r = realloc(opaque(announce(p)), (size_t)100 << 20);
+  } else if (strcmp(c, "usable_size_interior_mapped_block") == 0) {
+    char *p = malloc((size_t)40 << 20);
+    printf("%zu\n", malloc_usable_size(opaque(announce(p + 16))));
   } else if (strcmp(c, "free_interior") == 0) {
     char *p = malloc(100);
     free(opaque(announce(p + 16)));  /* a granule boundary inside the block */
@@ -58,15 +75,19 @@ int main(int argc, char **argv) {
     free(malloc(1));
   } else if (strcmp(c, "free_interior_large_zone_then_free") == 0 ||
              strcmp(c, "free_interior_large_zone") == 0) {
-    /* The zone grown past what ZONE_FREE_DEFER=1 defers frees in; the bad
+    /* The zone grown past what ZONE_FREE_DEFER=1 defers frees in (by
+     * blocks below ZONE_MMAP_THRESHOLD, which stay in the zone); the bad
      * free the run's last, or followed by another. */
-    void *big = malloc((size_t)80 << 20);
+    void *big[3];
+    for (int i = 0; i < 3; i++)
+      big[i] = malloc((size_t)30 << 20);
     char *p = malloc(100);
     free(opaque(announce(p + 16)));
     printf("after the bad free\n");
     if (strcmp(c, "free_interior_large_zone_then_free") == 0) {
       free(malloc(1));
-      free(big);
+      for (int i = 0; i < 3; i++)
+        free(big[i]);
     }
   } else if (strcmp(c, "free_interior_odd") == 0) {
     char *p = malloc(100);

@@ -33,7 +33,7 @@ case $case_name in
   stats)
     "$zone_run" --stats -- ls / >"$tmp/out" 2>"$tmp/err"
     cat "$tmp/err"
-    grep -Eq '^zone stats: pid=[0-9]+ prog=ls size=[0-9]+ used=[0-9]+ peak_used=[0-9]+ blocks=[0-9]+ free=[0-9]+ free_regions=[0-9]+ largest_free=[0-9]+ fragmentation=[0-9]+\.[0-9]% returned=[0-9]+ decayed=[0-9]+$' "$tmp/err" ||
+    grep -Eq '^zone stats: pid=[0-9]+ prog=ls size=[0-9]+ used=[0-9]+ peak_used=[0-9]+ blocks=[0-9]+ free=[0-9]+ free_regions=[0-9]+ largest_free=[0-9]+ fragmentation=[0-9]+\.[0-9]% returned=[0-9]+ decayed=[0-9]+ mapped=[0-9]+ peak_mapped=[0-9]+$' "$tmp/err" ||
       fail "no stats line from ls (which closes stderr at exit)"
     ;;
   status)
@@ -215,6 +215,8 @@ case $case_name in
       option_arenas_zero) var=ZONE_ARENAS value=0 takes='a count of arenas from 1 to 256' ;;
       option_arenas_large) var=ZONE_ARENAS value=257 takes='a count of arenas from 1 to 256' ;;
       option_arenas_junk) var=ZONE_ARENAS value=8x takes='a count of arenas from 1 to 256' ;;
+      option_mmap_small) var=ZONE_MMAP_THRESHOLD value=65536 takes='a count of bytes from 1048576 on (0: never)' ;;
+      option_mmap_junk) var=ZONE_MMAP_THRESHOLD value=big takes='a count of bytes from 1048576 on (0: never)' ;;
       option_dump_unwritable) var=ZONE_DUMP value=/nonexistent/dir/x.txt
         takes='the path of a file it can create or append to' why="can't open it for writing; " ;;
       *) fail "no such case $case_name" ;;
