@@ -498,6 +498,43 @@ START_TEST(big_blocks_get_their_own_mapping) {
 }
 END_TEST
 
+START_TEST(big_block_refused_leaves_all_intact) {
+  /* Under an address-space limit a big request the kernel refuses fails
+   * with ENOMEM, in a mapping of its own and in the zone alike, and leaves
+   * everything as it was: a realloc's block keeps its bytes, the count of
+   * mapped blocks stays, and a big request that fits is served after. */
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    unsigned char *p = malloc(1000);
+    memset(p, 9, 1000);
+    size_t base = mallinfo2().hblks;
+    struct rlimit lim = {(rlim_t)200 << 20, (rlim_t)200 << 20};
+    if (p == NULL || setrlimit(RLIMIT_AS, &lim) != 0)
+      _exit(2);
+    errno = 0;
+    if (malloc((size_t)300 << 20) != NULL || errno != ENOMEM || mallinfo2().hblks != base)
+      _exit(3);
+    errno = 0;
+    if (realloc(p, (size_t)300 << 20) != NULL || errno != ENOMEM)
+      _exit(4);
+    for (int i = 0; i < 1000; i++)
+      if (p[i] != 9)
+        _exit(5);
+    void *q = malloc((size_t)40 << 20);
+    if (q == NULL || mallinfo2().hblks != base + own_mappings())
+      _exit(6);
+    free(q);
+    free(p);
+    _exit(mallinfo2().hblks == base ? 0 : 7);
+  }
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 /* Bytes [0, n) of p against a pattern that names their place. */
 static void pattern_put(unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i += 97)
@@ -582,6 +619,7 @@ int main(void) {
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
     big_blocks_get_their_own_mapping, big_blocks_move_with_realloc, big_blocks_from_many_threads,
+    big_block_refused_leaves_all_intact,
   };
   return shim_run_suite("shim_zone", tests, sizeof tests / sizeof tests[0]);
 }
