@@ -1,8 +1,8 @@
 /*
  * huge.c - blocks of a mapping of their own. A request of ZONE_MMAP_THRESHOLD
- * bytes or more (32 MiB by default: the size from which glibc's malloc, too,
- * always maps a block on its own) gets an anonymous mapping instead of a
- * place in an arena. In a zone such a block costs its share of the
+ * bytes or more (32 MiB by default: glibc's malloc, too, maps blocks this
+ * large apart, its mmap threshold never rising above it) gets an anonymous
+ * mapping instead of a place in an arena. In a zone such a block costs its share of the
  * bookkeeping resident, a bit per 16-byte granule in the used bitmap, all
  * set, even over the pages the program never writes: 30 MB for the 3.9 GB
  * buffer GNU sort asks for and fills with a few megabytes. On its own it
