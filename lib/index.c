@@ -1036,6 +1036,9 @@ void zone__index_resize(zone__index_t *ix, size_t g, size_t old_n, size_t new_n)
 
 bool zone__index_is_block(const zone__index_t *ix, size_t g) { return block_starts(ix, g); }
 size_t zone__index_block_len(const zone__index_t *ix, size_t g) { return block_len(ix, g); }
+size_t zone__index_block_at(const zone__index_t *ix, size_t g) {
+  return block_starts(ix, g) ? block_len(ix, g) : 0;
+}
 
 size_t zone__index_end_after(const zone__index_t *ix, size_t g) {
   for (size_t w = g / ZONE_WORD_BITS; w < ix->nwords; w++) {

@@ -245,6 +245,9 @@ size_t zone__index_end_after(const zone__index_t *ix, size_t g);
 /* Whether a live block starts at g; its length in granules (g must start one). */
 bool zone__index_is_block(const zone__index_t *ix, size_t g);
 size_t zone__index_block_len(const zone__index_t *ix, size_t g);
+/* The length of the live block starting at g, or 0 when none starts there
+ * (g < ngran): the two above in one call. */
+size_t zone__index_block_at(const zone__index_t *ix, size_t g);
 /* Free granules starting at g (0 if g is used), counting at most `limit`. */
 size_t zone__index_free_len(const zone__index_t *ix, size_t g, size_t limit);
 /* The whole free run starting at g, in granules (0 if g is used), found

@@ -718,6 +718,25 @@ size_t zone_block_size(const zone_t *z, const void *p) {
   return bytes;
 }
 
+/* zone_block_size's short path, as free_block's: a plain zone and a
+ * pointer inside its extent are answered at once, the rest by
+ * zone_block_size (which settles what waits first). */
+size_t zone__block_size_known(const void *p, zone_t *z) {
+  int expected;
+  if (__builtin_expect(!zone__lock_fast(z, &expected), 0))
+    return zone_block_size(z, p);
+  zone__extent_t *e = &z->extents[0];
+  uintptr_t off = (uintptr_t)p - e->base;  /* rotated as in free_block */
+  size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
+  size_t n = 0;
+  bool slow = !zone__plain(z) || g >= e->idx.ngran;
+  if (__builtin_expect(!slow, 1))
+    n = zone__index_block_at(&e->idx, g);
+  if (__builtin_expect(zone__unlock_fast(z), 0))
+    zone__lock_wake(&z->lock);
+  return __builtin_expect(slow, 0) ? zone_block_size(z, p) : n * ZONE_G;
+}
+
 bool zone_owns(const zone_t *z, const void *p) {
   if (z == NULL || p == NULL)
     return false;

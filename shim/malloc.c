@@ -462,11 +462,13 @@ static void *shim_pvalloc(size_t bytes) {
 static size_t usable_size_as(void *p, const char *call) {
   if (p == NULL)
     return 0;
-  zone_t *z = atomic_load_explicit(&zone__shim_arena()->zone, memory_order_acquire);
+  zone_t *z = zone__shim_known_zone();
+  if (zone__unlikely(z == NULL))
+    z = atomic_load_explicit(&zone__shim_arena()->zone, memory_order_acquire);
   size_t bytes = 0;
   if (z != NULL) {
     zone__shim_enter();
-    bytes = zone_block_size(z, p);
+    bytes = zone__block_size_known(p, z);
     zone__shim_leave();
   }
   if (zone__likely(bytes != 0))

@@ -563,6 +563,55 @@ static void assert_handed_back(zone_t *z, void *p, const char *what) {
  * free as zalloc and zfree do; a size no extent holds fails with ENOMEM, a
  * full zone too; a pointer that starts no live block is handed back (inside
  * the extent: the short path; outside: the other), in a grown zone too. */
+/* zone__block_size_known answers as zone_block_size does, on its short path
+ * (a plain zone, a pointer inside its first extent) and off it: pointers
+ * outside, misaligned, interior, freed; a zone of several extents; a zone
+ * whose frees are deferred, where a free still waiting reads as done. */
+START_TEST(block_size_known_as_zone_block_size) {
+  zone_t *z = create_zone(1 << 17);
+  ck_assert_ptr_nonnull(z);
+  char *base = (char *)zt_base(z);
+  char *blocks[40];
+  for (int i = 0; i < 40; i++) {
+    blocks[i] = zalloc(z, 1 + (size_t)i * 97);
+    ck_assert_ptr_nonnull(blocks[i]);
+  }
+  for (int i = 0; i < 40; i += 3)
+    ck_assert_int_eq(zfree(z, blocks[i]), 0);
+  int local;
+  for (int i = 0; i < 40; i++) {
+    char *b = blocks[i];
+    const void *probes[] = {b, b + 1, b + ZONE_G, b - ZONE_G, base - ZONE_G, base + (1 << 17),
+                            &local};
+    for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++)
+      ZT_REQUIRE(zone__block_size_known(probes[k], z) == zone_block_size(z, probes[k]),
+                 "block %d, probe %zu: %zu against %zu", i, k, zone__block_size_known(probes[k], z),
+                 zone_block_size(z, probes[k]));
+    ck_assert_uint_eq(zone__block_size_known(b, z), i % 3 == 0 ? 0 : ((size_t)i * 97 + 16) / 16 * 16);
+  }
+  destroy_zone(z);
+
+  zone_t *g = create_zone_flags(1 << 12, ZONE_GROW);
+  ck_assert_ptr_nonnull(g);
+  char *small = zalloc(g, 100), *big = zalloc(g, 1 << 14);
+  ck_assert_ptr_nonnull(big);
+  ck_assert_uint_eq(zone__block_size_known(small, g), 112);
+  ck_assert_uint_eq(zone__block_size_known(big, g), zone_block_size(g, big));
+  ck_assert_uint_eq(zone__block_size_known(big + ZONE_G, g), 0);
+  destroy_zone(g);
+
+  zone_t *d = create_zone((size_t)1 << 20);
+  ck_assert_ptr_nonnull(d);
+  zone__defer_frees(d, true, 0);
+  char *a = zalloc(d, 64), *b = zalloc(d, 64);
+  ck_assert_ptr_null(zone__free_known(a, d));  /* waits */
+  ck_assert_uint_eq(zone__block_size_known(a, d), 0);
+  ck_assert_uint_eq(zone__block_size_known(b, d), 64);
+  zt_assert_check(d);
+  destroy_zone(d);
+}
+END_TEST
+
 START_TEST(alloc_sized_and_free_known) {
   zone_t *z = create_zone(1 << 12);
   ck_assert_ptr_nonnull(z);
@@ -968,6 +1017,7 @@ int main(void) {
   ZT_CASE(s, reset_grown_zone);
   ZT_CASE(s, trim_gives_back_free_pages_only);
   ZT_CASE(s, free_held_only_inside_span);
+  ZT_CASE(s, block_size_known_as_zone_block_size);
   ZT_CASE(s, alloc_sized_and_free_known);
   ZT_CASE(s, grows_within_room_and_past_it);
   ZT_CASE(s, room_from_a_size_on);

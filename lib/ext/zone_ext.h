@@ -79,6 +79,11 @@ void *zone__alloc_sized(size_t bytes, zone_t *z);
  * starts there. */
 void *zone__free_known(void *p, zone_t *z);
 
+/* zone_block_size(z, p), z and p not NULL, with a short path for the
+ * zone's first extent (malloc_usable_size, which some programs call at every
+ * allocation and free). */
+size_t zone__block_size_known(const void *p, zone_t *z);
+
 /* Whether the zone defers the frees made through zone__free_known and
  * zone__free_held (the shim's ZONE_FREE_DEFER): such a free fetches its
  * block's bookkeeping without waiting for it and is done at the next call
