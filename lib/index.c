@@ -225,8 +225,9 @@ static uint64_t pad_bits(const zone__index_t *ix) {
   return tail != 0 ? bits_between(tail, ZONE_WORD_BITS) : 0;
 }
 static void mark_pad(zone__index_t *ix) {
-  if (pad_bits(ix) != 0)
-    ix->used[ix->nwords - 1] |= pad_bits(ix);
+  uint64_t pad = pad_bits(ix);
+  if (pad != 0)
+    ix->used[ix->nwords - 1] |= pad;
 }
 
 /* Every leaf, then both indexes, for an empty index (init, reset): the
@@ -609,8 +610,7 @@ void zone__index_clear(zone__index_t *ix, size_t touched) {
   zone__tree_forget(ix);
   memset(ix->used, 0, words * sizeof(uint64_t));
   memset(ix->end, 0, words * sizeof(uint64_t));
-  if (pad_bits(ix) != 0)
-    ix->used[ix->nwords - 1] = pad_bits(ix);  /* its only bits, the block bits cleared */
+  mark_pad(ix);  /* again, where the last word was cleared */
   index_build(ix);
 }
 
@@ -1098,8 +1098,10 @@ size_t zone__index_next_block(const zone__index_t *ix, size_t g, size_t limit) {
     uint64_t starts = u & (~prev_u | prev_e) & (ALL_ONES << (g % ZONE_WORD_BITS));
     if (w == ix->nwords - 1 && ix->ngran % ZONE_WORD_BITS != 0)
       starts &= bits_between(0, (unsigned)(ix->ngran % ZONE_WORD_BITS));
-    if (starts != 0)
-      return w * ZONE_WORD_BITS + ctz64(starts) < limit ? w * ZONE_WORD_BITS + ctz64(starts) : ZONE_NONE;
+    if (starts != 0) {
+      size_t at = w * ZONE_WORD_BITS + ctz64(starts);
+      return at < limit ? at : ZONE_NONE;
+    }
     g = (w + 1) * ZONE_WORD_BITS;
   }
   return ZONE_NONE;

@@ -576,6 +576,15 @@ int zone__free_or_hand_over(zone_t *z, void *p) {
   return 0;
 }
 
+/* p's granule in extent e, its offset rotated right by the granule's bits:
+ * an offset that is no multiple of the granule, or p below the extent (the
+ * subtraction wraps), gives a number past every granule, so one compare
+ * against ngran sends them all to the slow paths, which sort them out. */
+static inline size_t granule_rotated(const zone__extent_t *e, const void *p) {
+  uintptr_t off = (uintptr_t)p - e->base;
+  return (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
+}
+
 /* zfree's work for a zone and a pointer, neither NULL: the short path for a
  * plain zone and a pointer inside its extent, the rest out of line; `defer`
  * (the shim's free) lets a zone that defers its frees defer this one. */
@@ -587,12 +596,7 @@ ZONE_INLINE int free_block(zone_t *z, void *p, bool defer) {
     return err;
   }
   zone__extent_t *e = &z->extents[0];
-  /* p's granule in the extent, its offset rotated right by the granule's
-   * bits: an offset that is no multiple of the granule, or p below the
-   * extent (the subtraction wraps), gives a number past every granule, so
-   * one compare sends them all to free_locked, which sorts them out. */
-  uintptr_t off = (uintptr_t)p - e->base;
-  size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
+  size_t g = granule_rotated(e, p);
   if (__builtin_expect(!zone__plain(z) || g >= e->idx.ngran, 0)) {
     err = defer && z->defers ? free_deferring(z, p) : free_locked(z, p);
     ZONE_OPAQUE(err);
@@ -726,8 +730,7 @@ size_t zone__block_size_known(const void *p, zone_t *z) {
   if (__builtin_expect(!zone__lock_fast(z, &expected), 0))
     return zone_block_size(z, p);
   zone__extent_t *e = &z->extents[0];
-  uintptr_t off = (uintptr_t)p - e->base;  /* rotated as in free_block */
-  size_t g = (size_t)(off >> ZONE_G_SHIFT | off << (sizeof off * 8 - ZONE_G_SHIFT));
+  size_t g = granule_rotated(e, p);
   size_t n = 0;
   bool slow = !zone__plain(z) || g >= e->idx.ngran;
   if (__builtin_expect(!slow, 1))

@@ -123,10 +123,10 @@ bool zone__shim_huge_wanted(size_t bytes) {
   return threshold != 0 && bytes >= threshold;
 }
 
-static size_t page_size(void) { return zone__os_page_size(); }
-
 void *zone__shim_huge_alloc(size_t bytes, size_t align) {
-  size_t page = page_size();
+  if (!zone__shim_huge_wanted(bytes))
+    return NULL;
+  size_t page = zone__os_page_size();
   if (align < page)
     align = page;
   if (align > SIZE_MAX / 4 || bytes > SIZE_MAX / 2 - align)
@@ -153,16 +153,23 @@ size_t zone__shim_huge_size(const void *p) {
   return s != NULL ? atomic_load_explicit(&s->len, memory_order_relaxed) : 0;
 }
 
+/* Forgets p's slot s (len bytes): false when another thread did first (two
+ * frees of one block at once: one wins, the other is a misuse). */
+static bool slot_drop(huge_slot_t *s, void *p, size_t len) {
+  uintptr_t start = (uintptr_t)p;
+  if (!atomic_compare_exchange_strong(&s->start, &start, SLOT_GONE))
+    return false;
+  count_sub(len);
+  return true;
+}
+
 bool zone__shim_huge_free(void *p) {
   huge_slot_t *s = slot_find(p);
   if (s == NULL)
     return false;
   size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
-  uintptr_t start = (uintptr_t)p;
-  /* Two frees of one block at once: one wins, the other is a misuse. */
-  if (!atomic_compare_exchange_strong(&s->start, &start, SLOT_GONE))
+  if (!slot_drop(s, p, len))
     return false;
-  count_sub(len);
   int saved = errno;
   munmap(p, len);
   errno = saved;
@@ -175,7 +182,7 @@ void *zone__shim_huge_resize(void *p, size_t bytes) {
     errno = EINVAL;
     return NULL;
   }
-  size_t page = page_size(), len = atomic_load_explicit(&s->len, memory_order_acquire);
+  size_t page = zone__os_page_size(), len = atomic_load_explicit(&s->len, memory_order_acquire);
   if (bytes > SIZE_MAX - page) {
     errno = ENOMEM;
     return NULL;
@@ -198,9 +205,7 @@ void *zone__shim_huge_resize(void *p, size_t bytes) {
   }
   int saved = errno;
   if (mremap(p, len, want, MREMAP_MAYMOVE | MREMAP_FIXED, q) == q) {
-    uintptr_t start = (uintptr_t)p;
-    if (atomic_compare_exchange_strong(&s->start, &start, SLOT_GONE))
-      count_sub(len);
+    slot_drop(s, p, len);
   } else {
     memcpy(q, p, len < want ? len : want);
     zone__shim_huge_free(p);

@@ -84,8 +84,8 @@ static __attribute__((noinline, cold)) void *malloc_slow(size_t bytes) {
   if (zone__unlikely(z == NULL))
     return NULL;
   zone__shim_remember(a, z);
-  void *p;
-  if (zone__shim_huge_wanted(bytes) && (p = zone__shim_huge_alloc(bytes, 0)) != NULL)
+  void *p = zone__shim_huge_alloc(bytes, 0);
+  if (p != NULL)
     return p;
   p = alloc_plain(z, bytes);
   after_own_call();
@@ -238,8 +238,8 @@ static __attribute__((noinline, cold)) void *calloc_slow(size_t count, size_t si
   if (zone__unlikely(z == NULL))
     return NULL;
   zone__shim_remember(a, z);
-  void *huge;
-  if (zone__shim_huge_wanted(count * size) && (huge = zone__shim_huge_alloc(count * size, 0)) != NULL)
+  void *huge = zone__shim_huge_alloc(count * size, 0);
+  if (huge != NULL)
     return huge;
   zone__shim_enter();
   void *p = zcalloc(z, count, size);
@@ -265,16 +265,15 @@ static void *shim_calloc(size_t count, size_t size) {
 
 /* ---- realloc ------------------------------------------------------------------ */
 
-/* realloc of a block no arena owns: a block of its own mapping stays one
- * when the new size wants one (huge.c), else moves into the thread's arena;
- * a frozen zone's block moves into the thread's arena (it is left where it
- * was); anything else is misuse. */
+/* realloc of a block no arena owns to a size that wants no mapping of its
+ * own (realloc_huge serves the others): a block of its own mapping moves
+ * into the thread's arena and its mapping goes (huge.c); a frozen zone's
+ * block moves into the thread's arena (it is left where it was); anything
+ * else is misuse. */
 static void *realloc_foreign(zone__shim_arena_t *a, zone_t *z, void *p, size_t bytes,
                              const char *call) {
   size_t usable = zone__shim_huge_size(p);
   if (usable != 0) {
-    if (zone__shim_huge_wanted(bytes))
-      return zone__shim_huge_resize(p, bytes);
     void *q = alloc_plain(z, bytes);
     if (q == NULL)
       return NULL;
@@ -420,8 +419,8 @@ static void *shim_memalign(size_t align, size_t bytes) {
   zone_t *z = zone__shim_arena_zone(a);
   if (zone__unlikely(z == NULL))
     return NULL;
-  void *p;
-  if (zone__shim_huge_wanted(bytes) && (p = zone__shim_huge_alloc(bytes, align)) != NULL)
+  void *p = zone__shim_huge_alloc(bytes, align);
+  if (p != NULL)
     return p;
   p = alloc_aligned(z, align, bytes);
   after_own_call();

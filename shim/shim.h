@@ -99,7 +99,8 @@ int zone__shim_mallopt(int param, int value);
 bool zone__shim_huge_wanted(size_t bytes);
 /* A block of `bytes` (whole pages, zero-filled) on a mapping of its own,
  * starting at a multiple of align (a power of two; the page at least), and
- * recorded; NULL when it can't be mapped or recorded (the arenas serve it). */
+ * recorded; NULL when the size wants none (zone__shim_huge_wanted) or it
+ * can't be mapped or recorded: the arenas serve it then. */
 void *zone__shim_huge_alloc(size_t bytes, size_t align);
 /* The bytes of the block of its own mapping that starts at p, else 0. */
 size_t zone__shim_huge_size(const void *p);
