@@ -222,7 +222,6 @@ struct zone {
                               blocks apart: a free's two updates stay two
                               plain ones, not a vector's) */
   size_t blocks;           /* live blocks */
-  zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
   size_t size;             /* bytes managed, all extents */
   size_t self_len;         /* bytes mapped for this struct (checker.c maps it) */
   char *reserve;           /* ZONE_GROW: reserved address space [reserve, */
@@ -233,6 +232,9 @@ struct zone {
                                  none); read without the lock (zone__span) */
   zone__remote_t *_Atomic remote;  /* frees handed over by other threads
                                       (remote.c); NULL until the first */
+  /* Last, so that a zone of one extent keeps everything it touches in the
+     struct's first page: the array spans several pages, most never used. */
+  zone__extent_t extents[ZONE_MAX_EXTENTS];  /* sorted by base address */
 };
 
 #endif /* ZONE_TYPES_H */
