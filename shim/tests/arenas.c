@@ -23,6 +23,8 @@
  *   limit      with ZONE_ARENAS=2, more threads make no more arenas
  *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
  *              for its lock moves to another
+ *   fall       a fall of 3 MiB in use gives memory back with two arenas and
+ *              not with one: the 4 MiB budget is shared among the arenas
  * The helper thread's first call makes arena 1 (a thread but the main one
  * starts on an arena of its own while the limit allows).
  */
@@ -494,6 +496,49 @@ static void case_move(void) {
   printf("move: arena %u -> %u\n", mover.before, mover.after);
 }
 
+/* ---- fall ----------------------------------------------------------------------------- */
+
+#define FALL_BLOCKS 12
+#define FALL_BLOCK ((size_t)256 << 10)  /* 12 x 256 KiB: a fall of 3 MiB */
+
+/* Writes 3 MiB of blocks, makes calls enough for looks at the arena's usage
+ * while they are live, frees them and makes as many again: what the fall made the shim give back, in bytes. */
+static void *fall_and_look(void *arg) {
+  (void)arg;
+  void *b[FALL_BLOCKS];
+  for (int i = 0; i < FALL_BLOCKS; i++) {
+    b[i] = shim_malloc(FALL_BLOCK);
+    if (b[i] == NULL)
+      fail("malloc(%zu) failed", FALL_BLOCK);
+    memset(b[i], 1, FALL_BLOCK);
+  }
+  for (int i = 0; i < 256; i++)  /* looks that see the high-water mark */
+    shim_free(shim_malloc(16));
+  size_t before = zone__shim_returned_bytes();
+  for (int i = 0; i < FALL_BLOCKS; i++)
+    shim_free(b[i]);
+  for (int i = 0; i < 256; i++)
+    shim_free(shim_malloc(16));
+  return (void *)(uintptr_t)(zone__shim_returned_bytes() - before);
+}
+
+/* The fall that makes an arena give its free memory back is the process's
+ * budget (32 trim thresholds, 4 MiB) shared among its arenas: with one arena
+ * a fall of 3 MiB keeps its pages, with two each arena gives back after a
+ * fall of 2 MiB. */
+static void case_fall(void) {
+  size_t one = (size_t)(uintptr_t)fall_and_look(NULL);
+  if (one != 0)
+    fail("one arena gave back %zu bytes after a fall of 3 MiB, under its 4 MiB budget", one);
+  pthread_t h = helper_start();  /* arena 1 */
+  size_t two = (size_t)(uintptr_t)helper_run(fall_and_look, NULL);
+  helper_stop(h);
+  if (two < (size_t)2 << 20)
+    fail("with two arenas a fall of 3 MiB on arena 1 gave back %zu bytes, not the 2 MiB and "
+         "more of its free blocks", two);
+  printf("fall: one arena gave back 0 bytes, arena 1 of two %zu\n", two);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2)
     fail("usage: arenas CASE");
@@ -510,6 +555,8 @@ int main(int argc, char **argv) {
     case_sizes();
   else if (strcmp(c, "move") == 0)
     case_move();
+  else if (strcmp(c, "fall") == 0)
+    case_fall();
   else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
            strcmp(c, "double_free_handed_over") == 0 ||
            strcmp(c, "interior_free_handed_over") == 0 ||
