@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Bench smoke (issue 4): builds nothing new (the default build in ./build has
 # the bench programs), then runs every workload once at the --quick size under
-# glibc and, when it was built, the zone shim, plus core_pairs --quick and
-# bench/latency.py --quick. It asserts only that each run exits 0 (a workload
-# checks its own data, so a corrupting allocator fails it); it never asserts a
-# time. About 1-2 minutes.
+# glibc and, when it was built, the zone shim, plus core_pairs --quick,
+# bench/latency.py --quick and bench/floor.py on two workloads. It asserts only
+# that each run exits 0 (a workload checks its own data, so a corrupting
+# allocator fails it); it never asserts a time. About 1-2 minutes.
 set -euo pipefail
 
 allocators=glibc
@@ -19,6 +19,14 @@ python3 bench/run.py --quick --strict --no-charts --allocators "$allocators" --o
 # The per-call latency benchmark at its CI size (small live counts, 20k steps):
 # a few seconds; again only its exit status counts.
 python3 bench/latency.py --quick --no-chart --allocators "$allocators" --out "$out/latency"
+
+# The floor estimate (bench/floor.py) on two workloads: each must give its row.
+if [ "$allocators" = glibc,shim ]; then
+  python3 bench/floor.py --quick --runs 1 --workloads churn_small,larson-2 --out "$out/floor.md"
+  for w in churn_small larson-2; do
+    grep -q "^| $w |" "$out/floor.md" || { echo "bench smoke: floor.py gave no row for $w"; exit 1; }
+  done
+fi
 
 # --extra refuses what it can't run: no NAME=, a name already taken, a missing
 # library. Each must stop the runner before any workload starts.
