@@ -18,8 +18,8 @@ Blocks on mappings of their own (the shim's big blocks) stay in the rest: any
 allocator keeps the pages a program wrote in a live block. The floor is an
 estimate, not a proof: the rest is read at one moment, the live peak may fall
 at another. It is compared with glibc's peak RSS, the median of its runs.
-Where the shim itself held less than rest + live, the program leaves parts of
-its blocks unwritten (their pages never become resident) and the live bytes
+Where the shim itself held less than rest + live (by more than 2%, the
+samples' own spread), the program leaves parts of its blocks unwritten (their pages never become resident) and the live bytes
 are no floor: such a row says n/a and stays out of the geometric mean.
 
 usage: bench/floor.py [--build DIR] [--shim SO] [--runs N] [--workloads a,b] [--out FILE]
@@ -192,11 +192,12 @@ def main():
                 print("%s: skipped (a run failed or gave no stats)" % w.name, file=sys.stderr)
                 continue
             g = statistics.median(glibc)
-            if s["floor"] > s["total"]:
+            if s["floor"] > s["total"] * 1.02:
                 # The shim held less than the live bytes: the program leaves
                 # parts of its blocks unwritten, so they are no floor.
                 floor, ratio = "n/a (blocks partly written)", "n/a"
             else:
+                s["floor"] = min(s["floor"], s["total"])  # within the samples' 2%
                 floor, ratio = "%.1f MiB" % (s["floor"] / 1024), "%.2f" % (s["floor"] / g)
                 logs.append(math.log(s["floor"] / g))
             lines.append("| %s | %.1f MiB | %.1f MiB | %.1f MiB | %s | %s | %.1f MiB |" % (

@@ -56,11 +56,16 @@ static size_t book_room(size_t ngran) {
 static void span_cover(zone_t *z, uintptr_t lo, uintptr_t hi) {
   uintptr_t old_lo = ~atomic_load_explicit(&z->span_lo, memory_order_relaxed);
   uintptr_t old_hi = ~atomic_load_explicit(&z->span_hi, memory_order_relaxed);
-  if (lo < old_lo)
+  bool lower = lo < old_lo, higher = old_lo == UINTPTR_MAX || hi > old_hi;
+  if (lower)
     atomic_store_explicit(&z->span_lo, ~lo, memory_order_relaxed);
-  if (old_lo == UINTPTR_MAX || hi > old_hi)
+  if (higher)
     atomic_store_explicit(&z->span_hi, ~hi, memory_order_relaxed);
+  if (lower || higher)  /* after the span: whoever sees the count sees it */
+    atomic_fetch_add_explicit(&zone__span_changes, 1, memory_order_release);
 }
+
+_Atomic unsigned long zone__span_changes;
 
 void zone__span(const zone_t *z, uintptr_t *lo, uintptr_t *hi) {
   *lo = ~atomic_load_explicit(&z->span_lo, memory_order_relaxed);

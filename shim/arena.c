@@ -164,10 +164,134 @@ zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip) {
   return NULL;
 }
 
-zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip) {
+/* ---- the owner of an address, without a scan ---------------------------------------- */
+
+/*
+ * Every zone asks for its first reservation in a 64 GiB slot of its own from
+ * 32 TiB up (lib/grow.c) and grows within it, so an arena's span normally lies
+ * inside one slot, and each arena's in another. The table below maps a slot
+ * to the one arena whose span lies in it, as read at a moment; it is built
+ * again whenever a span has grown since (zone__span_changes) or the arenas
+ * changed, and is used only while every arena's span lay inside a slot of
+ * its own (clean): then the one arena a slot names is the only arena whose
+ * span can hold an address there, which is what a scan over every arena's
+ * span would say. Otherwise (a span outside the slots, over two, or two
+ * arenas in one) the scan answers, as it does while the table is being
+ * built: a seqlock (odd while building) and a flag that lets one builder in.
+ */
+#define OWNER_BASE ((uintptr_t)1 << 45)
+#define OWNER_SHIFT 36
+#define OWNER_SLOTS 256u
+
+static struct {
+  _Atomic unsigned seq;            /* odd while being built */
+  _Atomic unsigned long changes;   /* zone__span_changes when it was built */
+  _Atomic unsigned narenas;        /* the arenas then */
+  _Atomic bool clean;              /* each arena's span in a slot of its own */
+  struct {
+    zone_t *_Atomic zone;          /* the arena whose span lies in the slot */
+    _Atomic uintptr_t lo, hi;      /* that span, as it was */
+  } owner[OWNER_SLOTS];
+} owners = {.seq = 0, .changes = ~0ul};
+static atomic_flag owners_building = ATOMIC_FLAG_INIT;
+
+static unsigned owner_slot(uintptr_t a) { return (unsigned)((a - OWNER_BASE) >> OWNER_SHIFT); }
+
+static __attribute__((noinline, cold)) void owners_build(unsigned long changes, unsigned n) {
+  if (atomic_flag_test_and_set_explicit(&owners_building, memory_order_acquire))
+    return;  /* another thread builds it */
+  unsigned seq = atomic_load_explicit(&owners.seq, memory_order_relaxed);
+  /* The entries are stored with release, so that a reader that sees one sees
+   * the odd count before it (no fences: ThreadSanitizer knows none). */
+  atomic_store_explicit(&owners.seq, seq + 1, memory_order_relaxed);
+  for (unsigned s = 0; s < OWNER_SLOTS; s++)
+    atomic_store_explicit(&owners.owner[s].zone, NULL, memory_order_release);
+  bool clean = true;
+  for (unsigned k = 0; k < n && clean; k++) {
+    zone_t *z = atomic_load_explicit(&zone__shim_arenas[k].zone, memory_order_acquire);
+    uintptr_t lo, hi;
+    if (z == NULL)
+      continue;
+    zone__span(z, &lo, &hi);
+    if (lo == hi)
+      continue;  /* nothing mapped yet */
+    unsigned s = owner_slot(lo);
+    clean = lo >= OWNER_BASE && s < OWNER_SLOTS && owner_slot(hi - 1) == s &&
+            atomic_load_explicit(&owners.owner[s].zone, memory_order_relaxed) == NULL;
+    if (clean) {
+      atomic_store_explicit(&owners.owner[s].zone, z, memory_order_release);
+      atomic_store_explicit(&owners.owner[s].lo, lo, memory_order_release);
+      atomic_store_explicit(&owners.owner[s].hi, hi, memory_order_release);
+    }
+  }
+  atomic_store_explicit(&owners.clean, clean, memory_order_release);
+  atomic_store_explicit(&owners.changes, changes, memory_order_release);
+  atomic_store_explicit(&owners.narenas, n, memory_order_release);
+  atomic_store_explicit(&owners.seq, seq + 2, memory_order_release);
+  atomic_flag_clear_explicit(&owners_building, memory_order_release);
+}
+
+/* The table's answer for the address a (in the slots), read as it stood at
+ * `changes` and n arenas: 1 with *z the one arena whose span holds a, or NULL
+ * for none; 0 when the table is of another moment (or being built); -1 when
+ * it can't answer (not clean). */
+static inline int owners_read(uintptr_t a, unsigned long changes, unsigned n, zone_t **z) {
+  unsigned seq = atomic_load_explicit(&owners.seq, memory_order_acquire);
+  /* Loads with acquire, so that the count's second load comes after them. */
+  if ((seq & 1) || atomic_load_explicit(&owners.changes, memory_order_acquire) != changes ||
+      atomic_load_explicit(&owners.narenas, memory_order_acquire) != n)
+    return 0;
+  bool clean = atomic_load_explicit(&owners.clean, memory_order_acquire);
+  unsigned s = owner_slot(a);
+  zone_t *o = atomic_load_explicit(&owners.owner[s].zone, memory_order_acquire);
+  uintptr_t lo = atomic_load_explicit(&owners.owner[s].lo, memory_order_acquire);
+  uintptr_t hi = atomic_load_explicit(&owners.owner[s].hi, memory_order_acquire);
+  if (atomic_load_explicit(&owners.seq, memory_order_relaxed) != seq)
+    return 0;
+  if (!clean)
+    return -1;
+  *z = o != NULL && a >= lo && a < hi ? o : NULL;  /* the span is still that */
+  return 1;
+}
+
+static __attribute__((noinline, cold)) bool owners_answer_built(uintptr_t a, unsigned long changes,
+                                                                 unsigned n, zone_t **z) {
+  owners_build(changes, n);
+  return owners_read(a, changes, n, z) > 0;
+}
+
+/* True when the table answers for p: *z is then the one arena whose span
+ * holds p, or NULL for none. */
+static inline bool owners_answer(const void *p, zone_t **z) {
+  uintptr_t a = (uintptr_t)p;
+  if (a < OWNER_BASE || owner_slot(a) >= OWNER_SLOTS)
+    return false;
+  unsigned long changes = atomic_load_explicit(&zone__span_changes, memory_order_acquire);
+  unsigned n = atomic_load_explicit(&zone__shim_narenas, memory_order_acquire);
+  int r = owners_read(a, changes, n, z);
+  if (zone__likely(r > 0))
+    return true;
+  return r == 0 && owners_answer_built(a, changes, n, z);
+}
+
+void zone__shim_owners_fork_child(void) {
+  atomic_flag_clear(&owners_building);  /* its builder may not have come along */
+  atomic_store(&owners.changes, ~0ul);
+  atomic_store(&owners.seq, 0);
+}
+
+/* The scan over every arena's span, when the table can't answer. */
+static __attribute__((noinline)) zone_t *sole_holder_scan(const void *p, const zone_t *skip) {
   unsigned cursor = 0;
   zone_t *z = zone__shim_holder(p, &cursor, skip);
   return z != NULL && zone__shim_holder(p, &cursor, skip) == NULL ? z : NULL;
+}
+
+zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip) {
+  zone_t *z;
+  if (zone__likely(owners_answer(p, &z)))
+    return z != skip ? z : NULL;
+  return sole_holder_scan(p, skip);
 }
 
 /* At start-up, while the process has one thread: pthread_key_create takes

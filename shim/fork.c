@@ -87,6 +87,7 @@ static void fork_child(void) {
   bool stdio;  /* reset by glibc in the child */
   bool took = fork_finish(&stdio);
   zone__shim_trim_fork_child();
+  zone__shim_owners_fork_child();
   if (atomic_load(&zone__shim_arenas[0].zone) == NULL) {
     zone__shim_state_fork_child(false, NULL);
     return;

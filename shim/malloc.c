@@ -164,11 +164,15 @@ static int free_remote(const zone_t *tried, void *p, bool hand_over) {
   return err;
 }
 
+/* The name free's misuse reports give, by which a free is told from
+ * realloc(p, 0)'s (one address compare, not a string compare). */
+static const char free_call[] = "free";
+
 /* A free the thread's zone z refused (or, with `many`, whose span does not
  * hold p): another arena's block, a frozen zone's, or misuse. */
 static void free_elsewhere(zone_t *z, void *p, bool many, const char *call) {
   int saved = errno;
-  if (!many || free_remote(z, p, strcmp(call, "free") == 0) != 0)
+  if (!many || free_remote(z, p, call == free_call) != 0)
     zone__shim_foreign(p, call);
   errno = saved;
 }
@@ -228,7 +232,7 @@ static inline void free_as(void *p, const char *call) {
   free_refused(refused, call);
 }
 
-static void shim_free(void *p) { free_as(p, "free"); }
+static void shim_free(void *p) { free_as(p, free_call); }
 
 /* calloc on the way that finds the thread's arena and zone first, or of a
  * size that may want a mapping of its own (whose pages are zero). */

@@ -282,6 +282,8 @@ void zone__shim_contended(void) __attribute__((cold));
 zone_t *zone__shim_holder(const void *p, unsigned *cursor, const zone_t *skip);
 /* The one arena (not skip) whose span holds p; NULL when none or several do. */
 zone_t *zone__shim_sole_holder(const void *p, const zone_t *skip);
+/* In a fork child: the owner table (arena.c) is built again at its next use. */
+void zone__shim_owners_fork_child(void);
 
 /* ---- report.c: ZONE_STATS and ZONE_DUMP -------------------------------------- */
 

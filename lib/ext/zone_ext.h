@@ -139,6 +139,12 @@ int zone__free_or_hand_over(zone_t *z, void *p);
 void zone__span(const zone_t *z, uintptr_t *lo, uintptr_t *hi);
 /* Whether p lies inside the zone's span. */
 bool zone__span_holds(const zone_t *z, const void *p);
+/* How many times any zone's span has grown in this process: while the count
+ * stays, every span read before it is still current. A thread that got a
+ * block's address from the thread that allocated it sees every growth that
+ * came before that block (the count is raised after the span, with release;
+ * read it with acquire). */
+extern _Atomic unsigned long zone__span_changes;
 
 /* ---- inspect.c: looking inside ---------------------------------------------- */
 

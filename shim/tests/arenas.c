@@ -23,6 +23,9 @@
  *   limit      with ZONE_ARENAS=2, more threads make no more arenas
  *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
  *              for its lock moves to another
+ *   owners     the table that names the arena owning an address agrees with
+ *              the scan over every arena's span: two arenas, one grown, and
+ *              a third put outside the slots the table knows
  *   fall       a fall of 3 MiB in use gives memory back with two arenas and
  *              not with one: the 4 MiB budget is shared among the arenas
  * The helper thread's first call makes arena 1 (a thread but the main one
@@ -496,6 +499,108 @@ static void case_move(void) {
   printf("move: arena %u -> %u\n", mover.before, mover.after);
 }
 
+/* ---- owners --------------------------------------------------------------------------- */
+
+#include <sys/mman.h>
+
+/* What the scan over every arena's span says: the one arena (not skip)
+ * whose span holds p, NULL for none or several. */
+static zone_t *holder_by_scan(const void *p, const zone_t *skip) {
+  unsigned cursor = 0;
+  zone_t *z = zone__shim_holder(p, &cursor, skip);
+  return z != NULL && zone__shim_holder(p, &cursor, skip) == NULL ? z : NULL;
+}
+
+#define SLOT_BASE ((uintptr_t)1 << 45)
+#define SLOT_BYTES ((uintptr_t)64 << 30)
+#define SLOTS 256
+
+/* zone__shim_sole_holder, which answers from its table of slots while every
+ * arena's span lies in a slot of its own, against the scan: for addresses at
+ * and around every arena's span and blocks, with every arena skipped in turn.
+ * Returns how many of the addresses lay in the slots. */
+static unsigned owners_agree(const char *when, void *const *blocks, size_t nblocks) {
+  uintptr_t probe[256];
+  size_t np = 0;
+  unsigned n = atomic_load(&zone__shim_narenas), in_slots = 0;
+  for (unsigned k = 0; k < n; k++) {
+    uintptr_t lo, hi;
+    zone__span(atomic_load(&zone__shim_arenas[k].zone), &lo, &hi);
+    uintptr_t slot = lo >= SLOT_BASE ? SLOT_BASE + (lo - SLOT_BASE) / SLOT_BYTES * SLOT_BYTES : lo;
+    uintptr_t at[] = {lo - 1, lo, lo + 16, lo + (hi - lo) / 2, hi - 16, hi - 1, hi, hi + 4096,
+                      slot, slot + SLOT_BYTES - 1, slot + SLOT_BYTES};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+      probe[np++] = at[i];
+  }
+  for (size_t i = 0; i < nblocks; i++)
+    probe[np++] = (uintptr_t)blocks[i];
+  for (size_t i = 0; i < np; i++) {
+    in_slots += probe[i] >= SLOT_BASE && probe[i] - SLOT_BASE < SLOTS * SLOT_BYTES;
+    for (unsigned k = 0; k <= n; k++) {
+      const zone_t *skip = k < n ? atomic_load(&zone__shim_arenas[k].zone) : NULL;
+      zone_t *got = zone__shim_sole_holder((void *)probe[i], skip);
+      zone_t *want = holder_by_scan((void *)probe[i], skip);
+      if (got != want)
+        fail("%s: the owner of %#lx (arena %u skipped) is %p, the scan says %p", when,
+             (unsigned long)probe[i], k, (void *)got, (void *)want);
+    }
+  }
+  return in_slots;
+}
+
+/* The owner table agrees with the scan: with two arenas, after one's span
+ * grows, and with a third arena put outside the slots (each slot's first
+ * page taken beforehand), where the table can't answer. */
+static void case_owners(void) {
+  void *blocks[4];
+  blocks[0] = shim_malloc(100);  /* main: arena 0 */
+  pthread_t h = helper_start();  /* arena 1 */
+  blocks[1] = helper_run(do_malloc, (void *)(uintptr_t)100);
+  uintptr_t lo0, hi0;
+  zone__span(atomic_load(&zone__shim_arenas[0].zone), &lo0, &hi0);
+  bool slotted = lo0 >= SLOT_BASE && lo0 - SLOT_BASE < SLOTS * SLOT_BYTES;
+  if (owners_agree("two arenas", blocks, 2) == 0 && slotted)
+    fail("no address probed lies in the slots: the table was not asked");
+  if (!slotted)  /* a sanitizer's runtime may hold that range */
+    printf("owners: the zones lie outside the slots: only the scan answers\n");
+  blocks[2] = helper_run(do_malloc, (void *)(uintptr_t)(1u << 20));  /* arena 1 grows */
+  blocks[3] = (char *)blocks[2] + (1u << 20) - 1;
+  owners_agree("arena 1 grown", blocks, 4);
+  static void *taken[SLOTS];  /* each slot's first page, where that range is ours */
+  for (unsigned s = 0; s < SLOTS && slotted; s++) {
+    void *want = (void *)(SLOT_BASE + s * SLOT_BYTES);
+    void *m = mmap(want, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    taken[s] = m == want ? m : NULL;
+    if (m != MAP_FAILED && m != want)
+      munmap(m, 4096);  /* a kernel that took the address as a hint */
+  }
+  helper.step = 0;
+  pthread_t a;
+  if (pthread_create(&a, NULL, own_arena, NULL) != 0)  /* arena 2 */
+    fail("pthread_create");
+  helper_wait(1);
+  uintptr_t lo, hi;
+  zone__span(atomic_load(&zone__shim_arenas[2].zone), &lo, &hi);
+  bool outside = lo < SLOT_BASE || lo - SLOT_BASE >= SLOTS * SLOT_BYTES;
+  owners_agree("an arena outside the slots", blocks, 4);
+  helper_set(4);
+  pthread_join(a, NULL);
+  pthread_join(h, NULL);
+  for (unsigned s = 0; s < SLOTS; s++)
+    if (taken[s] != NULL)
+      munmap(taken[s], 4096);
+  shim_free(blocks[0]);
+  shim_free(blocks[1]);  /* arena 1's, from main */
+  shim_free(blocks[2]);
+  if (owned_by(0, blocks[0]) || owned_by(1, blocks[1]) || owned_by(1, blocks[2]))
+    fail("a block freed by main is still live");
+  for (unsigned k = 0; k < 3; k++)
+    if (zone_check(atomic_load(&zone__shim_arenas[k].zone)) != 0)
+      fail("arena %u fails zone_check", k);
+  printf("owners: the table and the scan agree; arena 2 %s the slots\n",
+         outside ? "outside" : "inside (the kernel kept its hint)");
+}
+
 /* ---- fall ----------------------------------------------------------------------------- */
 
 #define FALL_BLOCKS 12
@@ -557,6 +662,8 @@ int main(int argc, char **argv) {
     case_move();
   else if (strcmp(c, "fall") == 0)
     case_fall();
+  else if (strcmp(c, "owners") == 0)
+    case_owners();
   else if (strcmp(c, "double_free") == 0 || strcmp(c, "interior_free") == 0 ||
            strcmp(c, "double_free_handed_over") == 0 ||
            strcmp(c, "interior_free_handed_over") == 0 ||
