@@ -33,7 +33,8 @@
  * accepts p is the owner. Spans only narrow the search; the zone's call under
  * its lock decides, so a bad or double free is caught exactly whichever thread
  * makes it (a handed-over one by the thread that applies it). A free is handed
- * over only when one arena's span holds p (zone__shim_sole_holder).
+ * over only when one arena's span holds p (zone__shim_sole_holder, which asks
+ * the table of slots below before it scans the arenas' spans).
  */
 #include "fast.h"
 
