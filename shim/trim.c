@@ -177,8 +177,8 @@ static void usage_tick(zone__shim_arena_t *a) {
    * time in returns and faults for the pages its next round wrote again. */
   unsigned arenas = atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed);
   size_t budget = times_saturated(threshold, BUDGET_FACTOR);
-  size_t fall = budget;
-  if (arenas > 1 && (fall = budget / arenas) < threshold)
+  size_t fall = arenas > 1 ? budget / arenas : budget;
+  if (fall < threshold)
     fall = threshold;
   if (used >= t->high_water) {
     t->high_water = used;

@@ -474,7 +474,7 @@ static void case_move(void) {
   shim_free(shim_malloc(16));  /* main: arena 0 */
   pthread_t h = helper_start();  /* arena 1 */
   pthread_t a;
-  helper.step = 0;
+  helper_set(0);
   if (pthread_create(&a, NULL, own_arena, NULL) != 0)  /* arena 2, the last */
     fail("pthread_create");
   helper_wait(1);
@@ -574,7 +574,7 @@ static void case_owners(void) {
     if (m != MAP_FAILED && m != want)
       munmap(m, 4096);  /* a kernel that took the address as a hint */
   }
-  helper.step = 0;
+  helper_set(0);
   pthread_t a;
   if (pthread_create(&a, NULL, own_arena, NULL) != 0)  /* arena 2 */
     fail("pthread_create");
