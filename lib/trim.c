@@ -16,9 +16,13 @@
  * The decay's look reads the index's freed[] marks (a bit per 8 KiB chunk in
  * which a give left a bitmap word wholly free, index.c) and moves them into
  * waiting[] (kept beside them in the index's book, so it costs no mapping of
- * its own); the chunks that were waiting give back their pages found wholly
- * free now. A page goes back once it has stayed free from one look to the
- * next, for one check of its words at the look.
+ * its own); the chunks that were waiting and have not been freed into again
+ * since give back their pages found wholly free now. A page goes back once
+ * it has stayed free from one look to the next with no free into its chunk
+ * in between, for one check of its words at the look. A chunk freed into
+ * again is in use: its free pages are likely to be written again soon, so
+ * they wait (bench/src/mstress.c faulted in again nearly every page the
+ * decay gave back; with this rule its faults are those of no decay at all).
  */
 #include "internal.h"
 #include "bits.h"
@@ -277,8 +281,9 @@ static size_t chunk_pages(zone__extent_t *e, size_t c, size_t page, page_run_t *
   return released;
 }
 
-/* One extent's look: the chunks that waited since the last look give back
- * their free pages, and those freed into since take their place. */
+/* One extent's look: the chunks that waited since the last look and were
+ * not freed into again give back their free pages, and those freed into
+ * since take their place. */
 static size_t extent_look(zone__extent_t *e, size_t page) {
   zone__index_t *ix = &e->idx;
   if (ix->freed_hi == 0 && ix->waiting_hi == 0)
@@ -290,7 +295,7 @@ static size_t extent_look(zone__extent_t *e, size_t page) {
   size_t released = 0;
   page_run_t run = {0, 0};
   for (size_t i = lo; i < hi; i++) {
-    uint64_t due = ix->waiting[i];
+    uint64_t due = ix->waiting[i] & ~ix->freed[i];  /* freed into again: in use */
     ix->waiting[i] = ix->freed[i];
     ix->freed[i] = 0;
     for (; due != 0; due &= due - 1)

@@ -51,9 +51,10 @@
  * marks the 8 KiB chunks in which a free left a bitmap word wholly free, and
  * every ZONE_RETURN_DELAY operations (1024 by default; counted in looks of
  * OPS_PER_TICK) a look gives back the whole free pages of the chunks marked
- * before the previous look (zone__trim_freed): a page goes back once it has
- * stayed free from one look to the next, and one taken again in between
- * stays. A look costs the chunks freed into, not the zone's free regions.
+ * before the previous look and not freed into since (zone__trim_freed): a
+ * page goes back once it has stayed free from one look to the next with no
+ * free into its chunk in between, and one taken again in between stays. A
+ * look costs the chunks freed into, not the zone's free regions.
  * What it must not do is give back pages that the program writes again at
  * once (bench/src/frag.c, churn_large: nearly every page given back faults
  * in again, a system call and a page fault for nothing). The faults tell:
@@ -61,9 +62,13 @@
  * growth in bytes ever handed out explains (first touches), are the pages
  * given back that came back. While those come to more than half of the pages
  * given back (both decaying by 1/8 a look), the delay between looks doubles,
- * up to DECAY_BACKOFF_MAX times the option; otherwise it halves back. On
- * mixed the returned pages mostly lie under blocks' untouched middles and
- * fault rarely (about 1 in 18), so the delay stays at the option.
+ * up to DECAY_BACKOFF_MAX times the option (16M operations by default, a
+ * few seconds of a busy thread; jemalloc's decay takes 10 s); otherwise it
+ * halves back. A program whose pages stay free for longer than
+ * a shorter bound before it writes them again (rounds of work) would still
+ * fault them all in every round. On mixed the returned pages mostly lie
+ * under blocks' untouched middles and fault rarely (about 1 in 18), so the
+ * delay stays at the option.
  */
 #include "fast.h"
 
@@ -73,7 +78,7 @@
 #define OPS_PER_TICK 64
 #define BUDGET_FACTOR 32
 #define QUIET_TICKS 16384
-#define DECAY_BACKOFF_MAX 1024
+#define DECAY_BACKOFF_MAX 16384
 
 
 static _Atomic size_t returned_total, decayed_total;

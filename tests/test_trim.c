@@ -568,6 +568,51 @@ START_TEST(page_taken_before_the_look_stays) {
 }
 END_TEST
 
+/* A chunk freed into again between two looks is in use: its free pages wait
+ * for a look that follows a whole stretch with no free into it; the other
+ * chunks of the run go back as before. */
+START_TEST(chunk_freed_into_again_waits) {
+  enum { B = 1024 };
+  static char *p[B];
+  zone_t *z = small_blocks_zone(p, B, SMALL);
+  size_t page = page_size();
+  uintptr_t base = z->extents[0].base, chunk = ZONE_CHUNK_BITS * ZONE_G;
+  size_t lo = 100;  /* the run starts with a chunk's first block */
+  while (((uintptr_t)p[lo] - base) % chunk >= SMALL)
+    lo++;
+  ck_assert_uint_lt(lo, 200);
+  for (size_t i = lo; i < 700; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  uintptr_t run_lo = (uintptr_t)p[lo], run_hi = (uintptr_t)p[700];
+  size_t pages = whole_pages(run_lo, run_hi);
+  ck_assert_uint_eq(look(z), 0);  /* they wait */
+  /* Five blocks taken again (first fit: the run's first granules, past its
+   * first bitmap word) and freed: a free into the run's first chunk that
+   * leaves a word wholly free, which is what marks a chunk. */
+  char *again[5];
+  for (size_t k = 0; k < 5; k++) {
+    again[k] = zalloc(z, SMALL);
+    ck_assert_ptr_eq(again[k], (char *)run_lo + k * SMALL);
+    zt_fill(again[k], SMALL, 99);
+  }
+  for (size_t k = 0; k < 5; k++)
+    ck_assert_int_eq(zfree(z, again[k]), 0);
+  uintptr_t hot_lo = base + (run_lo - base) / chunk * chunk;
+  size_t hot = whole_pages(run_lo, hot_lo + chunk);
+  ck_assert_uint_gt(hot, 0);
+  ck_assert_uint_eq(look(z), (pages - hot) * page);
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), hot);
+  ck_assert_uint_eq(look(z), hot * page);  /* no free into it since */
+  ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+  ck_assert_uint_eq(assert_marks_free(z), pages);
+  for (size_t i = 0; i < B; i++)
+    if (i < lo || i >= 700)
+      ZT_REQUIRE(zt_verify(p[i], SMALL, (uint64_t)i), "block %zu changed", i);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* Every path that frees granules marks them for the look: a large block, a
  * block across two words, a shrink in place; and zone_reset's. The look
  * reports the bytes ever handed out, which only grow. */
@@ -1113,6 +1158,7 @@ int main(void) {
   ZT_CASE(s, freed_pages_wait_one_look);
   ZT_CASE(s, one_word_frees_wait_one_look);
   ZT_CASE(s, page_taken_before_the_look_stays);
+  ZT_CASE(s, chunk_freed_into_again_waits);
   ZT_CASE(s, every_give_reaches_the_look);
   ZT_CASE(s, caller_memory_is_not_looked_at);
   ZT_CASE(s, look_without_its_map_waits);

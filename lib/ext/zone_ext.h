@@ -34,10 +34,11 @@ size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes);
 size_t zone__trim_reused(zone_t *z);
 /* The look of a decay: gives back the whole free pages of the chunks (8 KiB
  * of the zone) in which a free left a bitmap word wholly free before the
- * last look, the pages found free now; the chunks freed into since then
- * wait for the next look. So a page goes back after it has stayed free from
- * one look to the next, whatever the size of its free run, and a page taken
- * again in between stays. Returns the bytes released; a look with nothing
+ * last look and none since, the pages found free now; the chunks freed into
+ * since then wait for the next look. So a page goes back after it has
+ * stayed free from one look to the next with no free into its chunk in
+ * between, whatever the size of its free run, and a page taken again in
+ * between stays. Returns the bytes released; a look with nothing
  * freed since the last one costs a few loads per extent. *handed_out gets
  * the bytes of the zone that blocks have ever covered (each extent's low
  * part up to the highest granule handed out): its growth is what the

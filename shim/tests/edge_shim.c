@@ -390,6 +390,33 @@ START_TEST(decay_backs_off_when_pages_come_back) {
 }
 END_TEST
 
+/* A round of the same program whose pages stay free far longer between a
+ * free and the rewrite: 100k small calls (200k operations) in between. */
+static void long_rewrite_round(int round) {
+  rewrite_round(round);
+  for (int i = 0; i < 100000; i++)
+    free(malloc(32));
+}
+
+START_TEST(decay_backs_off_past_long_rounds) {
+  /* With ZONE_RETURN_DELAY=64 (its own test entry) a round is three times
+   * the delay's longest at a backoff of 1024 times, so pages would go back
+   * every round and fault in the next; the backoff reaches past the round
+   * (16384 times), and the later rounds fault in few pages. */
+  enum { LONG_LEARN = 12, LONG_ROUNDS = 20 };
+  long faults = 0;
+  for (int r = 0; r < LONG_ROUNDS; r++) {
+    if (r == LONG_LEARN)
+      faults = minor_faults();
+    long_rewrite_round(r);
+  }
+  faults = minor_faults() - faults;
+  long per_round = (long)(ROUND_BLOCKS * ROUND_EACH / (size_t)sysconf(_SC_PAGESIZE));
+  ck_assert_msg(faults < (LONG_ROUNDS - LONG_LEARN) * per_round / 4, "%ld page faults in %d rounds of %ld pages",
+                faults, LONG_ROUNDS - LONG_LEARN, per_round);
+}
+END_TEST
+
 START_TEST(aligned_first_fit) {
   /* An aligned block goes at the lowest aligned address where it fits; the
    * padding before it stays free for later small blocks. */
@@ -615,7 +642,7 @@ int main(void) {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
     realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
     malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back, freed_pages_go_back_after_a_while,
-    decay_backs_off_when_pages_come_back,
+    decay_backs_off_when_pages_come_back, decay_backs_off_past_long_rounds,
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
     big_blocks_get_their_own_mapping, big_blocks_move_with_realloc, big_blocks_from_many_threads,
