@@ -93,6 +93,15 @@ static inline bool zone__lock_try(zone__lock_t *l, int *expected) {
                                                                   memory_order_relaxed), 1);
 }
 
+/* Whether the lock is free at this moment, by a plain load (*expected gets
+ * its state, for zone__lock_contended): a caller that would rather not wait
+ * tests it before zone__lock_try, since a compare-and-swap on a lock another
+ * core holds takes the line from the holder for nothing. */
+static inline bool zone__lock_looks_free(zone__lock_t *l, int *expected) {
+  *expected = atomic_load_explicit(&l->state, memory_order_relaxed);
+  return *expected == 0;
+}
+
 static inline void zone__lock_acquire(zone__lock_t *l) {
   if (ZONE_SINGLE_THREADED())
     return;

@@ -561,23 +561,15 @@ static __attribute__((noinline, cold)) int zfree_contended(zone_t *z, void *p, i
   return err;
 }
 
-/* Whether z's lock is free at this moment, by a plain load: a compare-and-swap
- * on a lock another core holds would take its line away from the holder for
- * nothing (test before test-and-set). */
-static inline bool lock_looks_free(const zone_t *z, int *expected) {
-  *expected = atomic_load_explicit(&((zone_t *)z)->lock.state, memory_order_relaxed);
-  return *expected == 0;
-}
-
 int zone__free_or_hand_over(zone_t *z, void *p) {
   int expected;
-  if (lock_looks_free(z, &expected) && zone__lock_fast(z, &expected))
+  if (zone__lock_looks_free(&z->lock, &expected) && zone__lock_fast(z, &expected))
     return free_locked(z, p);
   if (zone__remote_push(z, p) != 0)
-    return zfree_contended(z, p, expected ? expected : 1);
+    return zfree_contended(z, p, expected);  /* held: both tests set it */
   /* The holder may have let go since: then apply it now, so that a free
    * does not wait for the arena's next call when it need not. */
-  if (lock_looks_free(z, &expected) && zone__lock_fast(z, &expected)) {
+  if (zone__lock_looks_free(&z->lock, &expected) && zone__lock_fast(z, &expected)) {
     zone__settle_waiting(z);
     zone__unlock(z);
   }

@@ -64,9 +64,9 @@
  * given back (both decaying by 1/8 a look), the delay between looks doubles,
  * up to DECAY_BACKOFF_MAX times the option (16M operations by default, a
  * few seconds of a busy thread; jemalloc's decay takes 10 s); otherwise it
- * halves back. A program whose pages stay free for longer than
- * a shorter bound before it writes them again (rounds of work) would still
- * fault them all in every round. On mixed the returned pages mostly lie
+ * halves back. With a shorter bound, a program that leaves its pages free
+ * for longer than it between rounds of work would fault them all in every
+ * round. On mixed the returned pages mostly lie
  * under blocks' untouched middles and fault rarely (about 1 in 18), so the
  * delay stays at the option.
  */

@@ -276,13 +276,13 @@ static void swing_round(int round) {
   small_calls();
 }
 
-/* Runs ROUNDS rounds of `round`: the page faults of those after the first
- * LEARN, in which the shim has learnt what the rounds do. */
+/* Runs `rounds` rounds of `round`: the page faults of those after the first
+ * `learn`, in which the shim has learnt what the rounds do. */
 enum { LEARN = 10, ROUNDS = 40 };
-static long faults_after_learning(void (*round)(int)) {
+static long faults_after_learning(void (*round)(int), int learn, int rounds) {
   long faults = 0;
-  for (int r = 0; r < ROUNDS; r++) {
-    if (r == LEARN)
+  for (int r = 0; r < rounds; r++) {
+    if (r == learn)
       faults = minor_faults();
     round(r);
   }
@@ -294,7 +294,7 @@ START_TEST(swinging_usage_faults_less) {
    * shim sees the pages it returned come back and from then on keeps the
    * lowest 4 MiB of free memory (its margin) resident: the later rounds
    * fault in only what lies above. */
-  long faults = faults_after_learning(swing_round);
+  long faults = faults_after_learning(swing_round, LEARN, ROUNDS);
   long per_round = (long)(SWING_BYTES / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 2, "%ld page faults in %d rounds of %ld pages",
                 faults, ROUNDS - LEARN, per_round);
@@ -383,7 +383,7 @@ START_TEST(decay_backs_off_when_pages_come_back) {
   /* The first rounds' freed pages go back and fault in again in the next
    * round; the decay sees the faults and lengthens its delay past the
    * rounds, so the later rounds fault in few pages. */
-  long faults = faults_after_learning(rewrite_round);
+  long faults = faults_after_learning(rewrite_round, LEARN, ROUNDS);
   long per_round = (long)(ROUND_BLOCKS * ROUND_EACH / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 4, "%ld page faults in %d rounds of %ld pages", faults,
                 ROUNDS - LEARN, per_round);
@@ -404,13 +404,7 @@ START_TEST(decay_backs_off_past_long_rounds) {
    * every round and fault in the next; the backoff reaches past the round
    * (16384 times), and the later rounds fault in few pages. */
   enum { LONG_LEARN = 12, LONG_ROUNDS = 20 };
-  long faults = 0;
-  for (int r = 0; r < LONG_ROUNDS; r++) {
-    if (r == LONG_LEARN)
-      faults = minor_faults();
-    long_rewrite_round(r);
-  }
-  faults = minor_faults() - faults;
+  long faults = faults_after_learning(long_rewrite_round, LONG_LEARN, LONG_ROUNDS);
   long per_round = (long)(ROUND_BLOCKS * ROUND_EACH / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (LONG_ROUNDS - LONG_LEARN) * per_round / 4, "%ld page faults in %d rounds of %ld pages",
                 faults, LONG_ROUNDS - LONG_LEARN, per_round);
