@@ -32,12 +32,13 @@
  * again (zone__trim_keep). How much to keep is learned: the core counts the
  * returned pages that blocks are taken over again (zone__trim_reused), and
  * whatever came back between two returns (at least one threshold) is added
- * to `keep`, up to one budget. That bound is the slack the hysteresis allows
- * anyway (a fall short of the budget keeps all its free pages), and it is
- * what keeps the peak resident size where returning everything puts it: a
- * larger `keep` holds pages the next rise does not reach before the
- * program's peak (frag: 8 MiB kept, +0.2% peak RSS; 4 MiB, none; page faults
- * 128k -> 56k). `keep` halves after QUIET_TICKS looks (a million calls on one
+ * to `keep`, up to KEEP_FACTOR thresholds (8 MiB by default, two budgets).
+ * Pages kept that the next rise reaches would have been faulted back in
+ * anyway, so what a larger bound costs is the pages a rise stops short of:
+ * on bench/src/mstress.c, whose threads write 10-40 MiB afresh each round,
+ * one budget let every round fault most of its pages back (97k faults at 2
+ * threads; 28k with 8 MiB, peak RSS 46.8 -> 48.8 MB, 49.4 at 16 MiB), and
+ * frag's faults fell 55k -> 48k with its peak unchanged. `keep` halves after QUIET_TICKS looks (a million calls on one
  * thread) with nothing coming back, and the free memory it held goes back
  * then, so a program that has stopped swinging still returns it. A program
  * starts with nothing kept: one that frees most of its memory once gets it
@@ -77,6 +78,7 @@
 
 #define OPS_PER_TICK 64
 #define BUDGET_FACTOR 32
+#define KEEP_FACTOR 64 /* thresholds: the most a return keeps, 8 MiB by default */
 #define QUIET_TICKS 16384
 #define DECAY_BACKOFF_MAX 16384
 
@@ -177,12 +179,14 @@ static void usage_tick(zone__shim_arena_t *a) {
   size_t used = zone__used_bytes(z);
   zone__shim_leave();
   /* The fall that triggers a return is the budget shared among the arenas;
-   * what a return keeps (learned from the pages that came back) may reach a
-   * whole budget, as with one arena: a smaller cap cost mstress 3.6x its
-   * time in returns and faults for the pages its next round wrote again. */
+   * what a return keeps (learned from the pages that came back) may reach
+   * KEEP_FACTOR thresholds in each arena, whatever their number: a smaller
+   * cap cost mstress its time in returns and faults for the pages its next
+   * round wrote again. */
   unsigned arenas = atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed);
   size_t budget = times_saturated(threshold, BUDGET_FACTOR);
   size_t fall = arenas > 1 ? budget / arenas : budget;
+  size_t most_kept = times_saturated(threshold, KEEP_FACTOR);
   if (fall < threshold)
     fall = threshold;
   if (used >= t->high_water) {
@@ -190,7 +194,7 @@ static void usage_tick(zone__shim_arena_t *a) {
   } else if (t->high_water - used >= fall) {
     size_t since = came_back(z, t);
     if (since >= threshold) {
-      t->keep = t->keep < budget && since < budget - t->keep ? t->keep + since : budget;
+      t->keep = t->keep < most_kept && since < most_kept - t->keep ? t->keep + since : most_kept;
       t->quiet_ticks = 0;
     }
     zone__shim_give_back(z, threshold, t->keep);

@@ -259,22 +259,28 @@ static void small_calls(void) {
 /* One round of a program whose usage swings: 6 MiB in 256 KiB blocks, more
  * than the 4 MiB fall that makes the shim give memory back, written, held
  * while the shim looks, freed, and low while it looks again. */
-enum { SWING_BLOCKS = 24 };
+enum { SWING_BLOCKS = 24, WIDE_SWING_BLOCKS = 28 };
 #define SWING_EACH ((size_t)256 << 10)
 #define SWING_BYTES (SWING_BLOCKS * SWING_EACH)
 
-static void swing_round(int round) {
-  void *p[SWING_BLOCKS];
-  for (int i = 0; i < SWING_BLOCKS; i++) {
+static void swing_blocks(int round, int blocks) {
+  void *p[WIDE_SWING_BLOCKS];
+  for (int i = 0; i < blocks; i++) {
     p[i] = malloc(SWING_EACH);
     ck_assert_ptr_nonnull(p[i]);
     touch(p[i], SWING_EACH, round);
   }
   small_calls();
-  for (int i = 0; i < SWING_BLOCKS; i++)
+  for (int i = 0; i < blocks; i++)
     free(p[i]);
   small_calls();
 }
+
+static void swing_round(int round) { swing_blocks(round, SWING_BLOCKS); }
+
+/* A swing of 7 MiB: more than the 4 MiB fall, less than the 8 MiB a return
+ * may keep. */
+static void wide_swing_round(int round) { swing_blocks(round, WIDE_SWING_BLOCKS); }
 
 /* Runs `rounds` rounds of `round`: the page faults of those after the first
  * `learn`, in which the shim has learnt what the rounds do. */
@@ -291,12 +297,23 @@ static long faults_after_learning(void (*round)(int), int learn, int rounds) {
 
 START_TEST(swinging_usage_faults_less) {
   /* The first rounds' frees go back to the system and fault back in; the
-   * shim sees the pages it returned come back and from then on keeps the
-   * lowest 4 MiB of free memory (its margin) resident: the later rounds
-   * fault in only what lies above. */
+   * shim sees the pages it returned come back and from then on keeps as
+   * much of the lowest free memory resident (up to 8 MiB): the later rounds
+   * fault in at most what lies above. */
   long faults = faults_after_learning(swing_round, LEARN, ROUNDS);
   long per_round = (long)(SWING_BYTES / (size_t)sysconf(_SC_PAGESIZE));
   ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 2, "%ld page faults in %d rounds of %ld pages",
+                faults, ROUNDS - LEARN, per_round);
+}
+END_TEST
+
+START_TEST(wide_swing_is_kept_whole) {
+  /* A swing the shim can keep whole: after the first rounds it faults in
+   * almost nothing, where keeping only the 4 MiB fall would fault 3 of the
+   * 7 MiB back in every round. */
+  long faults = faults_after_learning(wide_swing_round, LEARN, ROUNDS);
+  long per_round = (long)(WIDE_SWING_BLOCKS * SWING_EACH / (size_t)sysconf(_SC_PAGESIZE));
+  ck_assert_msg(faults < (ROUNDS - LEARN) * per_round / 8, "%ld page faults in %d rounds of %ld pages",
                 faults, ROUNDS - LEARN, per_round);
 }
 END_TEST
@@ -635,7 +652,7 @@ int main(void) {
   const TTest *tests[] = {
     shim_is_active, usable_size_is_exact, first_fit_reuses_lowest, mallinfo_reports_the_zone,
     realloc_zero_really_frees, realloc_in_place, overflow_cannot_corrupt, trim_threshold_option,
-    malloc_trim_reports_new_returns, swinging_usage_faults_less, swing_over_memory_goes_back, freed_pages_go_back_after_a_while,
+    malloc_trim_reports_new_returns, swinging_usage_faults_less, wide_swing_is_kept_whole, swing_over_memory_goes_back, freed_pages_go_back_after_a_while,
     decay_backs_off_when_pages_come_back, decay_backs_off_past_long_rounds,
     aligned_first_fit, posix_memalign_keeps_errno, aligned_alloc_rejects_bad_alignment,
     malloc_stats_survives_cancel, address_space_limit_after_start,
