@@ -38,11 +38,12 @@
  * on bench/src/mstress.c, whose threads write 10-40 MiB afresh each round,
  * one budget let every round fault most of its pages back (97k faults at 2
  * threads; 28k with 8 MiB, peak RSS 46.8 -> 48.8 MB, 49.4 at 16 MiB), and
- * frag's faults fell 55k -> 48k with its peak unchanged. `keep` halves after QUIET_TICKS looks (a million calls on one
- * thread) with nothing coming back, and the free memory it held goes back
- * then, so a program that has stopped swinging still returns it. A program
- * starts with nothing kept: one that frees most of its memory once gets it
- * back within a few calls.
+ * frag's faults fell 55k -> 48k with its peak unchanged. `keep` halves
+ * after QUIET_TICKS looks (a million calls on one thread) with nothing
+ * coming back, and the free memory it held goes back then, so a program
+ * that has stopped swinging still returns it. A program starts with
+ * nothing kept: one that frees most of its memory once gets it back within
+ * a few calls.
  *
  * The decay: a page can hold no block and still be resident, in a free
  * region far shorter than the threshold, because a block once written there
