@@ -528,6 +528,23 @@ static void index_publish(zone__index_t *ix, const zone__index_t *nx) {
   ix->ngran = nx->ngran;
 }
 
+/* The parts of the book that a growth from old_words to nwords writes
+ * whole, made resident in one call each (zone__os_populate) rather than a
+ * page fault per page: the new words' leaves and each reach level's new
+ * bytes. The bitmaps and the chunks' marks of the new words stay untouched
+ * (zero reads as free; first fit writes them as it reaches them), and so do
+ * the tree's new nodes, which a sleeping tree does not write until a search
+ * wakes it. */
+static void book_populate(const zone__index_t *ix, size_t old_words, size_t nwords) {
+  size_t nchunks = zone__chunks_of(nwords);
+  zone__os_populate(&ix->leaf[old_words], (nchunks * ZONE_CHUNK_WORDS - old_words) * sizeof(uint32_t));
+  for (size_t k = 0; k < ix->reach.cap_levels; k++) {
+    size_t was = zone__reach_bytes(old_words, k), now = zone__reach_bytes(nwords, k);
+    if (now > was)
+      zone__os_populate(ix->reach.level[k] + was, now - was);
+  }
+}
+
 /* Growth to ngran granules within the book's room: the pages the new size
  * needs committed (the one step that can fail, before any write), then
  * what changed computed: the old last word (its pad granules are real, free
@@ -537,8 +554,11 @@ static void index_publish(zone__index_t *ix, const zone__index_t *nx) {
 static int index_grow(zone__index_t *ix, size_t ngran) {
   size_t old_words = ix->nwords, old_chunks = zone__chunks_of(old_words), old_leaves = ix->tree.leaves;
   zone_assert(ngran > ix->ngran && words_of(ngran) <= ix->cap_words);
-  if (!ix->book_whole && book_commit(ix, old_words, words_of(ngran)) != 0)
-    return ENOMEM;
+  if (!ix->book_whole) {
+    if (book_commit(ix, old_words, words_of(ngran)) != 0)
+      return ENOMEM;
+    book_populate(ix, old_words, words_of(ngran));
+  }
   zone__index_t nx = *ix;
   index_size(&nx, ngran);
   size_t w0 = old_words - 1;

@@ -414,6 +414,11 @@ void zone__os_zero(void *p, size_t bytes);
 #define ZONE_ZERO_DISCARD_BYTES ((size_t)256 << 10)
 /* Asks for transparent huge pages over a mapping (a hint; may do nothing). */
 void zone__os_hugepage_hint(void *p, size_t bytes);
+/* Makes the pages over [p, p + bytes) resident and writable in one system
+ * call (MADV_POPULATE_WRITE), for memory about to be written whole: one
+ * call instead of a page fault per page. Does nothing where the kernel has
+ * no such call (the writes fault the pages in then), and keeps errno. */
+void zone__os_populate(void *p, size_t bytes);
 /* Test hook: the n-th mapping from now on fails with ENOMEM (0 turns it off);
  * every mapping after that fails too when `sticky`. */
 void zone__os_fail_after(long n, bool sticky);

@@ -136,3 +136,18 @@ void zone__os_hugepage_hint(void *p, size_t bytes) {
   if (p != NULL && bytes != 0)
     madvise(p, bytes, MADV_HUGEPAGE);
 }
+
+void zone__os_populate(void *p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  size_t page = zone__os_page_size();
+  uintptr_t lo = (uintptr_t)p / page * page, hi = ((uintptr_t)p + bytes + page - 1) / page * page;
+  if (p != NULL && bytes != 0) {
+    int saved = errno;  /* EINVAL before Linux 5.14: the writes fault the pages in instead */
+    madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+    errno = saved;
+  }
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
