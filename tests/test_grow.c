@@ -368,6 +368,34 @@ START_TEST(grows_in_place) {
 }
 END_TEST
 
+/* A growth adds the zone's size (it doubles) up to 32 MiB at a time, and
+ * past that 32 MiB a step, which bounds the time of the call that grows it;
+ * a request larger than the step gets what it needs. */
+START_TEST(growth_step_is_bounded) {
+  const size_t mib = (size_t)1 << 20;
+  zone_t *z = create_zone_flags(16 * mib, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_ptr_nonnull(zalloc(z, 16 * mib));
+  ck_assert_ptr_nonnull(zalloc(z, 64));
+  ck_assert_uint_eq(zone_size(z), 32 * mib);  /* doubled */
+  ck_assert_ptr_nonnull(zalloc(z, zone_size(z) - 16 * mib - 64));
+  ck_assert_ptr_nonnull(zalloc(z, 64));
+  ck_assert_uint_eq(zone_size(z), 64 * mib);  /* doubled: a step of 32 MiB */
+  ck_assert_ptr_nonnull(zalloc(z, 32 * mib - 64));  /* full again */
+  ck_assert_ptr_nonnull(zalloc(z, 64));
+  ck_assert_uint_eq(zone_size(z), 96 * mib);  /* 32 MiB more, not 64 */
+  ck_assert_ptr_nonnull(zalloc(z, 32 * mib - 64));
+  void *big = zalloc(z, 48 * mib);            /* more than a step: what it needs */
+  ck_assert_ptr_nonnull(big);
+  ck_assert_uint_ge(zone_size(z), 144 * mib);
+  ck_assert_uint_lt(zone_size(z), 160 * mib);
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* A zone whose size is not a whole number of pages grows in place too: the
  * bytes up to the page boundary join it, so the next block follows the last
  * one directly. */
@@ -1011,6 +1039,7 @@ int main(void) {
   ZT_CASE(s, system_refuses_growth);
   ZT_CASE(s, growth_fails_at_each_mapping);
   ZT_CASE(s, grows_in_place);
+  ZT_CASE(s, growth_step_is_bounded);
   ZT_CASE(s, grows_in_place_from_odd_size);
   ZT_CASE(s, trim_marks_survive_growth);
   ZT_CASE(s, create_when_system_refuses);
