@@ -22,8 +22,14 @@ quiet_ctest() {
     return 1
   fi
 }
-quiet_ctest -L unit -LE 'shim|memcheck'
+# The checkers first: at exit a covered program adds its counts to those
+# its .gcda files hold, and after the unit tests some counts are large
+# enough to look, to memcheck's leak scan, like pointers into a lost block
+# (a counter of zone__reach_check read as a pointer 4723 bytes into the zone
+# that leak_zone loses, which then showed as "possibly lost" rather than
+# "definitely lost"). Fresh, the counts stay small.
 quiet_ctest -L checkers
+quiet_ctest -L unit -LE 'shim|memcheck'
 quiet_ctest -R '^zone\.valgrind\.'
 
 mkdir -p build-cov/coverage
