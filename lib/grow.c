@@ -13,8 +13,8 @@
 
 #define MIN_GROW_BYTES ((size_t)64 << 10)  /* smallest extent a growth maps */
 /*
- * The most a growth adds beyond what the request needs. Up to it a zone
- * doubles; past it, it grows by this much at a time. A growth in place
+ * The most a growth in place adds beyond what the request needs. Up to it a
+ * zone doubles; past it, it grows by this much at a time. A growth in place
  * writes the new granules' leaves and reach bytes (index.c), and its call
  * takes time in proportion to what it adds: at a million live blocks, the
  * malloc that doubled a zone from 128 to 256 MiB took 2.2-3.0 ms on a
@@ -272,9 +272,10 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
   return e;
 }
 
-/* Grows the zone by gran granules: in place, else a new extent. */
-static zone__extent_t *grow_by(zone_t *z, size_t gran) {
-  zone__extent_t *grown = grow_in_place(z, gran);
+/* Grows the zone: by `step` granules in place, else by `gran` in a new
+ * extent. */
+static zone__extent_t *grow_by(zone_t *z, size_t step, size_t gran) {
+  zone__extent_t *grown = grow_in_place(z, step);
   if (grown != NULL || z->nextents == ZONE_MAX_EXTENTS)
     return grown;
   zone__extent_t e;
@@ -283,30 +284,37 @@ static zone__extent_t *grow_by(zone_t *z, size_t gran) {
   return zone__extent_insert(z, &e);
 }
 
+/* `gran` granules rounded up to whole pages, at most an extent's, and at
+ * least `need`. */
+static size_t growth_of(size_t gran, size_t need, size_t page_gran) {
+  if (gran < need)
+    gran = need;
+  gran = (gran + page_gran - 1) / page_gran * page_gran;
+  return gran > ZONE_EXTENT_MAX_GRANULES ? ZONE_EXTENT_MAX_GRANULES : gran;
+}
+
 /* Room for `need` granules and more: the zone's current size (it doubles),
- * at most MAX_GROW_STEP_BYTES, at least MIN_GROW_BYTES and the request, so
- * that the extents stay few (one, while the reservation lasts). */
+ * at least MIN_GROW_BYTES and the request. In place, at most
+ * MAX_GROW_STEP_BYTES beyond the request: the zone stays one extent however
+ * many steps it takes. A new extent (no reservation to grow into) still
+ * doubles, so that the extents stay few (ZONE_MAX_EXTENTS). */
 zone__extent_t *zone__grow(zone_t *z, size_t need) {
   if (!(z->flags & ZONE_GROW) || need == ZONE_NONE)
     return NULL;
   size_t page_gran = zone__os_page_size() / ZONE_G;
-  size_t gran = z->size / ZONE_G;
-  if (gran < MIN_GROW_BYTES / ZONE_G)
-    gran = MIN_GROW_BYTES / ZONE_G;
-  if (gran > MAX_GROW_STEP_BYTES / ZONE_G)
-    gran = MAX_GROW_STEP_BYTES / ZONE_G;
-  if (gran < need)
-    gran = need;
-  gran = (gran + page_gran - 1) / page_gran * page_gran;
-  if (gran > ZONE_EXTENT_MAX_GRANULES)
-    gran = ZONE_EXTENT_MAX_GRANULES;
+  size_t size = z->size / ZONE_G;
+  if (size < MIN_GROW_BYTES / ZONE_G)
+    size = MIN_GROW_BYTES / ZONE_G;
+  size_t most_step = MAX_GROW_STEP_BYTES / ZONE_G;
+  size_t gran = growth_of(size, need, page_gran);
+  size_t step = growth_of(size < most_step ? size : most_step, need, page_gran);
   size_t least = (need + page_gran - 1) / page_gran * page_gran;
   if (gran < need || least > ZONE_EXTENT_MAX_GRANULES)
     return NULL;
-  zone__extent_t *grown = grow_by(z, gran);
+  zone__extent_t *grown = grow_by(z, step, gran);
   /* Short of memory or address space (RLIMIT_AS): the request alone, so that
    * a program gets as close to its limit as with glibc. */
   if (grown == NULL && least < gran)
-    grown = grow_by(z, least);
+    grown = grow_by(z, least, least);
   return grown;
 }
