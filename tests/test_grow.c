@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -368,9 +369,9 @@ START_TEST(grows_in_place) {
 }
 END_TEST
 
-/* A growth adds the zone's size (it doubles) up to 32 MiB at a time, and
- * past that 32 MiB a step, which bounds the time of the call that grows it;
- * a request larger than the step gets what it needs. */
+/* A growth in place adds the zone's size (it doubles) up to 32 MiB at a
+ * time, and past that 32 MiB a step, which bounds the time of the call that
+ * grows it; a request larger than the step gets what it needs. */
 START_TEST(growth_step_is_bounded) {
   const size_t mib = (size_t)1 << 20;
   zone_t *z = create_zone_flags(16 * mib, ZONE_GROW);
@@ -393,6 +394,29 @@ START_TEST(growth_step_is_bounded) {
   ck_assert_uint_eq(walk_total(z), zone_size(z));
   zt_assert_check(z);
   destroy_zone(z);
+}
+END_TEST
+
+/* Where the reservation can't be extended (another mapping right after
+ * it), the growth is a new extent, and a new extent still doubles the zone:
+ * 32 MiB steps there would use up ZONE_MAX_EXTENTS at about 2 GiB. */
+START_TEST(new_extent_still_doubles) {
+  const size_t mib = (size_t)1 << 20;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  zone_t *z = create_zone_flags(64 * mib, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_ptr_nonnull(z->reserve);
+  void *blocker = mmap(z->reserve_end, page, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  ck_assert_ptr_eq(blocker, z->reserve_end);
+  ck_assert_ptr_nonnull(zalloc(z, 64 * mib));
+  ck_assert_ptr_nonnull(zalloc(z, 64));  /* nothing fits, and the reservation is short */
+  ck_assert_uint_eq(z->nextents, 2);
+  ck_assert_uint_eq(zone_size(z), 128 * mib);  /* doubled, not 64 + 32 */
+  ck_assert_uint_eq(walk_total(z), zone_size(z));
+  zt_assert_check(z);
+  destroy_zone(z);
+  munmap(blocker, page);
 }
 END_TEST
 
@@ -1040,6 +1064,7 @@ int main(void) {
   ZT_CASE(s, growth_fails_at_each_mapping);
   ZT_CASE(s, grows_in_place);
   ZT_CASE(s, growth_step_is_bounded);
+  ZT_CASE(s, new_extent_still_doubles);
   ZT_CASE(s, grows_in_place_from_odd_size);
   ZT_CASE(s, trim_marks_survive_growth);
   ZT_CASE(s, create_when_system_refuses);
