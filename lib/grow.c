@@ -309,7 +309,7 @@ zone__extent_t *zone__grow(zone_t *z, size_t need) {
   size_t gran = growth_of(size, need, page_gran);
   size_t step = growth_of(size < most_step ? size : most_step, need, page_gran);
   size_t least = (need + page_gran - 1) / page_gran * page_gran;
-  if (gran < need || least > ZONE_EXTENT_MAX_GRANULES)
+  if (least > ZONE_EXTENT_MAX_GRANULES)  /* more than an extent holds */
     return NULL;
   zone__extent_t *grown = grow_by(z, step, gran);
   /* Short of memory or address space (RLIMIT_AS): the request alone, so that

@@ -139,13 +139,13 @@ void zone__os_hugepage_hint(void *p, size_t bytes) {
 
 void zone__os_populate(void *p, size_t bytes) {
 #ifdef MADV_POPULATE_WRITE
+  if (p == NULL || bytes == 0)
+    return;
   size_t page = zone__os_page_size();
   uintptr_t lo = (uintptr_t)p / page * page, hi = ((uintptr_t)p + bytes + page - 1) / page * page;
-  if (p != NULL && bytes != 0) {
-    int saved = errno;  /* EINVAL before Linux 5.14: the writes fault the pages in instead */
-    madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-    errno = saved;
-  }
+  int saved = errno;  /* EINVAL before Linux 5.14: the writes fault the pages in instead */
+  madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+  errno = saved;
 #else
   (void)p;
   (void)bytes;

@@ -187,9 +187,9 @@ static void usage_tick(zone__shim_arena_t *a) {
   unsigned arenas = atomic_load_explicit(&zone__shim_narenas, memory_order_relaxed);
   size_t budget = times_saturated(threshold, BUDGET_FACTOR);
   size_t fall = arenas > 1 ? budget / arenas : budget;
-  size_t most_kept = times_saturated(threshold, KEEP_FACTOR);
   if (fall < threshold)
     fall = threshold;
+  size_t most_kept = times_saturated(threshold, KEEP_FACTOR);
   if (used >= t->high_water) {
     t->high_water = used;
   } else if (t->high_water - used >= fall) {
