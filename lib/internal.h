@@ -35,6 +35,9 @@
 /* The same for a hot helper another file calls: inlined into its callers in
  * the single-translation-unit build (static.c), an ordinary call elsewhere. */
 #define ZONE_INLINE_SHARED inline __attribute__((always_inline))
+/* A value the compiler must take as it is from here on: it can't rebuild it
+ * from what it was computed from, nor use what a test before said of it. */
+#define ZONE_OPAQUE(v) __asm__("" : "+r"(v))
 
 /* ---- assertions ----------------------------------------------------------- */
 
@@ -294,17 +297,29 @@ void zone__reach_copy(zone__index_t *ix, const zone__index_t *from);
 /* Word w's reach from the leaves; the same with its leaf v at hand. */
 unsigned zone__reach_of(const zone__index_t *ix, size_t w);
 unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v);
-/* The reach of a word whose leaf is v when the next word's bottom run is
- * next_start granules (0 past the last word): its longest run, or its top
- * run continued into the next word, capped at 64. */
+/* The reach of a word whose leaf is v when the free granules from the next
+ * word's bottom on are next_start (zone__reach_cont; 0 past the last word):
+ * its longest run, or its top run continued into the next words, capped at
+ * ZONE_REACH_MAX. */
 static inline unsigned zone__reach_from(uint32_t v, unsigned next_start) {
   unsigned best = zone__leaf_max(v), top = zone__leaf_end(v);
   if (top == 0)
     return best;
   unsigned across = top + next_start;
-  if (across > ZONE_WORD_BITS)
-    across = ZONE_WORD_BITS;
+  if (across > ZONE_REACH_MAX)
+    across = ZONE_REACH_MAX;
   return across > best ? across : best;
+}
+/* The free granules from word w's bottom on, w's leaf being v: its bottom
+ * run, and the next word's bottom run too when w is wholly free. A top run
+ * below w goes on by that much, exactly up to ZONE_REACH_MAX (two words'
+ * worth), which is all a reach byte counts. */
+_Static_assert(ZONE_REACH_MAX < 2 * ZONE_WORD_BITS, "a reach byte reads two words beyond its own");
+static inline unsigned zone__reach_cont(const zone__index_t *ix, size_t w, uint32_t v) {
+  unsigned s = zone__leaf_start(v);
+  if (__builtin_expect(s == ZONE_WORD_BITS, 0) && w + 1 < ix->nwords)
+    s += zone__leaf_start(ix->leaf[w + 1]);
+  return s;
 }
 /* Sets word w's reach byte to v, carrying the change up. */
 void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
@@ -313,7 +328,8 @@ void zone__reach_set(zone__index_t *ix, size_t w, unsigned v);
 void zone__reach_move(zone__index_t *ix, size_t w, unsigned v, bool rise);
 /* Words [w0, w1] have fresh leaves: their bytes and the maxima above; the
  * words from w0 + 2 to w1 - 1 are wholly used (inner 0) or wholly free
- * (inner 64), taken or given whole by the change. */
+ * (inner ZONE_REACH_MAX: each but the last runs on into another free word),
+ * taken or given whole by the change. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner);
 /* The same when the words [u0, u1) among them (u0 < u1) are wholly used (a
  * big block taken): the bytes over them alone are zero, and are zeroed
@@ -325,16 +341,17 @@ void zone__reach_build(zone__index_t *ix);
  * the bytes of words [from, nwords) and the maxima above them; words
  * [free_from, nwords - 1) are wholly free (no leaf read). */
 void zone__reach_grow(zone__index_t *ix, size_t from, size_t free_from);
-/* The lowest fit of n <= ZONE_SMALL_MAX granules at or after `from`. */
+/* The lowest fit of n <= ZONE_REACH_MAX granules at or after `from`. */
 size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from);
-/* The same from granule 0 when zone__reach_may_fit(ix, n), never ZONE_NONE:
- * its word (returned) and the granule in that word (*bit). */
+/* The same from granule 0 for n <= ZONE_SMALL_MAX when
+ * zone__reach_may_fit(ix, n), never ZONE_NONE: its word (returned) and the
+ * granule in that word (*bit). */
 size_t zone__reach_first_fit_word(const zone__index_t *ix, size_t n, size_t *bit);
-/* The longest free run of at most ZONE_SMALL_MAX granules (the root). */
+/* The longest free run, capped at ZONE_REACH_MAX granules (the root). */
 size_t zone__reach_largest(const zone__index_t *ix);
 /* 0 or ZONE_CHECK_REACH_STALE after describing the wrong byte. */
 int zone__reach_check(const zone__index_t *ix, uintptr_t base);
-/* False when no run of n <= ZONE_SMALL_MAX free granules exists (the root
+/* False when no run of n <= ZONE_REACH_MAX free granules exists (the root
  * byte), so that a full extent costs its caller one compare. */
 static inline bool zone__reach_may_fit(const zone__index_t *ix, size_t n) {
   return *ix->reach.top >= n;
@@ -368,7 +385,7 @@ void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken);
 /* The same when the words [u0, u1) among them are wholly used (as
  * zone__reach_update_used): the nodes over them alone are zero summaries. */
 void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1);
-/* The lowest fit of n > ZONE_SMALL_MAX granules at or after `from`. */
+/* The lowest fit of n > ZONE_REACH_MAX granules at or after `from`. */
 size_t zone__tree_fit(zone__index_t *ix, size_t n, size_t from);
 /* The first used granule at or after the free granule g, or ngran. */
 size_t zone__tree_run_end(zone__index_t *ix, size_t g);

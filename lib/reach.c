@@ -1,16 +1,17 @@
 /*
- * reach.c - the reach index: where the lowest fit of a small request (up to
- * ZONE_SMALL_MAX granules, 1 KiB: what malloc mostly sees) starts.
+ * reach.c - the reach index: where the lowest fit of a small or middling
+ * request (up to ZONE_REACH_MAX granules, 2032 bytes: what malloc mostly
+ * sees) starts.
  *
  * A byte per bitmap word holds the longest free run that starts at any of its
- * granules (capped at 64, so a run starting in word w ends by word w + 1), and
+ * granules (capped at 127, so a run starting in word w ends by word w + 2), and
  * above it levels of bytes that each hold the largest of 16 bytes below. The
  * lowest fit of n is in the lowest word whose byte is >= n; one 16-byte load
  * and an SSE2 compare per level find it from the root (two 8-byte loads and
  * SIMD within a register with ZONE_PORTABLE), so a zone of a million words is
- * 5 loads deep. A change to a word rewrites its
- * byte and its predecessor's and climbs only while a maximum changes: no
- * laziness, no bounds to keep. It reads the index's bitmap and leaves
+ * 5 loads deep. A change to a word rewrites its byte and its predecessor's
+ * (and the one before that when the predecessor is wholly free) and climbs
+ * only while a maximum changes: no laziness, no bounds to keep. It reads the index's bitmap and leaves
  * (index.c) and owns nothing else.
  */
 #include "internal.h"
@@ -23,7 +24,7 @@ _Static_assert(FAN == 16, "a reach node is one 16-byte SSE2 register");
 
 #ifdef ZONE_SSE2
 /* What a node's bytes are compared with: n - 1 in every byte (bytes and n
- * are at most 64, so the signed compare is exact), spread over 4 bytes by a
+ * are at most 127, so the signed compare is exact), spread over 4 bytes by a
  * multiply and over 16 by a shuffle (one instruction fewer than
  * _mm_set1_epi8's unpacks). */
 typedef __m128i reach_key_t;
@@ -64,7 +65,7 @@ static inline uint64_t half_load(const uint8_t *p, size_t h) {
 }
 
 /* Bit k of the result set where byte k of x is >= n: the subtraction sets
- * bit 8k+7 (bytes and n are at most 64, so no byte borrows from the next),
+ * bit 8k+7 (bytes and n are at most 127, so no byte borrows from the next),
  * the multiplication gathers those bits into the top byte. */
 static inline unsigned half_hits(uint64_t x, reach_key_t key) {
   uint64_t high = ((x | BYTES_HIGH) - key) & BYTES_HIGH;
@@ -94,11 +95,12 @@ static inline unsigned node_max(const uint8_t *p) {
 static inline uint8_t *reach_level(const zone__reach_t *r, size_t k) { return r->level[k]; }
 
 /* Word w's reach from the leaf summaries: the longest run inside it, or the
- * run at its top continued by the next word's bottom run, capped at 64; v
- * is its leaf (the next word's is read only when the top run is free). */
+ * run at its top continued by the free granules from the next word's bottom
+ * on, capped at ZONE_REACH_MAX; v is its leaf (the next words' are read only
+ * when the top run is free). */
 ZONE_INLINE_SHARED unsigned zone__reach_of_leaf(const zone__index_t *ix, size_t w, uint32_t v) {
   if (zone__leaf_end(v) != 0 && w + 1 < ix->nwords)
-    return zone__reach_from(v, zone__leaf_start(ix->leaf[w + 1]));
+    return zone__reach_from(v, zone__reach_cont(ix, w + 1, ix->leaf[w + 1]));
   return zone__leaf_max(v);
 }
 
@@ -203,8 +205,9 @@ static inline bool maxima_refresh(const uint8_t *below, uint8_t *up, size_t a, s
  * above them. A long range goes level by level, stopping at the first level
  * where nothing moved. The words strictly between w0 + 1 and w1 (w0 is the
  * word below a block's first, w1 its last) were wholly inside the block
- * taken or given: their bytes are `inner` (0 or 64) with no leaf read, and
- * moved from the other of the two. */
+ * taken or given: their bytes are `inner` (0, or ZONE_REACH_MAX for free
+ * words followed by another free one) with no leaf read, and moved from the
+ * other of the two; the last of them reads w1's leaf when given. */
 void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner) {
   if (w1 - w0 < 3) {
     for (size_t w = w0; w <= w1; w++)
@@ -217,6 +220,8 @@ void zone__reach_update(zone__index_t *ix, size_t w0, size_t w1, unsigned inner)
     r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
   for (size_t w = w0 + 2; w < w1; w++)
     r->bytes[w] = (uint8_t)inner;
+  if (inner != 0)
+    r->bytes[w1 - 1] = (uint8_t)zone__reach_of(ix, w1 - 1);
   r->bytes[w1] = (uint8_t)zone__reach_of(ix, w1);
   for (size_t k = 1; moved && k < r->levels; k++) {
     const uint8_t *below = reach_level(r, k - 1);
@@ -264,20 +269,22 @@ void zone__reach_build(zone__index_t *ix) {
 }
 
 /* Recomputes words [from, nwords) and the nodes above them; words
- * [free_from, nwords - 1) are wholly free, so their reach is 64 whatever
- * follows. A level's bytes past its old length (and a new level's) were
- * never written: zero, as its padding must be. */
+ * [free_from, nwords - 1) are wholly free, so their reach is ZONE_REACH_MAX
+ * whatever follows but for the last of them (the next word is free too). A
+ * level's bytes past its old length (and a new level's) were never written:
+ * zero, as its padding must be. */
 void zone__reach_grow(zone__index_t *ix, size_t from, size_t free_from) {
   zone__reach_t *r = &ix->reach;
-  size_t last = ix->nwords - 1;
+  size_t last = ix->nwords - 1, tail = last > 0 ? last - 1 : 0;
   if (free_from < from)
     free_from = from;
-  if (free_from > last)
-    free_from = last;
+  if (free_from > tail)
+    free_from = tail;
   for (size_t w = from; w < free_from; w++)
     r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
-  memset(r->bytes + free_from, ZONE_WORD_BITS, last - free_from);
-  r->bytes[last] = (uint8_t)zone__reach_of(ix, last);
+  memset(r->bytes + free_from, ZONE_REACH_MAX, tail - free_from);
+  for (size_t w = tail > from ? tail : from; w <= last; w++)
+    r->bytes[w] = (uint8_t)zone__reach_of(ix, w);
   for (size_t k = 1, lo = from / FAN; k < r->levels; k++, lo /= FAN)
     for (size_t j = lo; j < r->len[k]; j++)
       reach_level(r, k)[j] = (uint8_t)node_max(reach_level(r, k - 1) + j * FAN);
@@ -371,6 +378,22 @@ static inline size_t fit_in_word(const zone__index_t *ix, size_t w, size_t n, ui
   return ZONE_WORD_BITS - top;
 }
 
+/* The lowest start in word w, among the granules in `mask`, of n > 64
+ * free granules, or ZONE_NONE: such a run goes on past the word's top, so
+ * only the top run (of the granules in mask) can start it. The free
+ * granules after it are counted exactly up to ZONE_REACH_MAX. */
+static inline size_t fit_across(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
+  uint64_t f = ~ix->used[w] & mask;
+  unsigned top = f == ALL_ONES ? ZONE_WORD_BITS : clz64(~f);
+  if (top == 0 || w + 1 >= ix->nwords || top + zone__reach_cont(ix, w + 1, ix->leaf[w + 1]) < n)
+    return ZONE_NONE;
+  return ZONE_WORD_BITS - top;
+}
+
+static inline size_t fit_at(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
+  return n <= ZONE_SMALL_MAX ? fit_in_word(ix, w, n, mask) : fit_across(ix, w, n, mask);
+}
+
 /* The lowest fit of n <= 64 granules when zone__reach_may_fit says there
  * is one: the allocation fast path, with no "none" to test. Its word, and
  * in *bit the granule in that word: the take needs both, and rebuilt from
@@ -384,25 +407,27 @@ ZONE_INLINE_SHARED size_t zone__reach_first_fit_word(const zone__index_t *ix, si
 }
 
 static inline size_t reach_first_fit(const zone__index_t *ix, size_t n) {
-  size_t b;
-  size_t w = zone__reach_first_fit_word(ix, n, &b);
+  size_t w = reach_first(&ix->reach, n);
+  size_t b = fit_at(ix, w, n, ALL_ONES);
+  zone_assert(b != ZONE_NONE && "the reach index promised a fit in this word");
   return w * ZONE_WORD_BITS + b;
 }
 
-/* The lowest fit of n <= 64 granules at or after granule `from`. */
+/* The lowest fit of n <= ZONE_REACH_MAX granules at or after granule `from`. */
 ZONE_INLINE_SHARED size_t zone__reach_fit(const zone__index_t *ix, size_t n, size_t from) {
+  zone_assert(n <= ZONE_REACH_MAX);
   if (from == 0)
     return zone__reach_may_fit(ix, n) ? reach_first_fit(ix, n) : ZONE_NONE;
   if (from >= ix->ngran)
     return ZONE_NONE;
   size_t w = from / ZONE_WORD_BITS;
-  size_t b = fit_in_word(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
+  size_t b = fit_at(ix, w, n, ALL_ONES << (from % ZONE_WORD_BITS));
   if (b != ZONE_NONE)
     return w * ZONE_WORD_BITS + b;
   w = reach_next(&ix->reach, w + 1, n);
   if (w == ZONE_NONE)
     return ZONE_NONE;
-  b = fit_in_word(ix, w, n, ALL_ONES);
+  b = fit_at(ix, w, n, ALL_ONES);
   zone_assert(b != ZONE_NONE && "the reach index promised a fit in this word");
   return w * ZONE_WORD_BITS + b;
 }

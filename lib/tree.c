@@ -1,6 +1,6 @@
 /*
  * tree.c - the summary tree: where the lowest fit of a large request (above
- * ZONE_SMALL_MAX granules) starts, in O(log n) time.
+ * ZONE_REACH_MAX granules) starts, in O(log n) time.
  *
  * A complete binary tree of summaries, as the Go runtime's page allocator
  * keeps over its page bitmap: each node records the free run at its low end,
@@ -34,9 +34,9 @@ static inline zone__summary_t leaf_edges(uint32_t leaf) {
 }
 
 /* A longest run the tree can serve, or 0: the tree answers only sizes above
- * ZONE_SMALL_MAX, so a max of 64 or less is kept as 0, and a change among
+ * ZONE_REACH_MAX, so a max of 127 or less is kept as 0, and a change among
  * such runs leaves the summary as it was (the walk up stops there). */
-static inline uint32_t max_clip(uint32_t max) { return max > ZONE_SMALL_MAX ? max : 0; }
+static inline uint32_t max_clip(uint32_t max) { return max > ZONE_REACH_MAX ? max : 0; }
 
 /* Joins the summaries of two adjacent spans of `half` granules each. */
 static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r, uint32_t half) {

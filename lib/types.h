@@ -29,7 +29,8 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 #define ZONE_MAX_EXTENTS 64                /* growth at least doubles: plenty */
 #define ZONE_DIRTY_MAX 64                  /* chunks changed before the tree catches up */
 #define ZONE_DIRTY_SLICE 32                /* of them walked when the list is full (tree.c) */
-#define ZONE_SMALL_MAX 64                  /* sizes (granules) the reach index serves */
+#define ZONE_SMALL_MAX 64                  /* sizes (granules) of the one-word fast path */
+#define ZONE_REACH_MAX 127                 /* sizes (granules) the reach index serves */
 #define ZONE_REACH_FAN 16                  /* reach index: bytes per node, one SSE2 load */
 #define ZONE_REACH_LEVELS 8                /* 16^7 words >= ZONE_EXTENT_MAX_GRANULES / 64 */
 #define ZONE_NONE ((size_t)-1)             /* "no granule" */
@@ -37,14 +38,14 @@ _Static_assert(((size_t)1 << ZONE_G_SHIFT) == ZONE_G, "granule is 16 bytes on th
 /* Largest extent: summary counters are 32-bit granule counts. */
 #define ZONE_EXTENT_MAX_GRANULES ((size_t)1 << 31)
 
-/* ---- tree.c: the summary tree, for requests above ZONE_SMALL_MAX ---------- */
+/* ---- tree.c: the summary tree, for requests above ZONE_REACH_MAX ---------- */
 
 /* Summary of the free runs of a power-of-two span of granules. */
 typedef struct zone__summary {
   uint32_t start;  /* free granules at the low end of the span */
   uint32_t end;    /* free granules at the high end of the span */
   uint32_t max;    /* longest free run inside the span, 0 if that is at most
-                      ZONE_SMALL_MAX (the tree serves only larger sizes) */
+                      ZONE_REACH_MAX (the tree serves only larger sizes) */
 } zone__summary_t;
 
 /*
@@ -53,8 +54,8 @@ typedef struct zone__summary {
  * used), node[1 .. leaves-1] are the inner nodes. A node summarises the free
  * runs of its granules that touch a word edge (a word's leaf counts as
  * {start, end, max(start, end)}): every run longer than a word's interior is
- * one, and the tree only serves sizes above ZONE_SMALL_MAX (so a max of at
- * most ZONE_SMALL_MAX is kept as 0). Awake, node[] is exact except above
+ * one, and the tree only serves sizes above ZONE_REACH_MAX (so a max of at
+ * most ZONE_REACH_MAX is kept as 0). Awake, node[] is exact except above
  * the chunks in dirty_list (dirty[c] == 1 for each), some of whose words'
  * edge runs changed: those reach it at the next search that reads it (tree
  * flush). Asleep, node[] is stale as a whole, every dirty byte is 1 and the
@@ -72,15 +73,16 @@ typedef struct zone__tree {
   bool asleep;             /* node[] stale as a whole (no list kept) */
 } zone__tree_t;
 
-/* ---- reach.c: the reach index, for requests up to ZONE_SMALL_MAX ---------- */
+/* ---- reach.c: the reach index, for requests up to ZONE_REACH_MAX ---------- */
 
 /*
  * Level 0: byte w = the longest free run from any granule of word w onwards,
- * capped at 64 (the word's leaf max, or its top run plus word w+1's bottom
- * run); level k byte j = the largest of level k-1's bytes [16j, 16j + 16).
+ * capped at ZONE_REACH_MAX (the word's leaf max, or its top run plus the free
+ * granules from word w+1's bottom on: its bottom run, and word w+2's too when
+ * w+1 is wholly free); level k byte j = the largest of level k-1's bytes [16j, 16j + 16).
  * Level k has len[k] bytes at bytes + at[k], padded with zero bytes to a
  * multiple of 16 (a node, one SSE2 load); the top level is one byte, the
- * extent's longest run up to 64 (top points at it). Always exact.
+ * extent's longest run up to ZONE_REACH_MAX (top points at it). Always exact.
  */
 typedef struct zone__reach {
   uint8_t *bytes;          /* every level */

@@ -217,7 +217,7 @@ static inline void *taken_at(zone__extent_t *e, size_t g, size_t n, size_t *stal
 ZONE_INLINE void *take_in(zone__extent_t *e, size_t n, size_t align, size_t *stale) {
   size_t g;
   if (align <= ZONE_G) {
-    if (n <= ZONE_SMALL_MAX && !zone__reach_may_fit(&e->idx, n))
+    if (n <= ZONE_REACH_MAX && !zone__reach_may_fit(&e->idx, n))
       return NULL;
     g = zone__index_alloc(&e->idx, n);
   } else {
@@ -319,11 +319,9 @@ static __attribute__((noinline)) void *small_taken_marked(zone__extent_t *e, siz
   return granule_addr(e, g);
 }
 
-/* A value the compiler must take as it is from here on: it can't rebuild it
- * from what it was computed from, and a call whose result it is stays a call,
- * not a jump (under a heap checker, the stack it reports for an allocation or
- * a free names zalloc or zfree, not the function that finished their work). */
-#define ZONE_OPAQUE(v) __asm__("" : "+r"(v))
+/* ZONE_OPAQUE (internal.h) keeps a call whose result it takes a call, not a
+ * jump: under a heap checker, the stack it reports for an allocation or a
+ * free names zalloc or zfree, not the function that finished their work. */
 
 /* Off zalloc's and zfree's short paths, out of line so that those keep
  * nothing in registers across them: the wait for a held lock and the rest of

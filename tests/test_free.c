@@ -310,6 +310,56 @@ START_TEST(interior_frees_grow_the_longest_run) {
 }
 END_TEST
 
+/* A run of 65 to 127 granules through a wholly free word: word 0's top
+ * run (granules 50-63), all of word 1 and word 2's bottom run (from 128).
+ * Freed in an order that makes the last change the one two words above the
+ * run's start (word 2's bottom run, seen through the free word 1), it must
+ * be found at 50 for its exact length and no more; a granule taken at 128
+ * (an aligned request: first fit would take 50) shortens it again through
+ * the same free word. */
+START_TEST(middling_runs_through_a_free_word) {
+  enum { N = 1024 };
+  zone_t *z = create_zone(N * G);
+  ck_assert_ptr_nonnull(z);
+  char *base = (char *)zt_base(z);
+  static char *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = zalloc(z, G);
+    ck_assert_ptr_eq(p[i], base + G * i);
+  }
+  for (int i = 700; i < 801; i++)  /* a run of 101 above, the next fit of a longer request */
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  for (int i = 50; i < 128; i++)
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+  zt_assert_check(z);
+  for (int i = 128; i < 141; i++) {  /* word 2's bottom run grows under word 0's reach */
+    ck_assert_int_eq(zfree(z, p[i]), 0);
+    zt_assert_check(z);
+  }
+  /* 14 + 64 + 13 = 91 granules at 50. */
+  ck_assert_ptr_eq(zalloc(z, 92 * G), base + G * 700);
+  ck_assert_int_eq(zfree(z, base + G * 700), 0);
+  char *q = zalloc(z, 91 * G);
+  ck_assert_ptr_eq(q, base + G * 50);
+  ck_assert_int_eq(zfree(z, q), 0);
+  zt_assert_check(z);
+  /* A granule taken at 128: 14 + 64 = 78 at 50. */
+  char *at128 = zalloc_aligned(z, 128 * G, G);
+  ck_assert_ptr_eq(at128, base + G * 128);
+  zt_assert_check(z);
+  ck_assert_ptr_eq(zalloc(z, 79 * G), base + G * 700);
+  q = zalloc(z, 78 * G);
+  ck_assert_ptr_eq(q, base + G * 50);
+  zt_assert_check(z);
+  /* A granule taken at 50, from below: 13 + 64 = 77 at 51. */
+  ck_assert_int_eq(zfree(z, q), 0);
+  ck_assert_ptr_eq(zalloc(z, G), base + G * 50);
+  ck_assert_ptr_eq(zalloc(z, 77 * G), base + G * 51);
+  zt_assert_check(z);
+  destroy_zone(z);
+}
+END_TEST
+
 /* Blocks over two words: their take and their free (the end read off the
  * next word, where the neighbours' ends are too), also across a chunk's
  * edge (granule 512: the end kept in cross[]) and for a block of more than
@@ -368,5 +418,6 @@ int main(void) {
   ZT_CASE(s, freed_space_reused);
   ZT_CASE(s, interior_frees_grow_the_longest_run);
   ZT_CASE(s, blocks_across_word_edges);
+  ZT_CASE(s, middling_runs_through_a_free_word);
   return zt_main(s);
 }
