@@ -11,8 +11,8 @@
  * SIMD within a register with ZONE_PORTABLE), so a zone of a million words is
  * 5 loads deep. A change to a word rewrites its byte and its predecessor's
  * (and the one before that when the predecessor is wholly free) and climbs
- * only while a maximum changes: no laziness, no bounds to keep. It reads the index's bitmap and leaves
- * (index.c) and owns nothing else.
+ * only while a maximum changes: no laziness, no bounds to keep. It reads the
+ * index's bitmap and leaves (index.c) and owns nothing else.
  */
 #include "internal.h"
 #include "bits.h"
