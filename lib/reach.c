@@ -347,6 +347,19 @@ static inline size_t reach_first(const zone__reach_t *r, size_t n) {
   return i;
 }
 
+/* The start in word w of its top run of `top` free granules (those it has
+ * in a caller's mask) when that run, with the free granules after it, holds
+ * n, else ZONE_NONE. For n <= 64 (not `wide`) the next word's bottom run is
+ * all that can count; above, the word after it too (zone__reach_cont). */
+static inline size_t top_run_fit(const zone__index_t *ix, size_t w, unsigned top, size_t n, bool wide) {
+  if (top == 0 || w + 1 >= ix->nwords)
+    return ZONE_NONE;
+  uint32_t next = ix->leaf[w + 1];
+  if (top + (wide ? zone__reach_cont(ix, w + 1, next) : zone__leaf_start(next)) < n)
+    return ZONE_NONE;
+  return ZONE_WORD_BITS - top;
+}
+
 /* The lowest bit b of word w, among those in `mask`, where n <= 64 free
  * granules start (they may run into word w + 1), or ZONE_NONE. The free
  * bits are eroded to those with n - 1 free bits above them inside the
@@ -372,22 +385,15 @@ static inline size_t fit_in_word(const zone__index_t *ix, size_t w, size_t n, ui
   m &= m >> (n - ((size_t)1 << k));
   if (m != 0)
     return ctz_index(m);
-  unsigned top = clz64(~f);  /* the top run's granules in f (f is not all free: m would be) */
-  if (top == 0 || w + 1 >= ix->nwords || top + zone__leaf_start(ix->leaf[w + 1]) < n)
-    return ZONE_NONE;
-  return ZONE_WORD_BITS - top;
+  return top_run_fit(ix, w, clz64(~f), n, false);  /* f is not all free: m would be */
 }
 
 /* The lowest start in word w, among the granules in `mask`, of n > 64
  * free granules, or ZONE_NONE: such a run goes on past the word's top, so
- * only the top run (of the granules in mask) can start it. The free
- * granules after it are counted exactly up to ZONE_REACH_MAX. */
+ * only the top run (of the granules in mask) can start it. */
 static inline size_t fit_across(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
   uint64_t f = ~ix->used[w] & mask;
-  unsigned top = f == ALL_ONES ? ZONE_WORD_BITS : clz64(~f);
-  if (top == 0 || w + 1 >= ix->nwords || top + zone__reach_cont(ix, w + 1, ix->leaf[w + 1]) < n)
-    return ZONE_NONE;
-  return ZONE_WORD_BITS - top;
+  return top_run_fit(ix, w, f == ALL_ONES ? ZONE_WORD_BITS : clz64(~f), n, true);
 }
 
 static inline size_t fit_at(const zone__index_t *ix, size_t w, size_t n, uint64_t mask) {
