@@ -278,9 +278,9 @@ static void index_build(zone__index_t *ix) {
  * new words' used and end bits are zero already (fresh pages), their leaves
  * take the wholly-free constant, and the reach bytes and tree nodes above
  * them are computed. No array moves and the bitmaps, leaves and reach bytes
- * are not copied; the summary tree, 1/340 of the zone's bytes, shifts its
- * levels within its room when its leaves double (tree.c), so that its root
- * stays node 1 for every search. Past the room, the index moves to a new
+ * are not copied; the summary tree's inner nodes, 1/680 of the zone's
+ * bytes, shift level by level within their room when the leaves double
+ * (tree.c), so that the root stays node 1 for every search. Past the room, the index moves to a new
  * book with room again (a copy of the words in use, as rare as the room
  * makes it). The committed pages are only those in use: the room costs
  * address space and, each array's part in use ending in a page of its own,
@@ -328,8 +328,10 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   ix->freed = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
   ix->waiting = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
   ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
-  /* [1, leaves) inner nodes, then a leaf per chunk: room for the capacity's */
-  ix->tree.node = (zone__summary_t *)book_place(&at, 2 * cap_leaves * sizeof(zone__summary_t));
+  /* [1, leaves) inner nodes, and a leaf per chunk packed in 32 bits: room
+   * for the capacity's */
+  ix->tree.node = (zone__summary_t *)book_place(&at, cap_leaves * sizeof(zone__summary_t));
+  ix->tree.chunk = (uint32_t *)book_place(&at, cap_leaves * sizeof(uint32_t));
   ix->reach.bytes = (uint8_t *)book_place(&at, zone__reach_layout(&ix->reach, cap_words));
   return round_up(at, zone__os_page_size());
 }
@@ -343,6 +345,7 @@ static void book_attach(zone__index_t *ix, char *book) {
   ix->tree.dirty = (uint8_t *)(book + (uintptr_t)ix->tree.dirty);
   ix->tree.dirty_list = (uint32_t *)(book + (uintptr_t)ix->tree.dirty_list);
   ix->tree.node = (zone__summary_t *)(book + (uintptr_t)ix->tree.node);
+  ix->tree.chunk = (uint32_t *)(book + (uintptr_t)ix->tree.chunk);
   zone__reach_attach(&ix->reach, (uint8_t *)book + (uintptr_t)ix->reach.bytes);
   ix->freed = (uint64_t *)(book + (uintptr_t)ix->freed);
   ix->waiting = (uint64_t *)(book + (uintptr_t)ix->waiting);
@@ -368,8 +371,8 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: eight arrays, the tree, the reach levels. */
-#define BOOK_RANGES (9 + ZONE_REACH_LEVELS)
+/* The book's ranges: eight arrays, the tree's two, the reach levels. */
+#define BOOK_RANGES (10 + ZONE_REACH_LEVELS)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
  * order of their offsets: each array's part in use, the tree's nodes, each
@@ -389,7 +392,8 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->freed, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->waiting, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
-  BOOK_RANGE(ix->tree.node, 2 * leaves * sizeof(zone__summary_t));
+  BOOK_RANGE(ix->tree.node, leaves * sizeof(zone__summary_t));
+  BOOK_RANGE(ix->tree.chunk, leaves * sizeof(uint32_t));
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
     BOOK_RANGE(ix->reach.level[k], zone__reach_bytes(nwords, k));
 #undef BOOK_RANGE

@@ -362,7 +362,7 @@ static inline bool zone__reach_may_fit(const zone__index_t *ix, size_t n) {
 /* Notes that word w's edge runs moved (its leaf is already fresh). */
 void zone__tree_dirty(zone__index_t *ix, size_t w);
 /* Brings the tree up to date with every chunk changed since the last flush,
- * or rebuilds a sleeping tree whole: every reader of node[] calls it first. */
+ * or rebuilds a sleeping tree whole: every reader of the tree calls it first. */
 void zone__tree_flush(zone__index_t *ix);
 /* Forgets every pending change and wakes a sleeping tree (the whole tree is
  * about to be rebuilt). */

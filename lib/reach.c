@@ -123,7 +123,7 @@ static inline void reach_raise(zone__reach_t *r, size_t k, size_t i, unsigned v)
 /* Word w's byte fell below `old`, the byte over it (level 1's w / FAN):
  * recomputes that maximum, and the one above it while each was `old` and
  * fell. */
-static inline void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
+ZONE_INLINE void reach_lower(zone__reach_t *r, size_t w, unsigned old) {
   size_t k = 1, i = w;
   for (;;) {
     unsigned next = node_max(reach_level(r, k - 1) + (i & ~(size_t)(FAN - 1)));

@@ -54,6 +54,34 @@ static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
   return ((a.start ^ b.start) | (a.end ^ b.end) | (a.max ^ b.max)) == 0;
 }
 
+/* A leaf's summary in 32 bits: start, end and max, 10 bits each. */
+#define CHUNK_FIELD 10
+_Static_assert(ZONE_CHUNK_BITS < (1u << CHUNK_FIELD), "a chunk's runs fit a packed field");
+static inline uint32_t chunk_pack(zone__summary_t s) {
+  return s.start | s.end << CHUNK_FIELD | s.max << 2 * CHUNK_FIELD;
+}
+#define CHUNK_EDGES ((1u << 2 * CHUNK_FIELD) - 1)  /* start and end */
+static inline zone__summary_t chunk_unpack(uint32_t v) {
+  const uint32_t field = (1u << CHUNK_FIELD) - 1;
+  return (zone__summary_t){v & field, (v >> CHUNK_FIELD) & field, v >> 2 * CHUNK_FIELD};
+}
+
+/* Node i of the tree (types.h): an inner node, or the leaf of chunk
+ * i - leaves. */
+static inline zone__summary_t tree_node(const zone__tree_t *t, size_t i) {
+  return i < t->leaves ? t->node[i] : chunk_unpack(t->chunk[i - t->leaves]);
+}
+
+/* Inner node i's children joined (spanning `half` granules each); `low`:
+ * they are leaves (i is on the level above them), a test a caller makes once
+ * per level. */
+static inline zone__summary_t children_join(const zone__tree_t *t, size_t i, uint32_t half, bool low) {
+  if (low)
+    return summary_join(chunk_unpack(t->chunk[2 * i - t->leaves]), chunk_unpack(t->chunk[2 * i + 1 - t->leaves]),
+                        half);
+  return summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+}
+
 /* Chunk c's summary from its words' edge runs (leaf[] is padded with fully
  * used words to whole chunks): a run of free words adds up, a used granule
  * starts over. Word by word: the portable path, and the check's reference. */
@@ -119,28 +147,37 @@ static inline zone__summary_t chunk_summary(const zone__index_t *ix, size_t c) {
  * its children's and the run across, up to the first that comes out the
  * same. Every inner node is the join of its children as stored (a walk or a
  * rebuild ends only where that holds), pending chunks or not. */
-static void max_climb(zone__summary_t *node, size_t i) {
-  for (; i > 1; i >>= 1) {
-    const zone__summary_t *l = &node[i & ~(size_t)1], *r = &node[i | 1];
-    uint32_t max = l->max > r->max ? l->max : r->max, across = max_clip(l->end + r->start);
-    if (across > max)
-      max = across;
-    if (node[i >> 1].max == max)
+static inline bool max_step(zone__tree_t *t, size_t i, zone__summary_t l, zone__summary_t r) {
+  uint32_t max = l.max > r.max ? l.max : r.max, across = max_clip(l.end + r.start);
+  if (across > max)
+    max = across;
+  if (t->node[i >> 1].max == max)
+    return false;
+  t->node[i >> 1].max = max;
+  return true;
+}
+static void max_climb(zone__tree_t *t, size_t i) {
+  if (i >= t->leaves) {  /* from a leaf: its pair is packed */
+    size_t c = (i & ~(size_t)1) - t->leaves;
+    if (i == 1 || !max_step(t, i, chunk_unpack(t->chunk[c]), chunk_unpack(t->chunk[c + 1])))
       return;
-    node[i >> 1].max = max;
+    i >>= 1;
   }
+  for (; i > 1; i >>= 1)
+    if (!max_step(t, i, t->node[i & ~(size_t)1], t->node[i | 1]))
+      return;
 }
 
-/* Stores s as node i's summary: true when a climb from i ends here (s is
- * what the node held, or its edge runs stayed and max_climb has carried
- * the maxima up). */
-static inline bool node_store(zone__summary_t *node, size_t i, zone__summary_t s) {
-  zone__summary_t old = node[i];
+/* Stores s as inner node i's summary: true when a climb from i ends here
+ * (s is what the node held, or its edge runs stayed and max_climb has
+ * carried the maxima up). */
+static inline bool node_store(zone__tree_t *t, size_t i, zone__summary_t s) {
+  zone__summary_t old = t->node[i];
   if (summary_equal(s, old))
     return true;
-  node[i] = s;
+  t->node[i] = s;
   if (((s.start ^ old.start) | (s.end ^ old.end)) == 0) {
-    max_climb(node, i);
+    max_climb(t, i);
     return true;
   }
   return false;
@@ -152,17 +189,25 @@ static inline bool node_store(zone__summary_t *node, size_t i, zone__summary_t s
  * too, or is another dirty chunk's walk); from the first node whose edge
  * runs stayed, only maxima (max_climb). */
 static void path_update(zone__index_t *ix, size_t c) {
-  zone__summary_t *node = ix->tree.node;
-  size_t i = c + ix->tree.leaves;
+  zone__tree_t *t = &ix->tree;
   zone__summary_t cur = chunk_summary(ix, c);
+  uint32_t packed = chunk_pack(cur), old = t->chunk[c];
+  if (packed == old)
+    return;
+  t->chunk[c] = packed;
+  size_t i = c + t->leaves;
+  if (((packed ^ old) & CHUNK_EDGES) == 0) {
+    max_climb(t, i);
+    return;
+  }
   uint32_t half = ZONE_CHUNK_BITS;
-  for (;;) {
-    if (node_store(node, i, cur) || i == 1)
-      return;
-    zone__summary_t sib = node[i ^ 1];
+  while (i > 1) {
+    zone__summary_t sib = tree_node(t, i ^ 1);
     cur = (i & 1) ? summary_join(sib, cur, half) : summary_join(cur, sib, half);
     i >>= 1;
     half *= 2;
+    if (node_store(t, i, cur))
+      return;
   }
 }
 
@@ -178,7 +223,7 @@ static void dirty_walk(zone__index_t *ix, size_t from) {
   t->ndirty = from;
 }
 
-/* Every chunk marked stale and the list forgotten: node[] waits for
+/* Every chunk marked stale and the list forgotten: the tree waits for
  * zone__tree_flush to rebuild it whole. While it sleeps, zone__tree_dirty
  * stops at its first test (every byte is 1). */
 static void tree_sleep(zone__index_t *ix) {
@@ -216,7 +261,7 @@ static __attribute__((noinline)) void dirty_full(zone__index_t *ix) {
 }
 
 /* Every node exact again, and the counting of walks started over (a reader
- * is about to read node[]). */
+ * is about to read the tree). */
 void zone__tree_flush(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   t->unread = 0;
@@ -261,28 +306,28 @@ void zone__tree_build(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   zone__tree_forget(ix);
   for (size_t c = 0; c < t->leaves; c++)  /* past the last chunk: fully used */
-    t->node[c + t->leaves] =
-        c * ZONE_CHUNK_WORDS < ix->nwords ? chunk_summary(ix, c) : (zone__summary_t){0, 0, 0};
+    t->chunk[c] = c * ZONE_CHUNK_WORDS < ix->nwords ? chunk_pack(chunk_summary(ix, c)) : 0;
   uint32_t half = ZONE_CHUNK_BITS;
   for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
     for (size_t i = level_lo; i < 2 * level_lo; i++)
-      t->node[i] = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+      t->node[i] = children_join(t, i, half, 2 * level_lo == t->leaves);
 }
 
 /* Growth in place: ix is sized for its new words (its leaves count too),
  * whose leaves are written; the words from `from` on changed, and those from
  * free_from to the last but one are wholly free. When the leaves doubled (or
  * more), the old tree becomes the leftmost subtree of the new one: each of
- * its levels moves to where those nodes now are, the deepest first (a copy
- * of the tree, 24 bytes per 8 KiB of zone, within the book's room: the root
- * stays node 1, so no search pays for the growth), and what they leave
- * behind past the nodes computed below is cleared (nodes over padding
- * chunks are fully used: zero). Then the chunks
- * from from's on are computed and every node above them, a node over wholly
- * free chunks only as the constant it is, without a join. Every node stays
- * the join of its children as stored, so chunks still on the dirty list are
- * walked at the next flush as ever. A sleeping tree moves nothing: the new
- * chunks are marked stale too, and its wake rebuilds it whole. */
+ * its inner levels moves to where those nodes now are, the deepest first (a
+ * copy of the inner nodes, 12 bytes per 8 KiB of zone, within the book's
+ * room: the root stays node 1, so no search pays for the growth), and what
+ * they leave behind past the nodes computed below is cleared (nodes over
+ * padding chunks are fully used: zero). The leaves stay where they are
+ * (chunk[] is indexed by chunk). Then the chunks from from's on are computed
+ * and every node above them, a node over wholly free chunks only as the
+ * constant it is, without a join. Every node stays the join of its children
+ * as stored, so chunks still on the dirty list are walked at the next flush
+ * as ever. A sleeping tree moves nothing: the new chunks are marked stale
+ * too, and its wake rebuilds it whole. */
 void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, size_t from, size_t free_from) {
   zone__tree_t *t = &ix->tree;
   size_t nchunks = zone__chunks_of(ix->nwords), leaves = t->leaves;
@@ -294,9 +339,9 @@ void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, si
   size_t moved_end = 1;  /* the old nodes' positions, [1, moved_end), where stale ones may lie */
   if (leaves > old_leaves) {
     unsigned s = (unsigned)(ctz64(leaves) - ctz64(old_leaves));
-    for (size_t n = old_leaves; n >= 1; n >>= 1)  /* the level of n nodes, [n, 2n) */
+    for (size_t n = old_leaves >> 1; n >= 1; n >>= 1)  /* the inner level of n nodes, [n, 2n) */
       memmove(&node[n << s], &node[n], n * sizeof *node);
-    moved_end = 2 * old_leaves;
+    moved_end = old_leaves;
   }
   size_t c0 = from / ZONE_CHUNK_WORDS, c1 = nchunks - 1;
   /* [f0, f1): the chunks of wholly free words only */
@@ -306,8 +351,9 @@ void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, si
   if (f1 < f0)
     f1 = f0;
   for (size_t c = c0; c <= c1; c++)
-    node[c + leaves] = c >= f0 && c < f1 ? (zone__summary_t){ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS}
-                                         : chunk_summary(ix, c);
+    t->chunk[c] = chunk_pack(c >= f0 && c < f1
+                                 ? (zone__summary_t){ZONE_CHUNK_BITS, ZONE_CHUNK_BITS, ZONE_CHUNK_BITS}
+                                 : chunk_summary(ix, c));
   uint32_t half = ZONE_CHUNK_BITS;
   for (size_t n = leaves >> 1, lo = (c0 + leaves) >> 1, hi = (c1 + leaves) >> 1, shift = 1; n >= 1;
        n >>= 1, lo >>= 1, hi >>= 1, half *= 2, shift++) {
@@ -315,7 +361,7 @@ void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, si
     for (size_t i = lo; i <= hi; i++) {
       size_t first = (i << shift) - leaves;  /* the node's first chunk */
       bool free = first >= f0 && first + ((size_t)1 << shift) <= f1;
-      node[i] = free ? whole : summary_join(node[2 * i], node[2 * i + 1], half);
+      node[i] = free ? whole : children_join(t, i, half, 2 * n == leaves);
     }
     size_t end = 2 * n < moved_end ? 2 * n : moved_end;  /* the level's rest: padding */
     if (hi + 1 < end)
@@ -329,7 +375,8 @@ void zone__tree_copy(zone__index_t *ix, const zone__index_t *from) {
   zone__tree_t *t = &ix->tree;
   const zone__tree_t *f = &from->tree;
   zone_assert(t->leaves == f->leaves);
-  memcpy(t->node, f->node, 2 * t->leaves * sizeof *t->node);
+  memcpy(t->node, f->node, t->leaves * sizeof *t->node);
+  memcpy(t->chunk, f->chunk, t->leaves * sizeof *t->chunk);
   memcpy(t->dirty, f->dirty, zone__chunks_of(from->nwords));
   memcpy(t->dirty_list, f->dirty_list, f->ndirty * sizeof *f->dirty_list);
   t->ndirty = f->ndirty;
@@ -337,35 +384,43 @@ void zone__tree_copy(zone__index_t *ix, const zone__index_t *from) {
   t->asleep = f->asleep;
 }
 
-/* Nodes [z0, z1) of the tree, each over wholly used chunks only, set to
- * zero summaries at once when they are many (zone__os_zero gives their pages
- * back): whether it did, the caller then skipping them. */
-static inline bool nodes_zeroed(zone__summary_t *node, size_t z0, size_t z1) {
-  if (z1 <= z0 || (z1 - z0) * sizeof *node < ZONE_ZERO_DISCARD_BYTES)
+/* Elements [z0, z1) of an array of `size`-byte summaries (inner nodes or
+ * leaves), each over wholly used chunks only, set to zero at once when they
+ * are many (zone__os_zero gives their pages back): whether it did, the caller
+ * then skipping them. */
+static inline bool summaries_zeroed(void *array, size_t size, size_t z0, size_t z1) {
+  if (z1 <= z0 || (z1 - z0) * size < ZONE_ZERO_DISCARD_BYTES)
     return false;
-  zone__os_zero(&node[z0], (z1 - z0) * sizeof *node);
+  zone__os_zero((char *)array + z0 * size, (z1 - z0) * size);
   return true;
 }
 
-/* Nodes [a, b) of one level from their children (spanning `half` granules
- * each); whether any changed. */
-static inline bool joins_refresh(zone__summary_t *node, size_t a, size_t b, uint32_t half) {
-  bool changed = false;
+/* The same for nodes [z0, z1) of one level (all leaves, or all inner). */
+static inline bool nodes_zeroed(zone__tree_t *t, size_t z0, size_t z1) {
+  if (z0 >= t->leaves)
+    return summaries_zeroed(t->chunk, sizeof *t->chunk, z0 - t->leaves, z1 - t->leaves);
+  return summaries_zeroed(t->node, sizeof *t->node, z0, z1);
+}
+
+/* Inner nodes [a, b) of one level from their children (spanning `half`
+ * granules each); whether any changed. */
+ZONE_INLINE bool joins_refresh(zone__tree_t *t, size_t a, size_t b, uint32_t half) {
+  bool changed = false, low = 2 * a >= t->leaves;
   for (size_t i = a; i < b; i++) {
-    zone__summary_t s = summary_join(node[2 * i], node[2 * i + 1], half);
-    if (!summary_equal(s, node[i])) {
-      node[i] = s;
+    zone__summary_t s = children_join(t, i, half, low);
+    if (!summary_equal(s, t->node[i])) {
+      t->node[i] = s;
       changed = true;
     }
   }
   return changed;
 }
 
-/* Node i's path up to the root, from its children, while a node changes;
- * from the first whose edge runs stayed, only maxima (max_climb). */
-static inline void path_refresh(zone__summary_t *node, size_t i, uint32_t half) {
+/* Inner node i's path up to the root, from its children, while a node
+ * changes; from the first whose edge runs stayed, only maxima (max_climb). */
+ZONE_INLINE void path_refresh(zone__tree_t *t, size_t i, uint32_t half) {
   for (; i >= 1; i >>= 1, half *= 2)
-    if (node_store(node, i, summary_join(node[2 * i], node[2 * i + 1], half)))
+    if (node_store(t, i, summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half)))
       return;
 }
 
@@ -377,53 +432,52 @@ void zone__tree_rebuild(zone__index_t *ix, size_t w0, size_t w1, bool taken) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
     return;
-  zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
   /* The chunks between the first and last are wholly inside the change. */
   const uint32_t all = taken ? 0 : (uint32_t)ZONE_CHUNK_BITS;
-  node[c0 + t->leaves] = chunk_summary(ix, c0);
+  const uint32_t inner = chunk_pack((zone__summary_t){all, all, all});
+  t->chunk[c0] = chunk_pack(chunk_summary(ix, c0));
   for (size_t c = c0 + 1; c < c1; c++)
-    node[c + t->leaves] = (zone__summary_t){all, all, all};
-  node[c1 + t->leaves] = chunk_summary(ix, c1);
+    t->chunk[c] = inner;
+  t->chunk[c1] = chunk_pack(chunk_summary(ix, c1));
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
   for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2)
-    if (!joins_refresh(node, lo, hi + 1, half))
+    if (!joins_refresh(t, lo, hi + 1, half))
       return;
-  path_refresh(node, lo, half);
+  path_refresh(t, lo, half);
 }
 
 void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0, size_t u1) {
   zone__tree_t *t = &ix->tree;
   if (t->asleep)
     return;
-  zone__summary_t *node = t->node;
   size_t c0 = w0 / ZONE_CHUNK_WORDS, c1 = w1 / ZONE_CHUNK_WORDS;
   /* [z0, z1): the nodes of the level at hand over wholly used chunks only.
    * Of each level's nodes, [lo, stop) and [resume, hi] are computed, the
    * nodes between zeroed. */
   size_t z0 = (u0 + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS + t->leaves;
   size_t z1 = u1 / ZONE_CHUNK_WORDS + t->leaves;
-  bool zeroed = nodes_zeroed(node, z0, z1);
+  bool zeroed = nodes_zeroed(t, z0, z1);
   size_t stop = zeroed ? z0 - t->leaves : c1 + 1, resume = zeroed ? z1 - t->leaves : c1 + 1;
   for (size_t c = c0; c < stop; c++)
-    node[c + t->leaves] = chunk_summary(ix, c);
+    t->chunk[c] = chunk_pack(chunk_summary(ix, c));
   for (size_t c = resume; c <= c1; c++)
-    node[c + t->leaves] = chunk_summary(ix, c);
+    t->chunk[c] = chunk_pack(chunk_summary(ix, c));
   uint32_t half = ZONE_CHUNK_BITS;
   size_t lo = (c0 + t->leaves) >> 1, hi = (c1 + t->leaves) >> 1;
   for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
     z0 = (z0 + 1) / 2;
     z1 = z1 / 2;
-    zeroed = nodes_zeroed(node, z0, z1);
+    zeroed = nodes_zeroed(t, z0, z1);
     stop = zeroed ? z0 : hi + 1;
     resume = zeroed ? z1 : hi + 1;
-    bool changed = joins_refresh(node, lo, stop, half);
-    changed = joins_refresh(node, resume, hi + 1, half) || changed || zeroed;  /* both refreshed */
+    bool changed = joins_refresh(t, lo, stop, half);
+    changed = joins_refresh(t, resume, hi + 1, half) || changed || zeroed;  /* both refreshed */
     if (!changed)
       return;
   }
-  path_refresh(node, lo, half);
+  path_refresh(t, lo, half);
 }
 
 /* ---- search ------------------------------------------------------------------- */
@@ -468,25 +522,26 @@ static size_t chunk_fit_first(const zone__index_t *ix, size_t c, size_t n) {
 
 /* The lowest fit of n > 64 granules anywhere: the root-to-leaf descent. */
 static size_t fit_lowest(const zone__index_t *ix, size_t n) {
-  if (n > ix->ngran || ix->tree.node[1].max < n)
+  const zone__tree_t *t = &ix->tree;
+  if (n > ix->ngran || tree_node(t, 1).max < n)
     return ZONE_NONE;
-  size_t i = 1, lo = 0, span = ix->tree.leaves * ZONE_CHUNK_BITS;
-  while (i < ix->tree.leaves) {
+  size_t i = 1, lo = 0, span = t->leaves * ZONE_CHUNK_BITS;
+  while (i < t->leaves) {
     size_t half = span / 2;
-    zone__summary_t l = ix->tree.node[2 * i];
+    zone__summary_t l = tree_node(t, 2 * i);
     if (l.max >= n) {
       i = 2 * i;
       span = half;
       continue;
     }
-    zone__summary_t r = ix->tree.node[2 * i + 1];
+    zone__summary_t r = tree_node(t, 2 * i + 1);
     if ((size_t)l.end + r.start >= n)
       return lo + half - l.end;
     i = 2 * i + 1;
     lo += half;
     span = half;
   }
-  size_t g = chunk_fit_first(ix, i - ix->tree.leaves, n);
+  size_t g = chunk_fit_first(ix, i - t->leaves, n);
   zone_assert(g != ZONE_NONE && "summary promised a fit in this chunk");
   return g;
 }
@@ -503,7 +558,7 @@ static size_t fit_scan(const zone__index_t *ix, size_t i, size_t lo, size_t span
   if (lo + span <= from)
     return ZONE_NONE;
   if (lo >= from) {
-    zone__summary_t s = ix->tree.node[i];
+    zone__summary_t s = tree_node(&ix->tree, i);
     if (*carry + s.start >= n)
       return lo - *carry;
     if (s.max < n) {
@@ -552,9 +607,9 @@ size_t zone__tree_run_end(zone__index_t *ix, size_t g) {
     return w * ZONE_WORD_BITS + ctz64(u);
   if (stop == ix->nwords)  /* the last word wholly free: ngran is a multiple of 64 */
     return ix->ngran;
-  const zone__summary_t *node = ix->tree.node;
-  size_t i = stop / ZONE_CHUNK_WORDS + ix->tree.leaves, span = ZONE_CHUNK_BITS, at = stop * ZONE_WORD_BITS;
-  while (node[i].start == span) {
+  const zone__tree_t *t = &ix->tree;
+  size_t i = stop / ZONE_CHUNK_WORDS + t->leaves, span = ZONE_CHUNK_BITS, at = stop * ZONE_WORD_BITS;
+  while (tree_node(t, i).start == span) {
     at += span;
     for (; i & 1; i >>= 1)  /* a right child: its parent ends where it does */
       span *= 2;
@@ -562,13 +617,13 @@ size_t zone__tree_run_end(zone__index_t *ix, size_t g) {
       return at < ix->ngran ? at : ix->ngran;
     i++;
   }
-  at += node[i].start;
+  at += tree_node(t, i).start;
   return at < ix->ngran ? at : ix->ngran;
 }
 
 size_t zone__tree_largest(zone__index_t *ix) {
   zone__tree_flush(ix);
-  return ix->tree.node[1].max;
+  return tree_node(&ix->tree, 1).max;
 }
 
 /* ---- invariants ---------------------------------------------------------------- */
@@ -582,13 +637,13 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
       return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
   for (size_t c = 0; c < t->leaves; c++) {
     zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};
-    if (!summary_equal(s, t->node[c + t->leaves]))
+    if (!summary_equal(s, tree_node(t, c + t->leaves)))
       return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
   }
   uint32_t half = ZONE_CHUNK_BITS;
   for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
     for (size_t i = level_lo; i < 2 * level_lo; i++) {
-      zone__summary_t s = summary_join(t->node[2 * i], t->node[2 * i + 1], half);
+      zone__summary_t s = summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half);
       if (!summary_equal(s, t->node[i]))
         return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p node %zu", (void *)base, i);
     }

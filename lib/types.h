@@ -49,28 +49,32 @@ typedef struct zone__summary {
 } zone__summary_t;
 
 /*
- * node[] is a complete binary tree over chunks of ZONE_CHUNK_WORDS words:
- * node[leaves + c] summarises chunk c (chunks past the last count as fully
- * used), node[1 .. leaves-1] are the inner nodes. A node summarises the free
+ * A complete binary tree over chunks of ZONE_CHUNK_WORDS words, numbered as
+ * a heap: node i's children are 2i and 2i + 1, node 1 is the root and node
+ * leaves + c summarises chunk c (chunks past the last count as fully used).
+ * The inner nodes 1 .. leaves-1 are node[i]; the leaves are chunk[c], packed
+ * in 32 bits (a chunk's runs are at most ZONE_CHUNK_BITS: 10 bits each), a
+ * third of a node's bytes over the largest level. A node summarises the free
  * runs of its granules that touch a word edge (a word's leaf counts as
  * {start, end, max(start, end)}): every run longer than a word's interior is
  * one, and the tree only serves sizes above ZONE_REACH_MAX (so a max of at
- * most ZONE_REACH_MAX is kept as 0). Awake, node[] is exact except above
+ * most ZONE_REACH_MAX is kept as 0). Awake, the tree is exact except above
  * the chunks in dirty_list (dirty[c] == 1 for each), some of whose words'
  * edge runs changed: those reach it at the next search that reads it (tree
- * flush). Asleep, node[] is stale as a whole, every dirty byte is 1 and the
+ * flush). Asleep, the tree is stale as a whole, every dirty byte is 1 and the
  * list is empty: the next reader rebuilds the tree from the leaves.
  */
 typedef struct zone__tree {
-  zone__summary_t *node;
+  zone__summary_t *node;   /* the inner nodes, [1, leaves) */
+  uint32_t *chunk;         /* the leaves, [0, leaves): packed summaries */
   size_t leaves;           /* a power of two >= the chunks */
   uint8_t *dirty;          /* a byte per chunk, 1 when its leaf and ancestors are
                               stale (a byte: one load to test on every mark) */
   uint32_t *dirty_list;    /* the same chunks, ZONE_DIRTY_MAX at most */
   size_t ndirty;
   size_t unread;           /* chunks walked up by flushes since a reader last
-                              read node[] (the cost sleeping saves) */
-  bool asleep;             /* node[] stale as a whole (no list kept) */
+                              read the tree (the cost sleeping saves) */
+  bool asleep;             /* the tree stale as a whole (no list kept) */
 } zone__tree_t;
 
 /* ---- reach.c: the reach index, for requests up to ZONE_REACH_MAX ---------- */

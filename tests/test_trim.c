@@ -964,14 +964,11 @@ START_TEST(big_block_gives_back_its_bookkeeping) {
   char *p = zalloc(z, big);
   ck_assert_ptr_eq(p, (char *)zt_base(z));
   size_t leaf_pages = array_pages(ix->leaf, 4, w0, w1);
-  size_t node_pages = array_pages(ix->tree.node, sizeof(zone__summary_t), ix->tree.leaves + c0,
-                                  ix->tree.leaves + c1);
+  size_t chunk_pages = array_pages(ix->tree.chunk, sizeof *ix->tree.chunk, c0, c1);
   ck_assert_uint_ge(leaf_pages, 512);
-  ck_assert_uint_ge(node_pages, 64);
+  ck_assert_uint_ge(chunk_pages, 64);
   ck_assert_uint_le(array_resident(ix->leaf, 4, w0, w1), leaf_pages / 4);
-  ck_assert_uint_le(array_resident(ix->tree.node, sizeof(zone__summary_t), ix->tree.leaves + c0,
-                                   ix->tree.leaves + c1),
-                    node_pages / 4);
+  ck_assert_uint_le(array_resident(ix->tree.chunk, sizeof *ix->tree.chunk, c0, c1), chunk_pages / 4);
   for (size_t w = w0; w < w1; w += 997) {
     ZT_REQUIRE(ix->leaf[w] == 0 && ix->reach.bytes[w] == 0, "word %zu reads as free", w);
     ZT_REQUIRE(ix->used[w] == ~(uint64_t)0, "word %zu is not all used", w);
