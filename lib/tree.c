@@ -395,9 +395,12 @@ static inline bool summaries_zeroed(void *array, size_t size, size_t z0, size_t 
   return true;
 }
 
-/* The same for nodes [z0, z1) of one level (all leaves, or all inner). */
-static inline bool nodes_zeroed(zone__tree_t *t, size_t z0, size_t z1) {
-  if (z0 >= t->leaves)
+/* The same for nodes [z0, z1) of one level: the leaves (`low`), or inner
+ * nodes. */
+static inline bool nodes_zeroed(zone__tree_t *t, size_t z0, size_t z1, bool low) {
+  if (z1 <= z0)
+    return false;
+  if (low)
     return summaries_zeroed(t->chunk, sizeof *t->chunk, z0 - t->leaves, z1 - t->leaves);
   return summaries_zeroed(t->node, sizeof *t->node, z0, z1);
 }
@@ -458,7 +461,7 @@ void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
    * nodes between zeroed. */
   size_t z0 = (u0 + ZONE_CHUNK_WORDS - 1) / ZONE_CHUNK_WORDS + t->leaves;
   size_t z1 = u1 / ZONE_CHUNK_WORDS + t->leaves;
-  bool zeroed = nodes_zeroed(t, z0, z1);
+  bool zeroed = nodes_zeroed(t, z0, z1, true);
   size_t stop = zeroed ? z0 - t->leaves : c1 + 1, resume = zeroed ? z1 - t->leaves : c1 + 1;
   for (size_t c = c0; c < stop; c++)
     t->chunk[c] = chunk_pack(chunk_summary(ix, c));
@@ -469,7 +472,7 @@ void zone__tree_rebuild_used(zone__index_t *ix, size_t w0, size_t w1, size_t u0,
   for (; lo < hi; lo >>= 1, hi >>= 1, half *= 2) {
     z0 = (z0 + 1) / 2;
     z1 = z1 / 2;
-    zeroed = nodes_zeroed(t, z0, z1);
+    zeroed = nodes_zeroed(t, z0, z1, false);
     stop = zeroed ? z0 : hi + 1;
     resume = zeroed ? z1 : hi + 1;
     bool changed = joins_refresh(t, lo, stop, half);
