@@ -280,11 +280,11 @@ static void index_build(zone__index_t *ix) {
  * them are computed. No array moves and the bitmaps, leaves and reach bytes
  * are not copied; the summary tree's inner nodes, 1/680 of the zone's
  * bytes, shift level by level within their room when the leaves double
- * (tree.c), so that the root stays node 1 for every search. Past the room, the index moves to a new
- * book with room again (a copy of the words in use, as rare as the room
- * makes it). The committed pages are only those in use: the room costs
- * address space and, each array's part in use ending in a page of its own,
- * a few pages (about 8 KiB). A book with no room (grow.c gives none to small
+ * (tree.c), so that the root stays node 1 for every search. Past the room,
+ * the index moves to a new book with room again (a copy of the words in
+ * use, as rare as the room makes it). The committed pages are only those in
+ * use: the room costs address space and, each array's part in use ending in
+ * a page of its own, a few pages (about 8 KiB). A book with no room (grow.c gives none to small
  * extents, to zones that never grow, or under an RLIMIT_AS) is the arrays
  * packed for the size, mapped read/write whole.
  */
