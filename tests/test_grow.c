@@ -717,7 +717,7 @@ static size_t bookkeeping_bytes(const zone_t *z) {
  * chunks, a power of two) under 2.4%, fixed or growing, and one chunk more,
  * whose tree has twice the leaves (8193 chunks make 16384), under 2.6%. The
  * tree's leaves are 4 bytes each and its inner nodes 12; with 12-byte leaves
- * the two zones took 2.47% and 2.77%. */
+ * the two zones took 2.47% and 2.76%. */
 START_TEST(bookkeeping_share_of_large_zones) {
   static const struct {
     size_t bytes;
