@@ -284,9 +284,9 @@ static void index_build(zone__index_t *ix) {
  * the index moves to a new book with room again (a copy of the words in
  * use, as rare as the room makes it). The committed pages are only those in
  * use: the room costs address space and, each array's part in use ending in
- * a page of its own, a few pages (about 8 KiB). A book with no room (grow.c gives none to small
- * extents, to zones that never grow, or under an RLIMIT_AS) is the arrays
- * packed for the size, mapped read/write whole.
+ * a page of its own, a few pages (about 8 KiB). A book with no room (grow.c
+ * gives none to small extents, to zones that never grow, or under an
+ * RLIMIT_AS) is the arrays packed for the size, mapped read/write whole.
  */
 
 /* Arrays of this size and up start on a boundary of it, in a book that starts

@@ -228,3 +228,12 @@ size_t zone__extent_count(const zone_t *z) {
   zone__unlock(z);
   return n;
 }
+
+size_t zone__bookkeeping_bytes(const zone_t *z) {
+  zone__lock(z);
+  size_t book = z->self_len;
+  for (size_t i = 0; i < z->nextents; i++)
+    book += z->extents[i].idx.book_used;
+  zone__unlock(z);
+  return book;
+}

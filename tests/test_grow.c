@@ -704,15 +704,6 @@ END_TEST
 
 /* ---- what the bookkeeping costs ------------------------------------------------ */
 
-/* The bytes of a zone's bookkeeping: its record's pages and each extent's
- * committed book (as bench/core_pairs counts them). */
-static size_t bookkeeping_bytes(const zone_t *z) {
-  size_t book = z->self_len;
-  for (size_t i = 0; i < z->nextents; i++)
-    book += z->extents[i].idx.book_used;
-  return book;
-}
-
 /* What large zones' bookkeeping takes of their bytes: a 64 MiB zone (8192
  * chunks, a power of two) under 2.4%, fixed or growing, and one chunk more,
  * whose tree has twice the leaves (8193 chunks make 16384), under 2.6%. The
@@ -731,7 +722,7 @@ START_TEST(bookkeeping_share_of_large_zones) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     zone_t *z = create_zone_flags(cases[i].bytes, cases[i].flags);
     ck_assert_ptr_nonnull(z);
-    double share = 100.0 * (double)bookkeeping_bytes(z) / (double)zone_size(z);
+    double share = 100.0 * (double)zone__bookkeeping_bytes(z) / (double)zone_size(z);
     ck_assert_msg(share <= cases[i].limit, "zone of %zu bytes: bookkeeping %.3f%% of it, over %.2f%%",
                   zone_size(z), share, cases[i].limit);
     char *p = zalloc(z, 100);  /* the index works at that size: a block at each end */

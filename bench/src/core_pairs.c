@@ -17,9 +17,9 @@
  * the shared machine falls on every size alike, not on whichever size was
  * being timed (the malloc figures, which share one heap, come after, a size
  * at a time).
- * Bookkeeping is read white-box from the extents (book_used, plus the zone's
- * own mapping), which is why this program links the zone_core objects rather
- * than libzone.so. A last line fills a zone with 16-byte blocks, the worst
+ * Bookkeeping is read from the core (zone__bookkeeping_bytes: the zone's own
+ * mapping and each extent's committed book), which is why this program links
+ * the zone_core objects rather than libzone.so. A last line fills a zone with 16-byte blocks, the worst
  * case for any per-block scheme.
  */
 #include "bench_util.h"
@@ -29,13 +29,6 @@
 #define ZONE_START ((size_t)1 << 20)
 
 static const size_t live_sizes[] = {1000, 10000, 100000, 1000000};
-
-static size_t bookkeeping_bytes(const zone_t *z) {
-  size_t book = z->self_len;
-  for (size_t i = 0; i < z->nextents; i++)
-    book += z->extents[i].idx.book_used;  /* committed: the book's room is address space only */
-  return book;
-}
 
 /* Each timing runs in SLICES equal slices and reports the median slice's ns
  * per pair: on a shared machine another process's burst then spoils one
@@ -147,7 +140,7 @@ static void full_of_granules(size_t bytes) {
   while (zalloc(z, 16) != NULL)
     blocks++;
   bench_check(blocks * 16 == zone_size(z), "a zone serves all of its bytes");
-  size_t book = bookkeeping_bytes(z);
+  size_t book = zone__bookkeeping_bytes(z);
   printf("# zone of %zu MiB full of 16-byte blocks: %zu blocks, bookkeeping %zu bytes = "
          "%.3f bytes/block = %.2f%% of the zone (limit 1/16 = 6.25%%)\n",
          bytes >> 20, blocks, book, (double)book / (double)blocks,
@@ -193,7 +186,7 @@ int main(int argc, char **argv) {
     zone_stats_t st;
     zone_stats(z, &st);
     bench_check(st.blocks == n, "live block count");
-    size_t book = bookkeeping_bytes(z);
+    size_t book = zone__bookkeeping_bytes(z);
     size_t extents = z->nextents;
     destroy_zone(z);
     double malloc_ns = time_malloc(one->p, n, pairs, &one->rng);
