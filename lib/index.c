@@ -371,15 +371,20 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: eight arrays, the tree's two, the reach levels. */
+/* The book's ranges: eight arrays, the tree's two, the reach levels; with
+ * the tree's inner levels one by one, up to 64 more. */
 #define BOOK_RANGES (10 + ZONE_REACH_LEVELS)
+#define BOOK_RANGES_FINE (BOOK_RANGES + 64)
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
  * order of their offsets: each array's part in use, the tree's nodes, each
  * reach level's bytes (an empty range for a level it does not have). The
  * same book gives the same ranges in the same places for any nwords
- * (book_commit pairs them). Returns their count. */
-static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *out) {
+ * (book_commit pairs them). With `fine`, the tree's nodes and leaves are
+ * their real prefixes alone, a range per inner level (tree.c: the padding
+ * over chunks past the last is never written, and holds no memory): what
+ * book_used counts. Returns their count. */
+static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *out, bool fine) {
   const char *book = ix->book;
   size_t nchunks = zone__chunks_of(nwords), leaves = nwords != 0 ? leaves_for(nchunks) : 0, n = 0;
 #define BOOK_RANGE(p, bytes) \
@@ -392,12 +397,18 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->freed, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->waiting, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
-  BOOK_RANGE(ix->tree.node, leaves * sizeof(zone__summary_t));
-  BOOK_RANGE(ix->tree.chunk, leaves * sizeof(uint32_t));
+  if (fine) {
+    for (size_t k = 1; k < leaves; k *= 2)
+      BOOK_RANGE(ix->tree.node + k, zone__tree_level_real(k, leaves, nchunks) * sizeof(zone__summary_t));
+    BOOK_RANGE(ix->tree.chunk, nchunks * sizeof(uint32_t));
+  } else {
+    BOOK_RANGE(ix->tree.node, leaves * sizeof(zone__summary_t));
+    BOOK_RANGE(ix->tree.chunk, leaves * sizeof(uint32_t));
+  }
   for (size_t k = 0; k < ix->reach.cap_levels; k++)
     BOOK_RANGE(ix->reach.level[k], zone__reach_bytes(nwords, k));
 #undef BOOK_RANGE
-  zone_assert(n <= BOOK_RANGES);
+  zone_assert(n <= (fine ? BOOK_RANGES_FINE : BOOK_RANGES));
   return n;
 }
 
@@ -406,8 +417,8 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
  * committed stays so: untouched, it holds no memory). */
 static int book_commit(const zone__index_t *ix, size_t old_words, size_t nwords) {
   book_range_t was[BOOK_RANGES], now[BOOK_RANGES];
-  size_t n = book_ranges(ix, old_words, was), page = zone__os_page_size();
-  book_ranges(ix, nwords, now);
+  size_t n = book_ranges(ix, old_words, was, false), page = zone__os_page_size();
+  book_ranges(ix, nwords, now, false);
   size_t run_lo = 0, run_hi = 0;
   for (size_t i = 0; i <= n; i++) {
     size_t lo = 0, hi = 0;
@@ -431,8 +442,8 @@ static int book_commit(const zone__index_t *ix, size_t old_words, size_t nwords)
 
 /* The bytes of the pages an index of nwords words uses (book_used). */
 static size_t book_committed(const zone__index_t *ix, size_t nwords) {
-  book_range_t r[BOOK_RANGES];
-  size_t n = book_ranges(ix, nwords, r), page = zone__os_page_size(), total = 0, end = 0;
+  book_range_t r[BOOK_RANGES_FINE];
+  size_t n = book_ranges(ix, nwords, r, true), page = zone__os_page_size(), total = 0, end = 0;
   for (size_t i = 0; i < n; i++) {
     if (r[i].hi == r[i].lo)
       continue;
@@ -478,7 +489,7 @@ static void book_hint(zone__index_t *ix, size_t words) {
     return;
   }
   book_range_t r[BOOK_RANGES];
-  size_t n = book_ranges(ix, words, r), page = zone__os_page_size();
+  size_t n = book_ranges(ix, words, r, false), page = zone__os_page_size();
   for (size_t i = 0; i < n; i++)
     if (r[i].hi > r[i].lo) {
       size_t lo = r[i].lo / page * page;

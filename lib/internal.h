@@ -359,6 +359,11 @@ static inline bool zone__reach_may_fit(const zone__index_t *ix, size_t n) {
 
 /* ---- tree.c: the summary tree --------------------------------------------------- */
 
+/* Nodes of the level of n nodes ([n, 2n)) of a tree of `leaves` leaves that
+ * lie over one of its nchunks chunks at least: the rest of the level is
+ * padding, never written (zero: fully used). */
+size_t zone__tree_level_real(size_t n, size_t leaves, size_t nchunks);
+
 /* Notes that word w's edge runs moved (its leaf is already fresh). */
 void zone__tree_dirty(zone__index_t *ix, size_t w);
 /* Brings the tree up to date with every chunk changed since the last flush,

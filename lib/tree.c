@@ -66,6 +66,19 @@ static inline zone__summary_t chunk_unpack(uint32_t v) {
   return (zone__summary_t){v & field, (v >> CHUNK_FIELD) & field, v >> 2 * CHUNK_FIELD};
 }
 
+/* Nodes of the level of n ([n, 2n): leaves / n chunks each) that lie over
+ * one of the nchunks chunks at least: its real prefix. The rest of a level
+ * lies over padding chunks only. A reader passes at most one node past the
+ * prefix (a real node's sibling or right child, the next node of a walk),
+ * which is kept zero (fully used); the nodes after it are read by nobody and
+ * never written, or given back when a growth leaves old nodes there, so the
+ * padding's pages hold no memory. The same for the leaves: chunk[] past the
+ * last chunk is never written. */
+size_t zone__tree_level_real(size_t n, size_t leaves, size_t nchunks) {
+  size_t span = leaves / n;
+  return (nchunks + span - 1) / span;
+}
+
 /* Node i of the tree (types.h): an inner node, or the leaf of chunk
  * i - leaves. */
 static inline zone__summary_t tree_node(const zone__tree_t *t, size_t i) {
@@ -301,16 +314,55 @@ void zone__tree_forget(zone__index_t *ix) {
   t->unread = 0;
 }
 
-/* Also wakes a sleeping tree: its chunks are no longer stale. */
+/* The node one past the real prefix of the level of n, which a reader may
+ * read (the right child or sibling of the last real node, the next node of a
+ * walk), set to zero, as padding is, where it is not: a store only then, so
+ * that a page no real node shares stays untouched. */
+static void past_cleared(zone__tree_t *t, size_t n, size_t nchunks) {
+  size_t past = n + zone__tree_level_real(n, t->leaves, nchunks);
+  const zone__summary_t zero = {0, 0, 0};
+  if (past < 2 * n && !summary_equal(t->node[past], zero))
+    t->node[past] = zero;
+}
+
+/* Also wakes a sleeping tree: its chunks are no longer stale. Only the
+ * real prefix of each level is written, and the node past it cleared: the
+ * rest of the padding is read by nobody. */
 void zone__tree_build(zone__index_t *ix) {
   zone__tree_t *t = &ix->tree;
   zone__tree_forget(ix);
-  for (size_t c = 0; c < t->leaves; c++)  /* past the last chunk: fully used */
-    t->chunk[c] = c * ZONE_CHUNK_WORDS < ix->nwords ? chunk_pack(chunk_summary(ix, c)) : 0;
+  size_t nchunks = zone__chunks_of(ix->nwords);
+  for (size_t c = 0; c < nchunks; c++)
+    t->chunk[c] = chunk_pack(chunk_summary(ix, c));
   uint32_t half = ZONE_CHUNK_BITS;
-  for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2)
-    for (size_t i = level_lo; i < 2 * level_lo; i++)
-      t->node[i] = children_join(t, i, half, 2 * level_lo == t->leaves);
+  for (size_t n = t->leaves >> 1; n >= 1; n >>= 1, half *= 2) {
+    for (size_t i = n, end = n + zone__tree_level_real(n, t->leaves, nchunks); i < end; i++)
+      t->node[i] = children_join(t, i, half, 2 * n == t->leaves);
+    past_cleared(t, n, nchunks);
+  }
+}
+
+/* After a growth from old_leaves leaves over old_chunks chunks, the level of
+ * n: the nodes that the new layout has as padding and the old one had in its
+ * real prefix (the level of n nodes lies where the old level of n nodes lay;
+ * when the leaves double, its real prefix shrinks by up to half) are read by
+ * nobody now but the first (past_cleared's); the pages wholly among them are
+ * given back (no write: a page the old tree never wrote stays untouched), so
+ * that the level's padding holds no memory of its own. */
+static void stale_given_back(zone__tree_t *t, size_t n, size_t old_leaves, size_t old_chunks, size_t nchunks) {
+  if (n >= old_leaves)
+    return;  /* past the old nodes: never written */
+  size_t now = n + zone__tree_level_real(n, t->leaves, nchunks);
+  size_t was = n + zone__tree_level_real(n, old_leaves, old_chunks);
+  if (was <= now + 1)
+    return;
+  size_t page = zone__os_page_size();
+  uintptr_t lo = round_up((uintptr_t)&t->node[now + 1], page);  /* past the page of the real nodes */
+  uintptr_t hi = round_up((uintptr_t)&t->node[was], page), end = (uintptr_t)&t->node[2 * n] / page * page;
+  if (hi > end)
+    hi = end;  /* the level's own pages only */
+  if (hi > lo)
+    zone__os_discard((void *)lo, hi - lo);
 }
 
 /* Growth in place: ix is sized for its new words (its leaves count too),
@@ -318,30 +370,31 @@ void zone__tree_build(zone__index_t *ix) {
  * free_from to the last but one are wholly free. When the leaves doubled (or
  * more), the old tree becomes the leftmost subtree of the new one: each of
  * its inner levels moves to where those nodes now are, the deepest first (a
- * copy of the inner nodes, 12 bytes per 8 KiB of zone, within the book's
- * room: the root stays node 1, so no search pays for the growth), and what
- * they leave behind past the nodes computed below is cleared (nodes over
- * padding chunks are fully used: zero). The leaves stay where they are
- * (chunk[] is indexed by chunk). Then the chunks from from's on are computed
- * and every node above them, a node over wholly free chunks only as the
- * constant it is, without a join. Every node stays the join of its children
- * as stored, so chunks still on the dirty list are walked at the next flush
- * as ever. A sleeping tree moves nothing: the new chunks are marked stale
- * too, and its wake rebuilds it whole. */
+ * copy of each level's real prefix, 12 bytes per 8 KiB of zone, within the
+ * book's room: the root stays node 1, so no search pays for the growth), and
+ * the whole pages of old nodes left in a level's padding are given back
+ * (stale_given_back). The leaves stay where they are (chunk[] is indexed by
+ * chunk). Then the chunks from from's on are computed and every node above
+ * them, a node over wholly free chunks only as the constant it is, without a
+ * join, and each level's node past its real prefix is cleared before the
+ * level above reads it. Every real node stays the join of its children as
+ * stored, so chunks still on the dirty list are walked at the next flush as
+ * ever. A sleeping tree moves nothing (but gives back the same pages): the
+ * new chunks are marked stale too, and its wake rebuilds it whole. */
 void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, size_t from, size_t free_from) {
   zone__tree_t *t = &ix->tree;
   size_t nchunks = zone__chunks_of(ix->nwords), leaves = t->leaves;
   if (t->asleep) {
     memset(t->dirty + old_chunks, 1, nchunks - old_chunks);
+    for (size_t n = leaves >> 1; n >= 1; n >>= 1)  /* the wake writes the rest */
+      stale_given_back(t, n, old_leaves, old_chunks, nchunks);
     return;
   }
   zone__summary_t *node = t->node;
-  size_t moved_end = 1;  /* the old nodes' positions, [1, moved_end), where stale ones may lie */
   if (leaves > old_leaves) {
     unsigned s = (unsigned)(ctz64(leaves) - ctz64(old_leaves));
     for (size_t n = old_leaves >> 1; n >= 1; n >>= 1)  /* the inner level of n nodes, [n, 2n) */
-      memmove(&node[n << s], &node[n], n * sizeof *node);
-    moved_end = old_leaves;
+      memmove(&node[n << s], &node[n], zone__tree_level_real(n, old_leaves, old_chunks) * sizeof *node);
   }
   size_t c0 = from / ZONE_CHUNK_WORDS, c1 = nchunks - 1;
   /* [f0, f1): the chunks of wholly free words only */
@@ -363,9 +416,8 @@ void zone__tree_grow(zone__index_t *ix, size_t old_leaves, size_t old_chunks, si
       bool free = first >= f0 && first + ((size_t)1 << shift) <= f1;
       node[i] = free ? whole : children_join(t, i, half, 2 * n == leaves);
     }
-    size_t end = 2 * n < moved_end ? 2 * n : moved_end;  /* the level's rest: padding */
-    if (hi + 1 < end)
-      memset(&node[hi + 1], 0, (end - hi - 1) * sizeof *node);
+    past_cleared(t, n, nchunks);  /* before the level above reads it */
+    stale_given_back(t, n, old_leaves, old_chunks, nchunks);
   }
 }
 
@@ -375,8 +427,10 @@ void zone__tree_copy(zone__index_t *ix, const zone__index_t *from) {
   zone__tree_t *t = &ix->tree;
   const zone__tree_t *f = &from->tree;
   zone_assert(t->leaves == f->leaves);
-  memcpy(t->node, f->node, t->leaves * sizeof *t->node);
-  memcpy(t->chunk, f->chunk, t->leaves * sizeof *t->chunk);
+  size_t nchunks = zone__chunks_of(from->nwords);
+  for (size_t n = t->leaves >> 1; n >= 1; n >>= 1)  /* the new book's padding is zero already */
+    memcpy(&t->node[n], &f->node[n], zone__tree_level_real(n, t->leaves, nchunks) * sizeof *t->node);
+  memcpy(t->chunk, f->chunk, nchunks * sizeof *t->chunk);
   memcpy(t->dirty, f->dirty, zone__chunks_of(from->nwords));
   memcpy(t->dirty_list, f->dirty_list, f->ndirty * sizeof *f->dirty_list);
   t->ndirty = f->ndirty;
@@ -638,15 +692,20 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
   for (size_t c = 0; c < nchunks; c++)
     if (t->dirty[c] != 0)
       return zone__check_fail(ZONE_CHECK_DIRTY_LEFT, "extent %p", (void *)base);
-  for (size_t c = 0; c < t->leaves; c++) {
+  /* Each level's real prefix and the node past it, which readers read (a
+   * padding node, zero); the rest of the padding is read by nobody, and is
+   * not read here either, so that it stays without memory. */
+  for (size_t c = 0; c < t->leaves && c <= nchunks; c++) {
     zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};
     if (!summary_equal(s, tree_node(t, c + t->leaves)))
       return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
   }
   uint32_t half = ZONE_CHUNK_BITS;
   for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
-    for (size_t i = level_lo; i < 2 * level_lo; i++) {
-      zone__summary_t s = summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half);
+    size_t past = level_lo + zone__tree_level_real(level_lo, t->leaves, nchunks);
+    for (size_t i = level_lo; i < 2 * level_lo && i <= past; i++) {
+      zone__summary_t s = i < past ? summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half)
+                                   : (zone__summary_t){0, 0, 0};
       if (!summary_equal(s, t->node[i]))
         return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p node %zu", (void *)base, i);
     }

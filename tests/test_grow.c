@@ -710,14 +710,19 @@ END_TEST
  * tree's leaves are 4 bytes each and its inner nodes 12; with 12-byte leaves
  * the two zones took 2.47% and 2.76%. */
 START_TEST(bookkeeping_share_of_large_zones) {
+  /* A zone one chunk past a power of two of them pads its tree to twice
+   * the leaves; the padding holds no memory and is not counted. */
   static const struct {
     size_t bytes;
     unsigned flags;
     double limit;
   } cases[] = {
       {(size_t)64 << 20, 0, 2.40},
-      {((size_t)64 << 20) + ZONE_CHUNK_BITS * G, 0, 2.60},
+      {((size_t)64 << 20) + ZONE_CHUNK_BITS * G, 0, 2.45},
+      {((size_t)32 << 20) + ZONE_CHUNK_BITS * G, 0, 2.50},
+      {((size_t)128 << 20) + ZONE_CHUNK_BITS * G, 0, 2.40},
       {(size_t)64 << 20, ZONE_GROW, 2.40},
+      {((size_t)64 << 20) + ZONE_CHUNK_BITS * G, ZONE_GROW, 2.50},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     zone_t *z = create_zone_flags(cases[i].bytes, cases[i].flags);
@@ -732,6 +737,104 @@ START_TEST(bookkeeping_share_of_large_zones) {
     zt_assert_check(z);
     destroy_zone(z);
   }
+}
+END_TEST
+
+/* Resident pages among the whole pages of [lo, hi). */
+static size_t pages_resident(uintptr_t lo, uintptr_t hi) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  unsigned char vec[64];
+  for (; lo < hi; lo += page) {
+    ck_assert_int_eq(mincore((void *)lo, page, vec), 0);
+    n += vec[0] & 1;
+  }
+  return n;
+}
+
+/* No page of the tree's padding (each inner level past its real prefix and
+ * the one node a reader may pass to, the leaves past the last chunk's and
+ * the next) holds memory. */
+static void tree_padding_untouched(const zone_t *z) {
+  for (size_t k = 0; k < z->nextents; k++) {
+    const zone__index_t *ix = &z->extents[k].idx;
+    const zone__tree_t *t = &ix->tree;
+    size_t nchunks = zone__chunks_of(ix->nwords);
+    for (size_t n = 1; n < t->leaves; n *= 2) {
+      size_t from = n + zone__tree_level_real(n, t->leaves, nchunks) + 1;
+      if (from < 2 * n)
+        ZT_REQUIRE(pages_resident((uintptr_t)&t->node[from], (uintptr_t)&t->node[2 * n]) == 0,
+                   "extent %zu: the padding of the tree's level of %zu nodes holds memory", k, n);
+    }
+    if (nchunks + 1 < t->leaves)
+      ZT_REQUIRE(pages_resident((uintptr_t)&t->chunk[nchunks + 1], (uintptr_t)&t->chunk[t->leaves]) == 0,
+                 "extent %zu: the tree's padding leaves hold memory", k);
+  }
+}
+
+/* Blocks of every size class taken and given all over a zone, large ones
+ * through the tree's search. */
+static void tree_exercised(zone_t *z, size_t live) {
+  void **p = calloc(live, sizeof *p);
+  ck_assert_ptr_nonnull(p);
+  uint64_t rng = 7;
+  for (size_t step = 0; step < 8 * live; step++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    size_t i = (size_t)(rng >> 33) % live;
+    size_t bytes = (rng >> 13) % 8 == 0 ? 4096 + (rng >> 40) % 65536 : 16 + (rng >> 40) % 1000;
+    zfree(z, p[i]);
+    p[i] = zalloc(z, bytes);
+  }
+  for (size_t i = 0; i < live; i++)
+    zfree(z, p[i]);
+  free(p);
+}
+
+START_TEST(tree_padding_holds_no_memory) {
+  /* fixed zones one chunk past a power of two of them, and a growing one
+   * whose leaves double as it grows, awake and asleep (a search wakes it) */
+  zone_t *fixed = create_zone(((size_t)64 << 20) + ZONE_CHUNK_BITS * G);
+  ck_assert_ptr_nonnull(fixed);
+  tree_padding_untouched(fixed);
+  tree_exercised(fixed, 2000);
+  tree_padding_untouched(fixed);
+  zt_assert_check(fixed);
+  destroy_zone(fixed);
+
+  zone_t *z = create_zone_flags((size_t)40 << 20, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  size_t leaves = z->extents[0].idx.tree.leaves;
+  tree_exercised(z, 2000);
+  void *big[4];
+  for (size_t i = 0; i < 4; i++)  /* 40 -> 80 MiB and more: the leaves double */
+    ck_assert_ptr_nonnull(big[i] = zalloc(z, (size_t)12 << 20));
+  ck_assert_uint_gt(z->extents[0].idx.tree.leaves, leaves);
+  tree_padding_untouched(z);
+  tree_exercised(z, 2000);
+  for (size_t i = 0; i < 4; i++)
+    zfree(z, big[i]);
+  tree_padding_untouched(z);
+  zt_assert_check(z);
+  destroy_zone(z);
+
+  /* filled with one-word blocks, nothing read from the tree: it sleeps when
+   * the zone grows and its leaves double, and wakes at a large request */
+  z = create_zone_flags((size_t)40 << 20, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  leaves = z->extents[0].idx.tree.leaves;
+  bool slept_through = false;
+  while (z->extents[0].idx.tree.leaves == leaves) {
+    ck_assert_ptr_nonnull(zalloc(z, 64 * G));
+    slept_through = z->extents[0].idx.tree.asleep;
+  }
+  ck_assert_msg(slept_through, "the tree was awake when the zone grew");
+  tree_padding_untouched(z);
+  ck_assert_ptr_nonnull(zalloc(z, (size_t)1 << 20));  /* the tree wakes */
+  ck_assert(!z->extents[0].idx.tree.asleep);
+  tree_padding_untouched(z);
+  zt_assert_check(z);
+  destroy_zone(z);
 }
 END_TEST
 
@@ -1107,6 +1210,7 @@ int main(void) {
   ZT_CASE(s, block_size_known_as_zone_block_size);
   ZT_CASE(s, alloc_sized_and_free_known);
   ZT_CASE(s, bookkeeping_share_of_large_zones);
+  ZT_CASE(s, tree_padding_holds_no_memory);
   ZT_CASE(s, grows_within_room_and_past_it);
   ZT_CASE(s, room_from_a_size_on);
   ZT_CASE(s, grows_while_tree_sleeps);
