@@ -20,6 +20,10 @@ python3 bench/run.py --quick --strict --no-charts --allocators "$allocators" --o
 # a few seconds; again only its exit status counts.
 python3 bench/latency.py --quick --no-chart --allocators "$allocators" --out "$out/latency"
 
+# The bookkeeping of zones where the summary tree pads most: one line each.
+lines=$(build/bench/book_share --quick | grep -c '^zone_mib=')
+[ "$lines" -eq 20 ] || { echo "bench smoke: book_share gave $lines lines, not 20"; exit 1; }
+
 # The floor estimate (bench/floor.py) on two workloads: each must give its row.
 if [ "$allocators" = glibc,shim ]; then
   python3 bench/floor.py --quick --runs 1 --workloads churn_small,larson-2 --out "$out/floor.md"
