@@ -372,9 +372,10 @@ typedef struct book_range {
 } book_range_t;
 
 /* The book's ranges: eight arrays, the tree's two, the reach levels; with
- * the tree's inner levels one by one, up to 64 more. */
+ * the tree's inner levels one by one instead of its node array, one range
+ * more per level (fewer than the bits of a leaf count). */
 #define BOOK_RANGES (10 + ZONE_REACH_LEVELS)
-#define BOOK_RANGES_FINE (BOOK_RANGES + 64)
+#define BOOK_RANGES_FINE (BOOK_RANGES + 8 * sizeof(size_t))
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
  * order of their offsets: each array's part in use, the tree's nodes, each

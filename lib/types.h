@@ -140,7 +140,7 @@ typedef struct zone__index {
   size_t waiting_hi;
   void *book;              /* the reservation that holds every array */
   size_t book_len;         /* its bytes (address space) */
-  size_t book_used;        /* bytes of it committed for ngran: the bookkeeping */
+  size_t book_used;        /* bytes of its pages in use for ngran (the tree's padding not): the bookkeeping */
   size_t cap_words;        /* words the arrays have room for */
   bool book_whole;         /* mapped read/write whole (no room): nothing to commit */
   bool book_huge;          /* huge pages asked for (book_hint) */

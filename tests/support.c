@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(ZONE_TEST_HAVE_MEMCHECK_H)
 #include <valgrind/memcheck.h>
@@ -141,6 +143,22 @@ uint64_t zt_rng_next(zt_rng_t *r) {
 
 size_t zt_rng_below(zt_rng_t *r, size_t n) {
   return (size_t)(zt_rng_next(r) % n);
+}
+
+size_t zt_resident_pages(uintptr_t lo, uintptr_t hi) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  if (hi <= lo)
+    return 0;
+  size_t n = (hi - lo) / page, resident = 0;
+  unsigned char *vec = malloc(n);
+  ck_assert_ptr_nonnull(vec);
+  ck_assert_int_eq(mincore((void *)lo, hi - lo, vec), 0);
+  for (size_t i = 0; i < n; i++)
+    resident += vec[i] & 1;
+  free(vec);
+  return resident;
 }
 
 uint64_t zt_seed(void) {

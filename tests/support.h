@@ -91,6 +91,11 @@ size_t zt_rng_below(zt_rng_t *r, size_t n);
 /* The seed for randomized tests: ZONE_TEST_SEED if set, else from the clock. */
 uint64_t zt_seed(void);
 
+/* ---- resident memory ------------------------------------------------------------- */
+
+/* Resident pages (mincore) among the whole pages of [lo, hi). */
+size_t zt_resident_pages(uintptr_t lo, uintptr_t hi);
+
 /* ---- content patterns --------------------------------------------------------- */
 
 /* Fills / verifies n bytes at p with a pattern derived from tag. */

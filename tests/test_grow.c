@@ -739,19 +739,6 @@ START_TEST(bookkeeping_share_of_large_zones) {
 }
 END_TEST
 
-/* Resident pages among the whole pages of [lo, hi). */
-static size_t pages_resident(uintptr_t lo, uintptr_t hi) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 0;
-  lo = (lo + page - 1) / page * page;
-  hi = hi / page * page;
-  unsigned char vec[64];
-  for (; lo < hi; lo += page) {
-    ck_assert_int_eq(mincore((void *)lo, page, vec), 0);
-    n += vec[0] & 1;
-  }
-  return n;
-}
-
 /* No page of the tree's padding (each inner level past its real prefix and
  * the one node a reader may pass to, the leaves past the last chunk's and
  * the next) holds memory. */
@@ -763,11 +750,11 @@ static void tree_padding_untouched(const zone_t *z) {
     for (size_t n = 1; n < t->leaves; n *= 2) {
       size_t from = n + zone__tree_level_real(n, t->leaves, nchunks) + 1;
       if (from < 2 * n)
-        ZT_REQUIRE(pages_resident((uintptr_t)&t->node[from], (uintptr_t)&t->node[2 * n]) == 0,
+        ZT_REQUIRE(zt_resident_pages((uintptr_t)&t->node[from], (uintptr_t)&t->node[2 * n]) == 0,
                    "extent %zu: the padding of the tree's level of %zu nodes holds memory", k, n);
     }
     if (nchunks + 1 < t->leaves)
-      ZT_REQUIRE(pages_resident((uintptr_t)&t->chunk[nchunks + 1], (uintptr_t)&t->chunk[t->leaves]) == 0,
+      ZT_REQUIRE(zt_resident_pages((uintptr_t)&t->chunk[nchunks + 1], (uintptr_t)&t->chunk[t->leaves]) == 0,
                  "extent %zu: the tree's padding leaves hold memory", k);
   }
 }
@@ -777,11 +764,11 @@ static void tree_padding_untouched(const zone_t *z) {
 static void tree_exercised(zone_t *z, size_t live) {
   void **p = calloc(live, sizeof *p);
   ck_assert_ptr_nonnull(p);
-  uint64_t rng = 7;
+  zt_rng_t rng;
+  zt_rng_seed(&rng, 7);
   for (size_t step = 0; step < 8 * live; step++) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    size_t i = (size_t)(rng >> 33) % live;
-    size_t bytes = (rng >> 13) % 8 == 0 ? 4096 + (rng >> 40) % 65536 : 16 + (rng >> 40) % 1000;
+    size_t i = zt_rng_below(&rng, live);
+    size_t bytes = zt_rng_below(&rng, 8) == 0 ? 4096 + zt_rng_below(&rng, 65536) : 16 + zt_rng_below(&rng, 1000);
     zfree(z, p[i]);
     p[i] = zalloc(z, bytes);
   }

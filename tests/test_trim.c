@@ -26,23 +26,6 @@
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
-/* Resident pages in the whole pages of [lo, hi). */
-static size_t resident_pages(uintptr_t lo, uintptr_t hi) {
-  size_t page = page_size();
-  lo = (lo + page - 1) / page * page;
-  hi = hi / page * page;
-  if (hi <= lo)
-    return 0;
-  size_t n = (hi - lo) / page, resident = 0;
-  unsigned char *vec = malloc(n);
-  ck_assert_ptr_nonnull(vec);
-  ck_assert_int_eq(mincore((void *)lo, hi - lo, vec), 0);
-  for (size_t i = 0; i < n; i++)
-    resident += vec[i] & 1;
-  free(vec);
-  return resident;
-}
-
 /* The extent invariant: every page marked as given back lies wholly inside a
  * free run and holds no memory. Returns the number of marked pages. */
 static size_t assert_marks_free(zone_t *z) {
@@ -63,7 +46,7 @@ static size_t assert_marks_free(zone_t *z) {
       ZT_REQUIRE(zone__index_free_len(&e->idx, p * page_gran, page_gran) == page_gran,
                  "page %zu of extent %zu is marked as given back but holds a block", p, k);
       uintptr_t a = e->base + p * page;
-      ZT_REQUIRE(resident_pages(a, a + page) == 0,
+      ZT_REQUIRE(zt_resident_pages(a, a + page) == 0,
                  "page %zu of extent %zu is marked as given back but resident", p, k);
     }
     ZT_REQUIRE(marked - before == e->returned.marked, "extent %zu: %zu pages marked, its count says %zu", k,
@@ -132,7 +115,7 @@ START_TEST(second_trim_gives_nothing) {
   zt_snapshot_take(z, &s);
   for (size_t i = 0; i < s.count; i++)
     if (!s.regions[i].used)
-      ZT_REQUIRE(resident_pages(s.regions[i].addr, s.regions[i].addr + s.regions[i].size) == 0,
+      ZT_REQUIRE(zt_resident_pages(s.regions[i].addr, s.regions[i].addr + s.regions[i].size) == 0,
                  "free region at %#lx still resident", (unsigned long)s.regions[i].addr);
   zt_snapshot_free(&s);
   for (int i = 0; i < M; i += 3)
@@ -204,9 +187,9 @@ START_TEST(keep_leaves_the_lowest_pages) {
   uintptr_t top = (uintptr_t)sep[RUNS] + zone_block_size(z, sep[RUNS]), end = zt_base(z) + zone_size(z);
   size_t tail_pages = pages_unmarked_by(top, end, top, end);
   ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page + page / 2), (total - keep + tail_pages) * page);
-  ck_assert_uint_eq(resident_pages((uintptr_t)run[0], (uintptr_t)sep[1]), whole[0]);
-  ck_assert_uint_eq(resident_pages((uintptr_t)run[1], (uintptr_t)sep[2]), whole[1] / 2);
-  ck_assert_uint_eq(resident_pages((uintptr_t)run[2], (uintptr_t)sep[3]), 0);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)run[0], (uintptr_t)sep[1]), whole[0]);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)run[1], (uintptr_t)sep[2]), whole[1] / 2);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)run[2], (uintptr_t)sep[3]), 0);
   assert_marks_free(z);
   /* The same keep again: the kept pages are still the lowest, nothing goes. */
   ck_assert_uint_eq(zone__trim_keep(z, 0, keep * page), 0);
@@ -304,7 +287,7 @@ START_TEST(every_take_unmarks_its_pages) {
     for (size_t k = 0; k < t.nfree; k++)
       ck_assert_int_eq(zfree(z, t.to_free[k]), 0);
     ck_assert_uint_eq(zone__trim(z, 0), want * page);
-    ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+    ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), 0);
     ck_assert_uint_eq(assert_marks_free(z), marked);
     unsigned char *c = zcalloc(z, 1, bytes);
     ck_assert_ptr_eq(c, (void *)run_lo);
@@ -366,7 +349,7 @@ START_TEST(no_map_gives_back_all) {
   ck_assert_int_eq(errno, ERANGE);  /* the failed mapping said ENOMEM: kept from the caller */
   ck_assert_ptr_null(z->extents[0].returned.map);
   ck_assert_uint_gt(first, big_bytes - page_size());
-  ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)c), 0);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)big, (uintptr_t)c), 0);
   /* This one maps the bitmap, knows nothing yet and gives back all again. */
   ck_assert_uint_eq(zone__trim(z, 0), first);
   ck_assert_ptr_nonnull(z->extents[0].returned.map);
@@ -376,7 +359,7 @@ START_TEST(no_map_gives_back_all) {
   zfree(z, big);
   uintptr_t lo = (uintptr_t)big, hi = (uintptr_t)c;
   ck_assert_uint_eq(zone__trim(z, 0), pages_unmarked_by(lo, hi, lo, hi) * page_size());
-  ck_assert_uint_eq(resident_pages(lo, hi), 0);
+  ck_assert_uint_eq(zt_resident_pages(lo, hi), 0);
   zfree(z, a);
   zfree(z, c);
   zt_assert_check(z);
@@ -517,11 +500,11 @@ static void wait_one_look(size_t size) {
   uintptr_t run_lo = (uintptr_t)p[lo], run_hi = (uintptr_t)p[hi];
   size_t pages = whole_pages(run_lo, run_hi);
   ck_assert_uint_gt(pages, 30);
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), pages);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), pages);
   ck_assert_uint_eq(look(z), 0);  /* they wait */
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), pages);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), pages);
   ck_assert_uint_eq(look(z), pages * page_size());
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), 0);
   ck_assert_uint_eq(assert_marks_free(z), pages);
   ck_assert_uint_eq(look(z), 0);
   for (size_t i = 0; i < B; i++)
@@ -553,7 +536,7 @@ START_TEST(page_taken_before_the_look_stays) {
   zt_fill(again, SMALL, 99);
   size_t taken = pages_unmarked_by(run_lo, run_hi, run_lo, run_lo + SMALL);
   ck_assert_uint_eq(look(z), (pages - taken) * page);
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), taken);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), taken);
   ck_assert(zt_verify(again, SMALL, 99));
   /* freed now: waits for the look after next */
   for (size_t i = 800; i < 900; i++)
@@ -601,9 +584,9 @@ START_TEST(chunk_freed_into_again_waits) {
   size_t hot = whole_pages(run_lo, hot_lo + chunk);
   ck_assert_uint_gt(hot, 0);
   ck_assert_uint_eq(look(z), (pages - hot) * page);
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), hot);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), hot);
   ck_assert_uint_eq(look(z), hot * page);  /* no free into it since */
-  ck_assert_uint_eq(resident_pages(run_lo, run_hi), 0);
+  ck_assert_uint_eq(zt_resident_pages(run_lo, run_hi), 0);
   ck_assert_uint_eq(assert_marks_free(z), pages);
   for (size_t i = 0; i < B; i++)
     if (i < lo || i >= 700)
@@ -647,7 +630,7 @@ START_TEST(every_give_reaches_the_look) {
   ck_assert_uint_gt(whole_pages((uintptr_t)big, (uintptr_t)grown), whole_pages((uintptr_t)big, (uintptr_t)two));
   ck_assert_uint_eq(assert_marks_free(z), whole_pages((uintptr_t)big, (uintptr_t)grown) +
                                               whole_pages((uintptr_t)grown + 2 * page, (uintptr_t)end));
-  ck_assert_uint_eq(resident_pages((uintptr_t)big, (uintptr_t)grown), 0);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)big, (uintptr_t)grown), 0);
   zt_assert_check(z);
   destroy_zone(z);
 }
@@ -690,7 +673,7 @@ START_TEST(caller_memory_is_not_looked_at) {
   ck_assert_int_eq(zfree(z, b), 0);
   look(z);
   ck_assert_uint_eq(look(z), 0);
-  ck_assert_uint_eq(resident_pages((uintptr_t)b, (uintptr_t)b + 16 * page), 16);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)b, (uintptr_t)b + 16 * page), 16);
   destroy_zone(z);
   free(buf);
 }
@@ -737,7 +720,7 @@ START_TEST(zone_trim_gives_back_free_pages) {
   zt_assert_unchanged(z, &before, "zone_trim");
   for (size_t i = 0; i < before.count; i++)
     if (!before.regions[i].used)
-      ZT_REQUIRE(resident_pages(before.regions[i].addr, before.regions[i].addr + before.regions[i].size) == 0,
+      ZT_REQUIRE(zt_resident_pages(before.regions[i].addr, before.regions[i].addr + before.regions[i].size) == 0,
                  "free region at %#lx still resident", (unsigned long)before.regions[i].addr);
   zt_snapshot_free(&before);
   verify_live(p);
@@ -767,7 +750,7 @@ START_TEST(zone_trim_pages_are_reused) {
   assert_marks_free(z);
   for (int i = 0; i < PUB; i += 2) {
     ZT_REQUIRE(zt_verify(again[i], pub_size(i), (uint64_t)i + 1000), "new block %d changed", i);
-    ZT_REQUIRE(resident_pages((uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i)) ==
+    ZT_REQUIRE(zt_resident_pages((uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i)) ==
                    pages_unmarked_by((uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i),
                                      (uintptr_t)again[i], (uintptr_t)again[i] + pub_size(i)),
                "new block %d is not all resident", i);
@@ -796,16 +779,16 @@ START_TEST(zone_trim_keeps_the_lowest) {
   zfree(z, run);
   uintptr_t lo = (uintptr_t)run, hi = (uintptr_t)b;
   size_t whole = pages_unmarked_by(lo, hi, lo, hi);
-  ck_assert_uint_eq(resident_pages(lo, hi), whole);
+  ck_assert_uint_eq(zt_resident_pages(lo, hi), whole);
   size_t keep = 5;
   size_t released = zone_trim(z, keep * page + page / 2);
-  ck_assert_uint_eq(resident_pages(lo, hi), keep);
+  ck_assert_uint_eq(zt_resident_pages(lo, hi), keep);
   uintptr_t first = (lo + page - 1) / page * page;
-  ck_assert_uint_eq(resident_pages(first, first + keep * page), keep);
+  ck_assert_uint_eq(zt_resident_pages(first, first + keep * page), keep);
   uintptr_t top = (uintptr_t)b + zone_block_size(z, b), end = zt_base(z) + zone_size(z);
   ck_assert_uint_eq(released, (whole - keep + pages_unmarked_by(top, end, top, end)) * page);
   ck_assert_uint_eq(zone_trim(z, 0), keep * page);
-  ck_assert_uint_eq(resident_pages(lo, hi), 0);
+  ck_assert_uint_eq(zt_resident_pages(lo, hi), 0);
   ck_assert_int_eq(zfree(z, a), 0);
   ck_assert_int_eq(zfree(z, b), 0);
   zt_assert_check(z);
@@ -862,7 +845,7 @@ START_TEST(zone_trim_caller_buffer_and_unlocked) {
   memset(big, 1, 16 * page);
   ck_assert_int_eq(zfree(z, big), 0);
   ck_assert_uint_ge(zone_trim(z, 0), 16 * page);
-  ck_assert_uint_eq(resident_pages(zt_base(z), zt_base(z) + zone_size(z)), 0);
+  ck_assert_uint_eq(zt_resident_pages(zt_base(z), zt_base(z) + zone_size(z)), 0);
   zt_assert_check(z);
   destroy_zone(z);
 }
@@ -872,7 +855,7 @@ END_TEST
 
 /* Resident pages of the whole pages inside an array's elements [lo, hi). */
 static size_t array_resident(const void *base, size_t elem, size_t lo, size_t hi) {
-  return resident_pages((uintptr_t)base + lo * elem, (uintptr_t)base + hi * elem);
+  return zt_resident_pages((uintptr_t)base + lo * elem, (uintptr_t)base + hi * elem);
 }
 static size_t array_pages(const void *base, size_t elem, size_t lo, size_t hi) {
   size_t page = page_size();
@@ -899,14 +882,14 @@ START_TEST(os_zero_gives_back_whole_pages) {
   memset(m, 0xa5, len);
   zone__os_zero(m + lo, n);
   size_t inside = (lo + n) / page - (lo + page - 1) / page;
-  ck_assert_uint_eq(resident_pages((uintptr_t)m + lo, (uintptr_t)m + lo + n), 0);
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)m + lo, (uintptr_t)m + lo + n), 0);
   ck_assert_uint_ge(inside, ZONE_ZERO_DISCARD_BYTES / page);
   ck_assert_uint_eq(m[lo - 1], 0xa5);
   ck_assert_uint_eq(m[lo + n], 0xa5);
   /* short of the threshold: written, and resident */
   memset(m, 0xa5, len);
   zone__os_zero(m + page, ZONE_ZERO_DISCARD_BYTES - page);
-  ck_assert_uint_eq(resident_pages((uintptr_t)m + page, (uintptr_t)m + ZONE_ZERO_DISCARD_BYTES),
+  ck_assert_uint_eq(zt_resident_pages((uintptr_t)m + page, (uintptr_t)m + ZONE_ZERO_DISCARD_BYTES),
                     ZONE_ZERO_DISCARD_BYTES / page - 1);
   for (size_t i = page; i < ZONE_ZERO_DISCARD_BYTES; i++)
     ZT_REQUIRE(m[i] == 0, "byte %zu is %u", i, m[i]);
@@ -1007,7 +990,7 @@ START_TEST(growth_for_a_huge_block_keeps_little_bookkeeping) {
   ck_assert_ptr_nonnull(p);
   ck_assert_uint_eq(z->nextents, 1);
   zone__index_t *ix = &z->extents[0].idx;
-  size_t book = resident_pages((uintptr_t)ix->book, (uintptr_t)ix->book + ix->book_len) * page_size();
+  size_t book = zt_resident_pages((uintptr_t)ix->book, (uintptr_t)ix->book + ix->book_len) * page_size();
   /* the used bits (6 MiB) and the arrays' edges, counted in small pages */
   ck_assert_uint_le(book, big / 128 + ((size_t)2 << 20));
   ck_assert_uint_ge(book, big / 128);

@@ -23,6 +23,11 @@ python3 bench/latency.py --quick --no-chart --allocators "$allocators" --out "$o
 # The bookkeeping of zones where the summary tree pads most: one line each.
 lines=$(build/bench/book_share --quick | grep -c '^zone_mib=')
 [ "$lines" -eq 20 ] || { echo "bench smoke: book_share gave $lines lines, not 20"; exit 1; }
+# An option it does not take stops it with one line naming it, status 2.
+status=0
+msg=$(build/bench/book_share --slow 2>&1) || status=$?
+[ "$status" -eq 2 ] && [ "${msg#*unknown option --slow (valid: --quick)}" != "$msg" ] ||
+  { echo "bench smoke: book_share --slow gave status $status: $msg"; exit 1; }
 
 # The floor estimate (bench/floor.py) on two workloads: each must give its row.
 if [ "$allocators" = glibc,shim ]; then

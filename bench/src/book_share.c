@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--quick") == 0) {
       most = 64 * MIB;
     } else {
-      fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+      fprintf(stderr, "%s: unknown option %s (valid: --quick)\n", argv[0], argv[i]);
       return 2;
     }
   }

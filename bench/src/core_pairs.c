@@ -18,9 +18,9 @@
  * being timed (the malloc figures, which share one heap, come after, a size
  * at a time).
  * Bookkeeping is read from the core (zone__bookkeeping_bytes: the zone's own
- * mapping and each extent's committed book), which is why this program links
- * the zone_core objects rather than libzone.so. A last line fills a zone with 16-byte blocks, the worst
- * case for any per-block scheme.
+ * mapping and the pages in use of each extent's book), which is why this
+ * program links the zone_core objects rather than libzone.so. A last line
+ * fills a zone with 16-byte blocks, the worst case for any per-block scheme.
  */
 #include "bench_util.h"
 #include "internal.h"
