@@ -192,12 +192,14 @@ void zone__shim_set_mine(zone__shim_arena_t *a);
 zone_t *zone__shim_zone_slow(void);
 
 /* The first extent of the default zone, and of every other arena's zone;
- * each grows by at least its size when nothing fits. An arena made for
- * another thread starts small: what a zone costs resident before it holds
- * much is its bookkeeping and record, about 72 KB at 4 MiB and 32 KB at
- * 256 KiB, which on small threaded programs is a tenth of their memory and
- * more (bench/results/arena-size.md). */
-#define ZONE_SHIM_DEFAULT_ZONE_BYTES ((size_t)4 << 20)
+ * each grows in place by at least its size when nothing fits, so a zone
+ * that starts small places every block where a larger one would. Both start
+ * small: what a zone costs resident before it holds much is its bookkeeping
+ * and record, about 72 KB at 4 MiB and 32 KB at 256 KiB, which on small
+ * programs is a tenth of their memory and more (bench/results/arena-size.md;
+ * the default zone at 256 KiB: 32 KB less anonymous memory in every
+ * process). */
+#define ZONE_SHIM_DEFAULT_ZONE_BYTES ((size_t)256 << 10)
 #define ZONE_SHIM_ARENA_ZONE_BYTES ((size_t)256 << 10)
 
 /* A new zone made as the default zone is (for a fork child's fresh start). */

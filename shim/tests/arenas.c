@@ -18,8 +18,8 @@
  *   double_free_handed_over, interior_free_handed_over
  *              the same frees while arena 1's lock is held: handed over, and
  *              reported by arena 1's next call
- *   sizes      the default zone starts with 4 MiB, another arena's with 256
- *              KiB, and grows for a block larger than that
+ *   sizes      the default zone and another arena's start with 256 KiB, and
+ *              grow in place for a block larger than that
  *   limit      with ZONE_ARENAS=2, more threads make no more arenas
  *   move       with ZONE_ARENAS=3, a thread that shares its arena and waits
  *              for its lock moves to another
@@ -376,13 +376,46 @@ static void case_misuse(const char *c) {
 
 /* ---- sizes ---------------------------------------------------------------------------- */
 
+/* The regions zone_walk visits, in address order: [lo, hi), and how many
+ * times one did not start where the one before ended (another extent). */
+typedef struct {
+  char *lo, *hi;
+  size_t gaps;
+} span_t;
+
+static int span_visit(void *ptr, size_t size, bool used, void *arg) {
+  (void)used;
+  span_t *s = arg;
+  if (s->lo == NULL)
+    s->lo = ptr;
+  else if ((char *)ptr != s->hi)
+    s->gaps++;
+  s->hi = (char *)ptr + size;
+  return 0;
+}
+
 static void case_sizes(void) {
   shim_free(shim_malloc(16));  /* main: arena 0 */
+  zone_t *z0 = atomic_load(&zone__shim_arenas[0].zone);
+  size_t size0 = zone_size(z0);
+  if (size0 != ZONE_SHIM_DEFAULT_ZONE_BYTES || size0 != (size_t)256 << 10)
+    fail("the default zone starts with %zu bytes, not %zu (256 KiB)", size0, ZONE_SHIM_DEFAULT_ZONE_BYTES);
+  /* More than it holds: the default zone grows in place, one extent, and
+   * the block starts in the free run at the old zone's end that the new
+   * memory joins, where a zone that large from the start puts it. */
+  char *big0 = shim_malloc((size_t)1 << 20);
+  span_t span = {NULL, NULL, 0};
+  zone_walk(z0, span_visit, &span);
+  if (big0 == NULL || span.gaps != 0 || big0 < span.lo || big0 >= span.lo + size0 ||
+      (size_t)(span.hi - span.lo) != zone_size(z0) || zone_size(z0) < size0 + ((size_t)1 << 20) ||
+      zone_check(z0) != 0)
+    fail("the default zone's growth: a block of 1 MiB at offset %td, %zu gaps, %zu bytes", big0 - span.lo,
+         span.gaps, zone_size(z0));
+  shim_free(big0);
+  size0 = zone_size(z0);
   pthread_t h = helper_start();  /* arena 1 */
-  zone_t *z0 = atomic_load(&zone__shim_arenas[0].zone), *z1 = atomic_load(&zone__shim_arenas[1].zone);
-  size_t size0 = zone_size(z0), size1 = zone_size(z1);
-  if (size0 != ZONE_SHIM_DEFAULT_ZONE_BYTES)
-    fail("the default zone starts with %zu bytes, not %zu", size0, ZONE_SHIM_DEFAULT_ZONE_BYTES);
+  zone_t *z1 = atomic_load(&zone__shim_arenas[1].zone);
+  size_t size1 = zone_size(z1);
   if (size1 != ZONE_SHIM_ARENA_ZONE_BYTES)
     fail("arena 1 starts with %zu bytes, not %zu", size1, ZONE_SHIM_ARENA_ZONE_BYTES);
   /* More than it holds: arena 1 grows for it, as the default zone would. */
