@@ -217,7 +217,6 @@ int zone__extent_map(zone_t *z, zone__extent_t *out, size_t ngran) {
 }
 
 void zone__extent_unmap(zone__extent_t *e) {
-  zone__returned_fini(e);
   zone__index_fini(&e->idx);
   zone__os_unmap(e->map, e->map_len);
 }
@@ -252,8 +251,6 @@ static zone__extent_t *grow_in_place(zone_t *z, size_t gran) {
    * was not a whole number of pages) join it too. */
   size_t ngran = ((uintptr_t)guard + add - e->base) / ZONE_G;
   if (ngran > ZONE_EXTENT_MAX_GRANULES)
-    return NULL;
-  if (zone__returned_cover(e, ngran * ZONE_G / page) != 0)
     return NULL;
   if (zone__os_commit(guard, add) != 0)
     return NULL;

@@ -297,6 +297,12 @@ static void index_build(zone__index_t *ix) {
  * and waiting marks of n chunks. */
 static size_t words_of(size_t n) { return (n + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS; }
 
+/* Words of trim.c's returned[] for nwords bitmap words: a bit per page. */
+static size_t returned_words(size_t nwords) {
+  size_t per_page = zone__os_page_size() / ZONE_G;
+  return words_of((nwords * ZONE_WORD_BITS + per_page - 1) / per_page);
+}
+
 /* Tree leaves over nchunks chunks: a power of two. */
 static size_t leaves_for(size_t nchunks) {
   size_t leaves = 1;
@@ -328,6 +334,7 @@ static size_t book_layout(zone__index_t *ix, size_t cap_words) {
   ix->freed = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
   ix->waiting = (uint64_t *)book_place(&at, words_of(cap_chunks) * sizeof(uint64_t));
   ix->tree.dirty = (uint8_t *)book_place(&at, cap_chunks);
+  ix->returned = (uint64_t *)book_place(&at, returned_words(cap_words) * sizeof(uint64_t));
   /* [1, leaves) inner nodes, and a leaf per chunk packed in 32 bits: room
    * for the capacity's */
   ix->tree.node = (zone__summary_t *)book_place(&at, cap_leaves * sizeof(zone__summary_t));
@@ -349,6 +356,7 @@ static void book_attach(zone__index_t *ix, char *book) {
   zone__reach_attach(&ix->reach, (uint8_t *)book + (uintptr_t)ix->reach.bytes);
   ix->freed = (uint64_t *)(book + (uintptr_t)ix->freed);
   ix->waiting = (uint64_t *)(book + (uintptr_t)ix->waiting);
+  ix->returned = (uint64_t *)(book + (uintptr_t)ix->returned);
   ix->book = book;
 }
 
@@ -371,10 +379,10 @@ typedef struct book_range {
   size_t lo, hi;
 } book_range_t;
 
-/* The book's ranges: eight arrays, the tree's two, the reach levels; with
+/* The book's ranges: nine arrays, the tree's two, the reach levels; with
  * the tree's inner levels one by one instead of its node array, one range
  * more per level (fewer than the bits of a leaf count). */
-#define BOOK_RANGES (10 + ZONE_REACH_LEVELS)
+#define BOOK_RANGES (11 + ZONE_REACH_LEVELS)
 #define BOOK_RANGES_FINE (BOOK_RANGES + 8 * sizeof(size_t))
 
 /* The bytes of the book an index of nwords words uses, as ranges in the
@@ -398,6 +406,7 @@ static size_t book_ranges(const zone__index_t *ix, size_t nwords, book_range_t *
   BOOK_RANGE(ix->freed, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->waiting, nwords != 0 ? words_of(nchunks) * sizeof(uint64_t) : 0);
   BOOK_RANGE(ix->tree.dirty, nchunks);
+  BOOK_RANGE(ix->returned, nwords != 0 ? returned_words(nwords) * sizeof(uint64_t) : 0);
   if (fine) {
     for (size_t k = 1; k < leaves; k *= 2)
       BOOK_RANGE(ix->tree.node + k, zone__tree_level_real(k, leaves, nchunks) * sizeof(zone__summary_t));
@@ -631,6 +640,7 @@ static void index_copy(zone__index_t *nx, const zone__index_t *ix) {
   memcpy(nx->cross, ix->cross, nchunks * sizeof(uint32_t));
   memcpy(nx->freed, ix->freed, words_of(nchunks) * sizeof(uint64_t));
   memcpy(nx->waiting, ix->waiting, words_of(nchunks) * sizeof(uint64_t));
+  memcpy(nx->returned, ix->returned, returned_words(ix->nwords) * sizeof(uint64_t));
   nx->freed_lo = ix->freed_lo;
   nx->freed_hi = ix->freed_hi;
   nx->waiting_lo = ix->waiting_lo;

@@ -230,8 +230,12 @@ size_t zone__extent_count(const zone_t *z) {
 }
 
 size_t zone__bookkeeping_bytes(const zone_t *z) {
+  size_t page = zone__os_page_size();
   zone__lock(z);
-  size_t book = z->self_len;
+  /* the record's pages up to its last extent in use: the rest of its array
+   * is never written (extents are only added, at the end) */
+  size_t self = offsetof(zone_t, extents) + z->nextents * sizeof(zone__extent_t);
+  size_t book = (self + page - 1) / page * page;
   for (size_t i = 0; i < z->nextents; i++)
     book += z->extents[i].idx.book_used;
   zone__unlock(z);

@@ -133,10 +133,6 @@ void zone__book_room_from(size_t bytes);
 
 /* A new extent's marks: none (zone__extent_insert). */
 void zone__returned_init(zone__extent_t *e);
-/* Makes e's marks cover `pages` pages (the extent grows): 0 or ENOMEM. */
-int zone__returned_cover(zone__extent_t *e, size_t pages);
-/* Unmaps e's marks. */
-void zone__returned_fini(zone__extent_t *e);
 
 /* Granules [g, g + n) of e are about to be used: their pages are no longer
  * known to be given back. On the hot path (inlined in the single-TU build). */

@@ -3,8 +3,9 @@
  * decay's look (zone__trim_freed) and the marks that make them cheap to
  * repeat.
  *
- * An extent's returned-pages bitmap (mapped by its first trim) marks the
- * pages a trim gave back that no block has been taken over since: they hold
+ * An extent's returned-pages bitmap (the index's returned[], kept in its
+ * book beside the freed[] marks: no mapping of its own) marks the pages a
+ * trim gave back that no block has been taken over since: they hold
  * no memory and read as zero, so the next trim skips them and its madvise
  * covers only pages a program may have touched in between. Every way a block
  * comes to cover a page (a take, a grow in place) clears the page's mark
@@ -32,15 +33,6 @@
 
 /* ---- the marks ------------------------------------------------------------------ */
 
-/* Bytes mapped for a bitmap of returned pages covering `pages` pages. */
-static size_t returned_len_for(size_t pages) {
-  size_t page = zone__os_page_size();
-  size_t len = (pages + ZONE_WORD_BITS - 1) / ZONE_WORD_BITS * sizeof(uint64_t);
-  return (len + page - 1) / page * page;
-}
-
-/* Makes e's bitmap of returned pages cover `pages` pages (a new mapping with
- * the old marks when it is too short): 0 or ENOMEM, nothing changed. */
 /* No page is marked below granule `g` of e, as far as its bound knows. */
 static void marks_from(zone__extent_t *e, size_t g) {
   e->returned.clear_below = g;
@@ -48,28 +40,8 @@ static void marks_from(zone__extent_t *e, size_t g) {
 
 void zone__returned_init(zone__extent_t *e) {
   memset(&e->returned, 0, sizeof e->returned);
+  e->returned.page_shift = (unsigned)__builtin_ctzll(zone__os_page_size() / ZONE_G);
   marks_from(e, SIZE_MAX);
-}
-
-int zone__returned_cover(zone__extent_t *e, size_t pages) {
-  size_t len = returned_len_for(pages);
-  if (e->returned.map == NULL || len <= e->returned.map_len)
-    return 0;
-  uint64_t *map = zone__os_map(len);
-  if (map == NULL)
-    return ENOMEM;
-  memcpy(map, e->returned.map, e->returned.map_len);
-  uint64_t *old = e->returned.map;
-  size_t old_len = e->returned.map_len;
-  e->returned.map = map;
-  e->returned.map_len = len;
-  zone__os_unmap(old, old_len);
-  return 0;
-}
-
-void zone__returned_fini(zone__extent_t *e) {
-  zone__os_unmap(e->returned.map, e->returned.map_len);
-  e->returned.map = NULL;
 }
 
 /* Clears (set = false) or sets the bits [lo, hi) of map; returns how many
@@ -140,18 +112,18 @@ static size_t pages_first_set(const uint64_t *map, size_t from, size_t to) {
  * lowest, to the next marked page (none: every take skips the bit tests). */
 static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, size_t p1) {
   zone__returned_t *r = &e->returned;
-  if (r->map == NULL || r->marked == 0) {
+  if (r->marked == 0) {
     marks_from(e, SIZE_MAX);  /* none marked: a take need not look */
     return;
   }
-  size_t cleared = pages_assign(r->map, p0, p1 + 1, false);
+  size_t cleared = pages_assign(e->idx.returned, p0, p1 + 1, false);
   r->reused += cleared;
   r->marked -= cleared;
   if (r->marked == 0) {
     marks_from(e, SIZE_MAX);
   } else if (p0 <= r->clear_below >> r->page_shift) {
     size_t pages = e->idx.ngran >> r->page_shift;
-    marks_from(e, pages_first_set(r->map, p1 + 1, pages) << r->page_shift);
+    marks_from(e, pages_first_set(e->idx.returned, p1 + 1, pages) << r->page_shift);
   }
 }
 
@@ -163,10 +135,10 @@ static __attribute__((noinline)) void pages_reuse(zone__extent_t *e, size_t p0, 
 ZONE_INLINE_SHARED void zone__pages_taken(zone__extent_t *e, size_t g, size_t n) {
   if (g + n <= e->returned.clear_below)
     return;
-  const uint64_t *map = e->returned.map;
+  const uint64_t *map = e->idx.returned;
   unsigned shift = e->returned.page_shift;
   size_t p0 = g >> shift, p1 = (g + n - 1) >> shift;
-  if (map != NULL && __builtin_expect(p1 - p0 <= 1, 1) &&
+  if (__builtin_expect(p1 - p0 <= 1, 1) &&
       (((map[p0 / ZONE_WORD_BITS] >> (p0 % ZONE_WORD_BITS)) |
         (map[p1 / ZONE_WORD_BITS] >> (p1 % ZONE_WORD_BITS))) & 1) == 0)
     return;
@@ -175,19 +147,11 @@ ZONE_INLINE_SHARED void zone__pages_taken(zone__extent_t *e, size_t g, size_t n)
 
 /* ---- giving memory back ------------------------------------------------------------- */
 
-/* e's bitmap of returned pages, mapped zeroed (nothing marked) on first use;
- * NULL when it can't be had, and the trim then gives back every page it sees. */
+/* e's bits of returned pages (in its index's book), or NULL for an extent
+ * that does not start on a page (memory a caller gave, which no trim gives
+ * back): a trim then gives back every page it sees. */
 static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
-  if (e->returned.map != NULL || e->base % page != 0)
-    return e->returned.map;
-  size_t len = returned_len_for((e->idx.ngran * ZONE_G + page - 1) / page);
-  uint64_t *map = zone__os_map(len);
-  if (map != NULL) {
-    e->returned.map = map;
-    e->returned.map_len = len;
-    e->returned.page_shift = (unsigned)__builtin_ctzll(page / ZONE_G);
-  }
-  return map;
+  return e->base % page == 0 ? e->idx.returned : NULL;
 }
 
 /* Gives back the pages [lo, hi) of e (addresses, page-aligned, one free run)
@@ -197,7 +161,8 @@ static uint64_t *returned_pages(zone__extent_t *e, size_t page) {
  * no memory and cost the kernel a page-table walk, where a call per unmarked
  * stretch would cost a TLB flush each. Returns the bytes newly given back. */
 static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t page, size_t *keep) {
-  if (e->returned.map == NULL) {
+  uint64_t *map = returned_pages(e, page);
+  if (map == NULL) {
     size_t kept = (hi - lo) / page < *keep ? (hi - lo) / page : *keep;
     *keep -= kept;
     lo += kept * page;
@@ -205,12 +170,12 @@ static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t p
     return hi - lo;
   }
   size_t p = (lo - e->base) / page, end = (hi - e->base) / page;
-  size_t first = pages_first_clear(e->returned.map, p, end, keep);
+  size_t first = pages_first_clear(map, p, end, keep);
   if (first == end)
     return 0;
-  size_t last = pages_last_clear(e->returned.map, first, end) + 1;
+  size_t last = pages_last_clear(map, first, end) + 1;
   zone__os_discard((void *)(e->base + first * page), (last - first) * page);
-  size_t marked = pages_assign(e->returned.map, first, last, true);
+  size_t marked = pages_assign(map, first, last, true);
   e->returned.marked += marked;
   if (first << e->returned.page_shift < e->returned.clear_below)
     marks_from(e, first << e->returned.page_shift);
@@ -220,11 +185,10 @@ static size_t trim_pages(zone__extent_t *e, uintptr_t lo, uintptr_t hi, size_t p
 size_t zone__trim_keep(zone_t *z, size_t min_bytes, size_t keep_bytes) {
   size_t page = zone__os_page_size(), released = 0, keep = keep_bytes / page;
   size_t n = (min_bytes > page ? min_bytes : page) / ZONE_G;
-  int saved = errno;  /* madvise or the marks' mapping may set it: a trim has no error to report */
+  int saved = errno;  /* madvise may set it: a trim has no error to report */
   zone__lock(z);
   for (size_t k = 0; k < z->nextents && !z->caller_memory; k++) {
     zone__extent_t *e = &z->extents[k];
-    returned_pages(e, page);
     size_t g = 0;
     while (g < e->idx.ngran && (g = zone__index_fit(&e->idx, n, g)) != ZONE_NONE) {
       size_t end = g + zone__index_free_run(&e->idx, g);
@@ -289,7 +253,7 @@ static size_t extent_look(zone__extent_t *e, size_t page) {
   if (ix->freed_hi == 0 && ix->waiting_hi == 0)
     return 0;
   if (returned_pages(e, page) == NULL)
-    return 0;  /* no marks to keep: the look waits (the next trim gives back all) */
+    return 0;  /* no marks to keep (memory a caller gave): nothing to look at */
   size_t lo = ix->waiting_hi == 0 || (ix->freed_hi != 0 && ix->freed_lo < ix->waiting_lo) ? ix->freed_lo : ix->waiting_lo;
   size_t hi = ix->freed_hi > ix->waiting_hi ? ix->freed_hi : ix->waiting_hi;
   size_t released = 0;

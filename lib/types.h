@@ -134,6 +134,8 @@ typedef struct zone__index {
                               and clears them: zone__trim_freed) */
   uint64_t *waiting;       /* trim.c's: the chunks that were freed[] at its
                               last look, whose free pages go back at the next */
+  uint64_t *returned;      /* trim.c's: a bit per page given back (the
+                              extent's zone__returned_t counts them) */
   size_t freed_lo;         /* freed[] words [freed_lo, freed_hi) may have a */
   size_t freed_hi;         /* bit set; both 0 when none has */
   size_t waiting_lo;       /* the same for waiting[] */
@@ -148,19 +150,18 @@ typedef struct zone__index {
 
 /* ---- trim.c: pages an extent gave back ------------------------------------ */
 
-/* A bit per page that a trim gave back and no block has been taken over
- * since: they hold no memory and read as zero. */
+/* The pages that a trim gave back and no block has been taken over since:
+ * they hold no memory and read as zero. Their bits are the index's
+ * returned[] (in its book: no mapping of their own). */
 typedef struct zone__returned {
-  uint64_t *map;           /* NULL until the extent's first trim */
-  size_t map_len;          /* bytes mapped for map[] */
   size_t reused;           /* marks cleared by a take so far: pages given back
                               that a program used again */
   size_t marked;           /* pages marked now */
   size_t clear_below;      /* no page is marked below this granule (a lower
                               bound; SIZE_MAX while none is): a take below it
-                              need not look at map[] (zalloc's short path
-                              tests this) */
-  unsigned page_shift;     /* granules per page, log2 (set with map[]) */
+                              need not look at the bits (zalloc's short
+                              path tests this) */
+  unsigned page_shift;     /* granules per page, log2 */
 } zone__returned_t;
 
 /* ---- grow.c: one contiguous range of the zone ------------------------------ */

@@ -96,10 +96,8 @@ static void classify(zone_t *z, const slot_t *set, size_t slots, size_t threshol
       s->cls[kind[p] == 2 ? FREE_LONG : kind[p] == 1 ? FREE_SHORT : touched[p] ? TOUCHED : STALE]++;
     }
     /* the book is a reservation laid out for more than the extent (index.c):
-     * its resident pages are its bookkeeping */
+     * its resident pages are its bookkeeping, the returned-pages marks too */
     s->book += resident_in((uintptr_t)e->idx.book, e->idx.book_len);
-    if (e->returned.map != NULL)
-      s->book += resident_in((uintptr_t)e->returned.map, e->returned.map_len);
     free(vec);
     free(kind);
     free(touched);

@@ -158,9 +158,11 @@ int zone__dump_fd(const zone_t *z, int fd, const char *tag);
 size_t zone__used_bytes(const zone_t *z);
 /* The zone's extents (mappings) right now. */
 size_t zone__extent_count(const zone_t *z);
-/* The bytes of the zone's bookkeeping: its record's pages and the pages in
- * use of each extent's index (a book's room beyond them, and the summary
- * tree's padding, is address space only). */
+/* The bytes of the zone's bookkeeping: its record's pages up to its last
+ * extent in use and the pages in use of each extent's index, the marks of
+ * returned pages included (the record's extents never used, a book's room
+ * beyond its pages in use, and the summary tree's padding are address space
+ * only). */
 size_t zone__bookkeeping_bytes(const zone_t *z);
 
 /* ---- os.c ------------------------------------------------------------------- */
