@@ -117,9 +117,10 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
  * grows in place (grow_in_place below), or a new extent is carved above the
  * last, so the oldest memory stays what is filled first.
  *
- * The reservation is kept small, about as large again as the zone, so that a
- * process's virtual size and its RLIMIT_AS are not spent on address space it
- * may never use: it is extended in place at its end when it runs short. For
+ * The reservation is kept small, about as large again as the zone (4 MiB at
+ * least: RESERVE_MIN), so that a process's virtual size and its RLIMIT_AS are
+ * not spent on address space it may never use: it is extended in place at its
+ * end when it runs short. For
  * the space above it to be free, a zone's first reservation is asked for in a
  * region of its own, far below where mmap puts libraries and other mappings
  * (a slot of ZONE_SLOT_BYTES among ZONE_SLOTS from ZONE_SLOT_BASE, a hint the
@@ -128,7 +129,11 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
  * where none can be had an extent goes wherever mmap puts it; first fit still
  * orders by address.
  */
-#define RESERVE_MIN ((size_t)1 << 20)  /* address space, not memory */
+/* The least a reservation holds (address space, not memory): a zone that
+ * starts small (the shim's, 256 KiB) doubles in place up to 4 MiB wherever
+ * the kernel puts its first reservation, even where the slot hint below is
+ * refused (a sanitizer's layout) and the space above it is taken. */
+#define RESERVE_MIN ((size_t)4 << 20)
 #if UINTPTR_MAX > 0xffffffffu
 #define ZONE_SLOT_BASE ((uintptr_t)1 << 45)     /* 32 TiB: above ASan's shadow too */
 #define ZONE_SLOT_BYTES ((uintptr_t)64 << 30)  /* 64 GiB a zone */

@@ -420,6 +420,37 @@ START_TEST(new_extent_still_doubles) {
 }
 END_TEST
 
+/* A small zone's first reservation holds it up to 4 MiB: with another
+ * mapping right after that reservation (the space above taken, as where the
+ * slot hint is refused), a 256 KiB zone, the shim's first size, still doubles
+ * in place to 4 MiB, one extent, each block where a 4 MiB zone puts it. */
+START_TEST(small_zone_grows_in_place_to_4_mib) {
+  const size_t kib = 1024;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  zone_t *z = create_zone_flags(256 * kib, ZONE_GROW), *big = create_zone_flags(4096 * kib, ZONE_GROW);
+  ck_assert_ptr_nonnull(z);
+  ck_assert_ptr_nonnull(big);
+  void *blocker = mmap(z->reserve_end, page, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  ck_assert_ptr_eq(blocker, z->reserve_end);
+  char *base = (char *)zt_base(z), *big_base = (char *)zt_base(big);
+  for (size_t n = 1; n <= 4; n++) {  /* 1.5 MiB in all: the zone grows to 2 MiB */
+    char *p = zalloc(z, n * 128 * kib), *q = zalloc(big, n * 128 * kib);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p - base, q - big_base);
+  }
+  char *last = zalloc(z, 2048 * kib), *big_last = zalloc(big, 2048 * kib);  /* 4 MiB */
+  ck_assert_ptr_nonnull(last);
+  ck_assert_int_eq(last - base, big_last - big_base);
+  ck_assert_uint_eq(z->nextents, 1);
+  ck_assert_uint_eq(zone_size(z), 4096 * kib);
+  zt_assert_check(z);
+  destroy_zone(z);
+  destroy_zone(big);
+  munmap(blocker, page);
+}
+END_TEST
+
 /* A zone whose size is not a whole number of pages grows in place too: the
  * bytes up to the page boundary join it, so the next block follows the last
  * one directly. */
@@ -1197,6 +1228,7 @@ int main(void) {
   ZT_CASE(s, grows_in_place);
   ZT_CASE(s, growth_step_is_bounded);
   ZT_CASE(s, new_extent_still_doubles);
+  ZT_CASE(s, small_zone_grows_in_place_to_4_mib);
   ZT_CASE(s, grows_in_place_from_odd_size);
   ZT_CASE(s, trim_marks_survive_growth);
   ZT_CASE(s, create_when_system_refuses);
