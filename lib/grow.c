@@ -120,11 +120,10 @@ zone__extent_t *zone__extent_insert(zone_t *z, const zone__extent_t *e) {
  * The reservation is kept small, about as large again as the zone (4 MiB at
  * least: RESERVE_MIN), so that a process's virtual size and its RLIMIT_AS are
  * not spent on address space it may never use: it is extended in place at its
- * end when it runs short. For
- * the space above it to be free, a zone's first reservation is asked for in a
- * region of its own, far below where mmap puts libraries and other mappings
- * (a slot of ZONE_SLOT_BYTES among ZONE_SLOTS from ZONE_SLOT_BASE, a hint the
- * kernel may ignore). Where the end can't be extended, a new reservation
+ * end when it runs short. For the space above it to be free, a zone's first
+ * reservation is asked for in a region of its own, far below where mmap puts
+ * libraries and other mappings (a slot of ZONE_SLOT_BYTES among ZONE_SLOTS
+ * from ZONE_SLOT_BASE, a hint the kernel may ignore). Where the end can't be extended, a new reservation
  * follows wherever the kernel puts it (its first growth is a new extent), and
  * where none can be had an extent goes wherever mmap puts it; first fit still
  * orders by address.

@@ -7,6 +7,7 @@
  * report.c: nothing here allocates.
  */
 #include "internal.h"
+#include "bits.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -234,8 +235,7 @@ size_t zone__bookkeeping_bytes(const zone_t *z) {
   zone__lock(z);
   /* the record's pages up to its last extent in use: the rest of its array
    * is never written (extents are only added, at the end) */
-  size_t self = offsetof(zone_t, extents) + z->nextents * sizeof(zone__extent_t);
-  size_t book = (self + page - 1) / page * page;
+  size_t book = round_up(offsetof(zone_t, extents) + z->nextents * sizeof(zone__extent_t), page);
   for (size_t i = 0; i < z->nextents; i++)
     book += z->extents[i].idx.book_used;
   zone__unlock(z);

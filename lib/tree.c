@@ -50,6 +50,9 @@ static inline zone__summary_t summary_join(zone__summary_t l, zone__summary_t r,
   return s;
 }
 
+/* A span with no free granule: padding nodes and leaves are this (zero). */
+static const zone__summary_t summary_used = {0, 0, 0};
+
 static inline bool summary_equal(zone__summary_t a, zone__summary_t b) {
   return ((a.start ^ b.start) | (a.end ^ b.end) | (a.max ^ b.max)) == 0;
 }
@@ -320,9 +323,8 @@ void zone__tree_forget(zone__index_t *ix) {
  * that a page no real node shares stays untouched. */
 static void past_cleared(zone__tree_t *t, size_t n, size_t nchunks) {
   size_t past = n + zone__tree_level_real(n, t->leaves, nchunks);
-  const zone__summary_t zero = {0, 0, 0};
-  if (past < 2 * n && !summary_equal(t->node[past], zero))
-    t->node[past] = zero;
+  if (past < 2 * n && !summary_equal(t->node[past], summary_used))
+    t->node[past] = summary_used;
 }
 
 /* Also wakes a sleeping tree: its chunks are no longer stale. Only the
@@ -696,7 +698,7 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
    * padding node, zero); the rest of the padding is read by nobody, and is
    * not read here either, so that it stays without memory. */
   for (size_t c = 0; c < t->leaves && c <= nchunks; c++) {
-    zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : (zone__summary_t){0, 0, 0};
+    zone__summary_t s = c < nchunks ? chunk_summary_loop(ix, c) : summary_used;
     if (!summary_equal(s, tree_node(t, c + t->leaves)))
       return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p chunk %zu", (void *)base, c);
   }
@@ -704,8 +706,7 @@ int zone__tree_check(zone__index_t *ix, uintptr_t base) {
   for (size_t level_lo = t->leaves >> 1; level_lo >= 1; level_lo >>= 1, half *= 2) {
     size_t past = level_lo + zone__tree_level_real(level_lo, t->leaves, nchunks);
     for (size_t i = level_lo; i < 2 * level_lo && i <= past; i++) {
-      zone__summary_t s = i < past ? summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half)
-                                   : (zone__summary_t){0, 0, 0};
+      zone__summary_t s = i < past ? summary_join(tree_node(t, 2 * i), tree_node(t, 2 * i + 1), half) : summary_used;
       if (!summary_equal(s, t->node[i]))
         return zone__check_fail(ZONE_CHECK_TREE_STALE, "extent %p node %zu", (void *)base, i);
     }
